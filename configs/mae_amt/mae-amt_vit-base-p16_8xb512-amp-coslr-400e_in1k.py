@@ -1,0 +1,17 @@
+# MAE-AMT, ViT-B/16, ImageNet-1K, 400 epochs: mmpretrain's MAE recipe, with only what AMT changes:
+# attention-driven masking (0.45) and throwing (0.40), maps refreshed after epochs 40, 80, ...
+# Baseline for side-by-side runs: mae_vit-base-p16_8xb512-amp-coslr-400e_in1k.py beside this file.
+_base_ = [
+    'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-400e_in1k.py',
+    '../_base_/amt_mae_pipeline.py',
+]
+custom_imports = dict(imports=['mmamt'], allow_failed_imports=False)
+
+model = dict(
+    type='MAEAMT',
+    backbone=dict(type='AMTMAEViT'),
+    neck=dict(type='AMTMAEPretrainDecoder'))
+
+train_dataloader = dict(dataset=dict(pipeline={{_base_.amt_train_pipeline}}))
+
+custom_hooks = [dict(type='AttentionRefreshHook', start_epoch=40, interval=40)]

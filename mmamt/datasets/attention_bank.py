@@ -1,0 +1,143 @@
+"""The attention bank: one AMT map per training sample, shared by every dataloader worker.
+
+Maps are stored as ``uint8`` (one byte per patch, value = round(255 * map)) in a tensor whose
+storage lives in shared memory, created in the main process before workers start. Workers forked
+(or spawned: torch pickles shared tensors as handles) from it read the very same memory, so a
+refresh in the main process reaches persistent workers with no copy per worker. The small
+``state`` tensor (AMT active flag, epoch of the last refresh) is shared the same way.
+"""
+import os
+import os.path as osp
+import tempfile
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+
+class AttentionBank:
+    """Per-sample AMT attention maps, indexed by ``sample_idx``.
+
+    Args:
+        num_samples (int): Number of samples in the training set.
+        grid (tuple[int, int]): ``(h, w)`` of each map (the model's patch grid at the refresh
+            input size).
+    """
+
+    def __init__(self, num_samples: int, grid: Tuple[int, int]) -> None:
+        if num_samples < 1:
+            raise ValueError(f'num_samples must be >= 1, got {num_samples}')
+        self.grid = (int(grid[0]), int(grid[1]))
+        # Uniform until the first refresh, which makes AMT sampling equal to random sampling.
+        self.maps = torch.full((num_samples, *self.grid), 255, dtype=torch.uint8).share_memory_()
+        # [active, last_refresh_epoch, number of refreshes]
+        self.state = torch.tensor([0, -1, 0], dtype=torch.int64).share_memory_()
+
+    def __len__(self) -> int:
+        return self.maps.shape[0]
+
+    @property
+    def num_samples(self) -> int:
+        return self.maps.shape[0]
+
+    @property
+    def active(self) -> bool:
+        """Whether AMT masking and throwing is on (after the first refresh)."""
+        return bool(self.state[0])
+
+    @active.setter
+    def active(self, value: bool) -> None:
+        self.state[0] = int(bool(value))
+
+    @property
+    def last_refresh_epoch(self) -> int:
+        """Epoch (1-based, completed) of the last refresh; -1 before any."""
+        return int(self.state[1])
+
+    @property
+    def num_refreshes(self) -> int:
+        return int(self.state[2])
+
+    def get(self, index: int) -> np.ndarray:
+        """The map of one sample, ``(h, w)`` float32 in [0, 1]."""
+        return self.maps[index].numpy().astype(np.float32) / 255.0
+
+    def update(self, indices: torch.Tensor, maps: torch.Tensor) -> None:
+        """Write maps in place (the shared memory the workers read).
+
+        Args:
+            indices (torch.Tensor): ``(n,)`` sample indices.
+            maps (torch.Tensor): ``(n, h, w)`` float maps in [0, 1] or uint8.
+        """
+        indices = torch.as_tensor(indices, dtype=torch.long)
+        if maps.shape[1:] != self.maps.shape[1:]:
+            raise ValueError(f'maps of shape {tuple(maps.shape[1:])} do not fit the bank grid '
+                             f'{self.grid}')
+        if maps.dtype != torch.uint8:
+            maps = (maps.float().clamp(0, 1) * 255).round().to(torch.uint8)
+        self.maps[indices] = maps.cpu()
+
+    def mark_refreshed(self, epoch: int) -> None:
+        """Record a completed refresh after ``epoch`` and switch AMT on."""
+        self.state[1] = int(epoch)
+        self.state[2] += 1
+        self.active = True
+
+    def state_dict(self) -> Dict:
+        """Everything needed to resume without recomputing the maps."""
+        return dict(maps=self.maps.clone(), num_samples=self.num_samples, grid=list(self.grid),
+                    active=self.active, last_refresh_epoch=self.last_refresh_epoch,
+                    num_refreshes=self.num_refreshes)
+
+    def load_state_dict(self, state: Dict, source: str = 'checkpoint') -> None:
+        """Restore maps and flags in place (workers keep seeing the same memory).
+
+        Raises:
+            ValueError: If the saved bank was made for a different data set or grid.
+        """
+        if int(state['num_samples']) != self.num_samples:
+            raise ValueError(
+                f'the attention bank in the {source} has num_samples={state["num_samples"]} but '
+                f'train_dataloader.dataset has {self.num_samples} samples: resume with the same '
+                'training set (or start a new run)')
+        if tuple(state['grid']) != self.grid:
+            raise ValueError(f'the attention bank in the {source} has grid={tuple(state["grid"])}'
+                             f' but the model gives {self.grid}')
+        self.maps.copy_(state['maps'])
+        self.state[0] = int(bool(state['active']))
+        self.state[1] = int(state['last_refresh_epoch'])
+        self.state[2] = int(state.get('num_refreshes', int(state['active'])))
+
+    def save(self, path: str) -> None:
+        """Write the bank atomically: a temp file in the same folder, then ``os.replace``."""
+        folder = osp.dirname(osp.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix='.bank-', suffix='.tmp', dir=folder)
+        try:
+            with os.fdopen(fd, 'wb') as f:
+                torch.save(self.state_dict(), f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if osp.exists(tmp):
+                os.remove(tmp)
+            raise
+
+    @classmethod
+    def from_file(cls, path: str) -> 'AttentionBank':
+        """Load a bank written by :meth:`save`."""
+        state = torch.load(path, map_location='cpu', weights_only=True)
+        bank = cls(int(state['num_samples']), tuple(state['grid']))
+        bank.load_state_dict(state, source=path)
+        return bank
+
+    def statistics(self, indices: Optional[Sequence[int]] = None) -> Dict[str, float]:
+        """Mean, std and normalised entropy of the maps (entropy 1 = uniform)."""
+        maps = self.maps if indices is None else self.maps[torch.as_tensor(indices)]
+        maps = maps.float().flatten(1) / 255.0
+        p = maps + 1e-6
+        p = p / p.sum(dim=1, keepdim=True)
+        entropy = -(p * p.log()).sum(dim=1) / np.log(maps.shape[1])
+        return dict(mean=float(maps.mean()), std=float(maps.std()),
+                    entropy=float(entropy.mean()))

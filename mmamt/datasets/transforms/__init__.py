@@ -1,0 +1,8 @@
+from .amt_mask import AMTMaskGenerator, patch_counts
+from .attention_view import (AMTRandomFlip, AMTRandomResizedCrop, LoadAttentionMap, compose_crop,
+                             compose_flip, sample_map)
+
+__all__ = [
+    'AMTMaskGenerator', 'patch_counts', 'AMTRandomFlip', 'AMTRandomResizedCrop',
+    'LoadAttentionMap', 'compose_crop', 'compose_flip', 'sample_map'
+]

@@ -1,0 +1,157 @@
+"""AMT's mask generator: attention-driven masking and throwing."""
+import math
+import warnings
+from typing import Tuple
+
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmpretrain.registry import TRANSFORMS
+
+from .attention_view import current_view, sample_map
+
+
+def _check_ratio(name: str, value: float) -> None:
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f'AMTMaskGenerator: {name}={value} must be in [0, 1)')
+
+
+def patch_counts(num_patches: int, mask_ratio: float, throw_ratio: float,
+                 rounding: str = 'floor') -> Tuple[int, int]:
+    """Fixed per-sample counts of masked and thrown patches.
+
+    ``n_mask = round(L * mask_ratio)`` and ``n_mask + n_throw = round(L * (mask_ratio +
+    throw_ratio))`` with ``round`` = floor (MAE) or ceil (SimMIM). A tiny tolerance keeps float
+    error from moving a count (``0.29 * 100`` is 28.999999999999996).
+    """
+    if rounding == 'floor':
+        rnd = lambda v: int(math.floor(v + 1e-6))  # noqa: E731
+    elif rounding == 'ceil':
+        rnd = lambda v: int(math.ceil(v - 1e-6))  # noqa: E731
+    else:
+        raise ValueError(f"AMTMaskGenerator: rounding='{rounding}' must be 'floor' or 'ceil'")
+    n_mask = rnd(num_patches * mask_ratio)
+    n_total = rnd(num_patches * (mask_ratio + throw_ratio))
+    return n_mask, n_total - n_mask
+
+
+@TRANSFORMS.register_module()
+class AMTMaskGenerator(BaseTransform):
+    """Draw the AMT token mask from the sample's attention map.
+
+    Each mask patch gets the weight of the attention map over it (the map follows the view
+    through ``AMTRandomResizedCrop``/``AMTRandomFlip``), plus a small floor. A full order of the
+    patches is drawn by weighted sampling without replacement (Gumbel top-k, which is
+    ``multinomial(w, L)`` without replacement); the first ``n_mask`` are masked, the next
+    ``n_throw`` thrown, the rest visible. Counts are exact for every sample, so batches stack.
+    Before AMT is active (no refresh yet) it is plain random masking at ``random_mask_ratio``,
+    with no throwing.
+
+    **Required Keys:** ``img``; optional ``attn_map``, ``amt_active``, ``amt_view`` (from
+    ``LoadAttentionMap``). **Added Keys:** ``mask``, int8 ``(h, w)`` at the *model* patch grid:
+    1 masked, -1 thrown, 0 visible.
+
+    Args:
+        input_size (int): Side of the (square) input image. Defaults to 224.
+        mask_patch_size (int): Side of a mask patch (32 for SimMIM). Defaults to 16.
+        model_patch_size (int): The ViT's patch size. Defaults to 16.
+        mask_ratio (float): Share of mask patches masked when AMT is active. Defaults to 0.45.
+        throw_ratio (float): Share of mask patches thrown when AMT is active. Defaults to 0.40.
+        random_mask_ratio (float): Share masked before AMT starts. Defaults to 0.75.
+        rounding (str): 'floor' (MAE) or 'ceil' (SimMIM) for the counts. Defaults to 'floor'.
+        min_weight (float): Floor added to every weight (min-max maps have zeros, and sampling
+            without replacement needs positive weights). Defaults to 1e-3.
+    """
+
+    def __init__(self,
+                 input_size: int = 224,
+                 mask_patch_size: int = 16,
+                 model_patch_size: int = 16,
+                 mask_ratio: float = 0.45,
+                 throw_ratio: float = 0.40,
+                 random_mask_ratio: float = 0.75,
+                 rounding: str = 'floor',
+                 min_weight: float = 1e-3) -> None:
+        for name, value in (('input_size', input_size), ('mask_patch_size', mask_patch_size),
+                            ('model_patch_size', model_patch_size)):
+            if int(value) != value or value < 1:
+                raise ValueError(f'AMTMaskGenerator: {name}={value} must be a positive integer')
+        if input_size % mask_patch_size:
+            raise ValueError(f'AMTMaskGenerator: input_size={input_size} must be divisible by '
+                             f'mask_patch_size={mask_patch_size}')
+        if mask_patch_size % model_patch_size:
+            raise ValueError(f'AMTMaskGenerator: mask_patch_size={mask_patch_size} must be '
+                             f'divisible by model_patch_size={model_patch_size}')
+        _check_ratio('mask_ratio', mask_ratio)
+        _check_ratio('throw_ratio', throw_ratio)
+        _check_ratio('random_mask_ratio', random_mask_ratio)
+        if mask_ratio + throw_ratio >= 1.0:
+            raise ValueError(f'AMTMaskGenerator: mask_ratio + throw_ratio = '
+                             f'{mask_ratio + throw_ratio:g} must be < 1')
+        if not min_weight > 0:
+            raise ValueError(f'AMTMaskGenerator: min_weight={min_weight} must be > 0')
+        self.input_size = int(input_size)
+        self.mask_patch_size = int(mask_patch_size)
+        self.model_patch_size = int(model_patch_size)
+        self.mask_ratio = mask_ratio
+        self.throw_ratio = throw_ratio
+        self.random_mask_ratio = random_mask_ratio
+        self.rounding = rounding
+        self.min_weight = min_weight
+        self.grid = self.input_size // self.mask_patch_size
+        self.scale = self.mask_patch_size // self.model_patch_size
+        self.num_patches = self.grid**2
+        self.amt_counts = patch_counts(self.num_patches, mask_ratio, throw_ratio, rounding)
+        self.random_counts = patch_counts(self.num_patches, random_mask_ratio, 0.0, rounding)
+        for key, (n_mask, n_throw) in (('mask_ratio + throw_ratio', self.amt_counts),
+                                       ('random_mask_ratio', self.random_counts)):
+            if n_mask + n_throw >= self.num_patches:
+                raise ValueError(
+                    f'AMTMaskGenerator: {key} leaves no visible patch of the '
+                    f'{self.grid}x{self.grid} mask grid ({n_mask} masked, {n_throw} thrown)')
+        self._warned = False
+
+    def patch_weights(self, results: dict) -> np.ndarray:
+        """Sampling weight of each mask patch, ``(grid * grid,)``, all > 0."""
+        attn_map = results.get('attn_map')
+        if attn_map is None:
+            return np.ones(self.num_patches, dtype=np.float64)
+        w = sample_map(np.asarray(attn_map, dtype=np.float32), current_view(results),
+                       (self.grid, self.grid)).reshape(-1).astype(np.float64)
+        if not np.isfinite(w).all() or np.ptp(w) <= 1e-8:
+            if not self._warned:
+                warnings.warn(f'AMTMaskGenerator: sample {results.get("sample_idx")} has a NaN or '
+                              'constant attention map; using uniform weights (warned once)')
+                self._warned = True
+            return np.ones(self.num_patches, dtype=np.float64)
+        return np.clip(w, 0.0, None) + self.min_weight
+
+    def draw(self, weights: np.ndarray, n_mask: int, n_throw: int) -> np.ndarray:
+        """Token mask on the mask grid from weights, ``(grid, grid)`` int8."""
+        # Gumbel top-k: sorting log w + Gumbel noise is a Plackett-Luce draw of the order.
+        gumbel = -np.log(-np.log(np.random.uniform(1e-12, 1.0, size=weights.shape)))
+        order = np.argsort(-(np.log(weights) + gumbel), kind='stable')
+        mask = np.zeros(self.num_patches, dtype=np.int8)
+        mask[order[:n_mask]] = 1
+        mask[order[n_mask:n_mask + n_throw]] = -1
+        return mask.reshape(self.grid, self.grid)
+
+    def transform(self, results: dict) -> dict:
+        img_shape = results['img'].shape[:2]
+        if tuple(img_shape) != (self.input_size, self.input_size):
+            raise ValueError(f'AMTMaskGenerator: input_size={self.input_size} but the image is '
+                             f'{img_shape[0]}x{img_shape[1]} at this point of the pipeline')
+        if results.get('amt_active', False):
+            mask = self.draw(self.patch_weights(results), *self.amt_counts)
+        else:
+            mask = self.draw(np.ones(self.num_patches), *self.random_counts)
+        if self.scale > 1:
+            mask = mask.repeat(self.scale, axis=0).repeat(self.scale, axis=1)
+        results['mask'] = mask
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(input_size={self.input_size}, '
+                f'mask_patch_size={self.mask_patch_size}, '
+                f'model_patch_size={self.model_patch_size}, mask_ratio={self.mask_ratio}, '
+                f'throw_ratio={self.throw_ratio}, random_mask_ratio={self.random_mask_ratio}, '
+                f'rounding={self.rounding!r})')

@@ -1,0 +1,158 @@
+"""Keep each sample's attention map aligned with its augmented view.
+
+The map describes the full, uncropped image. Instead of cropping the small map at every step
+(which cannot be done exactly on a 14x14 grid, and which the reference code got wrong), the
+transforms here track the *view*: the box of the original image that the current image shows,
+in relative coordinates ``(x0, y0, x1, y1)``. A horizontal flip swaps ``x0`` and ``x1``, a
+vertical flip ``y0`` and ``y1``; a crop of the current image maps into the box linearly, so
+crops and flips compose in any order. ``AMTMaskGenerator`` samples the map once, over the final
+view, at the mask grid.
+"""
+from typing import Optional, Tuple
+
+import mmcv
+import numpy as np
+from mmcv.transforms import BaseTransform, RandomFlip
+from mmpretrain.datasets.transforms import RandomResizedCrop
+from mmpretrain.registry import TRANSFORMS
+
+FULL_VIEW = (0.0, 0.0, 1.0, 1.0)
+VIEW_KEY = 'amt_view'
+
+
+def compose_crop(view: Tuple[float, float, float, float], crop: Tuple[float, float, float, float]
+                 ) -> Tuple[float, float, float, float]:
+    """The view after cropping the current image at relative box ``crop`` = (x0, y0, x1, y1)."""
+    x0, y0, x1, y1 = view
+    cx0, cy0, cx1, cy1 = crop
+    return (x0 + (x1 - x0) * cx0, y0 + (y1 - y0) * cy0,
+            x0 + (x1 - x0) * cx1, y0 + (y1 - y0) * cy1)
+
+
+def compose_flip(view: Tuple[float, float, float, float], direction: str
+                 ) -> Tuple[float, float, float, float]:
+    """The view after flipping the current image."""
+    x0, y0, x1, y1 = view
+    if direction in ('horizontal', 'diagonal'):
+        x0, x1 = x1, x0
+    if direction in ('vertical', 'diagonal'):
+        y0, y1 = y1, y0
+    return (x0, y0, x1, y1)
+
+
+def sample_map(attn_map: np.ndarray, view: Tuple[float, float, float, float],
+               grid: Tuple[int, int], subsamples: int = 4) -> np.ndarray:
+    """Average of the (bilinearly interpolated) map over each cell of the view's grid.
+
+    Args:
+        attn_map (np.ndarray): ``(H_m, W_m)`` map of the full image.
+        view (tuple): ``(x0, y0, x1, y1)`` relative box of the full image that the view shows
+            (x0 > x1 means horizontally flipped).
+        grid (tuple[int, int]): ``(h, w)`` output cells over the view.
+        subsamples (int): Samples per cell side. Defaults to 4.
+
+    Returns:
+        np.ndarray: ``(h, w)`` float32 cell weights.
+    """
+    hm, wm = attn_map.shape
+    gh, gw = grid
+    x0, y0, x1, y1 = view
+    # Relative positions of the sub-samples inside the view, centred in their sub-cells.
+    ty = (np.arange(gh * subsamples) + 0.5) / (gh * subsamples)
+    tx = (np.arange(gw * subsamples) + 0.5) / (gw * subsamples)
+    # Continuous map coordinates (pixel centres at integers).
+    v = (y0 + (y1 - y0) * ty) * hm - 0.5
+    u = (x0 + (x1 - x0) * tx) * wm - 0.5
+    v = np.clip(v, 0, hm - 1)
+    u = np.clip(u, 0, wm - 1)
+    v0 = np.floor(v).astype(np.int64)
+    u0 = np.floor(u).astype(np.int64)
+    v1 = np.minimum(v0 + 1, hm - 1)
+    u1 = np.minimum(u0 + 1, wm - 1)
+    fv = (v - v0)[:, None]
+    fu = (u - u0)[None, :]
+    m = attn_map.astype(np.float32)
+    top = m[v0][:, u0] * (1 - fu) + m[v0][:, u1] * fu
+    bottom = m[v1][:, u0] * (1 - fu) + m[v1][:, u1] * fu
+    dense = top * (1 - fv) + bottom * fv
+    return dense.reshape(gh, subsamples, gw, subsamples).mean(axis=(1, 3)).astype(np.float32)
+
+
+@TRANSFORMS.register_module()
+class LoadAttentionMap(BaseTransform):
+    """Put the sample's AMT map (from the attention bank) and a full view into the results.
+
+    The bank is attached by ``AttentionRefreshHook`` before the dataloader workers start. With
+    no bank attached (e.g. a pipeline used outside training), the map is uniform and AMT is
+    inactive, so ``AMTMaskGenerator`` falls back to random masking.
+
+    **Required Keys:** ``sample_idx``. **Added Keys:** ``attn_map`` (float32 ``(h, w)`` or None),
+    ``amt_active`` (bool), ``amt_view`` ((x0, y0, x1, y1)).
+    """
+
+    def __init__(self) -> None:
+        self.bank = None
+
+    def attach(self, bank) -> None:
+        """Read maps from ``bank`` (an :class:`AttentionBank`) from now on."""
+        self.bank = bank
+
+    def transform(self, results: dict) -> dict:
+        results[VIEW_KEY] = FULL_VIEW
+        if self.bank is None:
+            results['attn_map'] = None
+            results['amt_active'] = False
+            return results
+        if 'sample_idx' not in results:
+            raise KeyError('LoadAttentionMap needs `sample_idx` in the results (mmengine '
+                           'BaseDataset sets it)')
+        results['attn_map'] = self.bank.get(int(results['sample_idx']))
+        results['amt_active'] = self.bank.active
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(bank={"attached" if self.bank is not None else None})'
+
+
+@TRANSFORMS.register_module()
+class AMTRandomResizedCrop(RandomResizedCrop):
+    """mmpretrain's ``RandomResizedCrop`` that also carries the attention view along.
+
+    Same arguments and the same random crop as the parent (``rand_crop_params``); the crop box is
+    recorded into ``amt_view`` (relative to the original image), and in ``crop_bbox``
+    (pixels of the image it cropped, ``(x0, y0, x1, y1)``, exclusive end).
+    """
+
+    def transform(self, results: dict) -> dict:
+        img = results['img']
+        h, w = img.shape[:2]
+        offset_h, offset_w, target_h, target_w = self.rand_crop_params(img)
+        img = mmcv.imcrop(img, bboxes=np.array([offset_w, offset_h, offset_w + target_w - 1,
+                                                offset_h + target_h - 1]))
+        img = mmcv.imresize(img, tuple(self.scale[::-1]), interpolation=self.interpolation,
+                            backend=self.backend)
+        results['img'] = img
+        results['img_shape'] = img.shape
+        results['crop_bbox'] = (offset_w, offset_h, offset_w + target_w, offset_h + target_h)
+        crop = (offset_w / w, offset_h / h, (offset_w + target_w) / w, (offset_h + target_h) / h)
+        results[VIEW_KEY] = compose_crop(results.get(VIEW_KEY, FULL_VIEW), crop)
+        return results
+
+
+@TRANSFORMS.register_module()
+class AMTRandomFlip(RandomFlip):
+    """mmcv's ``RandomFlip`` that also flips the attention view. Same arguments."""
+
+    def _flip(self, results: dict) -> None:
+        super()._flip(results)
+        results[VIEW_KEY] = compose_flip(results.get(VIEW_KEY, FULL_VIEW),
+                                         results['flip_direction'])
+        results['amt_view_flipped'] = True
+
+
+def current_view(results: dict) -> Optional[Tuple[float, float, float, float]]:
+    """The recorded view, checking that no plain (untracked) flip happened."""
+    if results.get('flip', False) and not results.get('amt_view_flipped', False):
+        raise ValueError('the image was flipped by a RandomFlip that does not track the attention'
+                         ' map: use AMTRandomFlip (and AMTRandomResizedCrop) in the pipeline')
+    return results.get(VIEW_KEY, FULL_VIEW)

@@ -1,0 +1,3 @@
+from .attention_refresh_hook import AttentionRefreshHook
+
+__all__ = ['AttentionRefreshHook']

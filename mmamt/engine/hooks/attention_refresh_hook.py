@@ -1,0 +1,274 @@
+"""The AMT attention loop: refresh every training sample's map on a schedule."""
+import copy
+import os.path as osp
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from mmengine.dataset import BaseDataset, Compose, pseudo_collate
+from mmengine.dist import all_gather, get_dist_info
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.runner import BaseLoop
+from mmengine.utils import ProgressBar
+from mmpretrain.registry import HOOKS, TRANSFORMS
+from torch.utils.data import DataLoader
+
+from mmamt.datasets import AttentionBank, LoadAttentionMap
+
+BANK_KEY = 'amt_bank'
+
+
+def find_transforms(dataset, cls) -> List:
+    """All transforms of type ``cls`` in a dataset's pipeline (through dataset wrappers)."""
+    found = []
+    inner = [dataset]
+    while inner:
+        ds = inner.pop()
+        if hasattr(ds, 'datasets'):
+            inner.extend(ds.datasets)
+        elif hasattr(ds, 'dataset'):
+            inner.append(ds.dataset)
+        pipeline = getattr(ds, 'pipeline', None)
+        for t in getattr(pipeline, 'transforms', []):
+            if isinstance(t, cls):
+                found.append(t)
+    return found
+
+
+@HOOKS.register_module()
+class AttentionRefreshHook(Hook):
+    """Refresh the AMT attention bank on a schedule, and keep it across resumes.
+
+    After epoch ``start_epoch`` (counting completed epochs) and every ``interval`` epochs after
+    it, but never after the last epoch, the hook runs a no-grad pass over the whole training set
+    with a deterministic view (the full image resized to the model's input size, no crop or
+    flip, the training normalisation) and writes each sample's last-layer [CLS] attention map
+    into the bank. From then on AMT masking and throwing is active. With DDP each rank computes
+    ``sample_idx = rank, rank + world, ...`` and every rank ends with the identical full bank.
+
+    The bank lives in shared memory attached to the pipeline's ``LoadAttentionMap`` before the
+    dataloader workers start, so persistent workers read the new maps the epoch after a refresh.
+    It is saved into every checkpoint (``checkpoint['amt_bank']``, one byte per patch) and
+    restored on resume, flag included; after each refresh it is also written atomically to
+    ``work_dir/amt_bank/epoch_<e>.pth``.
+
+    Args:
+        start_epoch (int): Completed epochs before the first refresh. Defaults to 40.
+        interval (int): Epochs between refreshes. Defaults to 40.
+        batch_size (int, optional): Batch size of the refresh pass. Defaults to the training
+            batch size.
+        num_workers (int, optional): Workers of the refresh pass. Defaults to the training
+            dataloader's.
+        pipeline (list[dict], optional): The deterministic view. Defaults to the training
+            pipeline's loading steps (those before ``LoadAttentionMap``), then
+            ``Resize(scale=input size, bicubic)`` and ``PackInputs``.
+        save_bank (bool): Write the bank to ``work_dir/amt_bank/`` after each refresh.
+            Defaults to True.
+    """
+
+    priority = 'NORMAL'  # before CheckpointHook (VERY_LOW) in after_train_epoch
+
+    def __init__(self,
+                 start_epoch: int = 40,
+                 interval: int = 40,
+                 batch_size: Optional[int] = None,
+                 num_workers: Optional[int] = None,
+                 pipeline: Optional[Sequence[dict]] = None,
+                 save_bank: bool = True) -> None:
+        if int(start_epoch) != start_epoch or start_epoch < 1:
+            raise ValueError(f'AttentionRefreshHook: start_epoch={start_epoch} must be an '
+                             'integer >= 1')
+        if int(interval) != interval or interval < 1:
+            raise ValueError(f'AttentionRefreshHook: interval={interval} must be an integer >= 1')
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f'AttentionRefreshHook: batch_size={batch_size} must be >= 1')
+        self.start_epoch = int(start_epoch)
+        self.interval = int(interval)
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.pipeline = pipeline
+        self.save_bank = save_bank
+        self.bank: Optional[AttentionBank] = None
+        self.last_refresh_writes = 0
+
+    # -- schedule ----------------------------------------------------------------------------
+    def refresh_epochs(self, max_epochs: int) -> List[int]:
+        """Completed-epoch counts after which a refresh runs."""
+        return list(range(self.start_epoch, max_epochs, self.interval))
+
+    def should_refresh(self, completed: int, max_epochs: int) -> bool:
+        return (completed >= self.start_epoch and completed < max_epochs
+                and (completed - self.start_epoch) % self.interval == 0)
+
+    # -- bank life cycle ---------------------------------------------------------------------
+    @staticmethod
+    def _backbone(runner):
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        backbone = getattr(model, 'backbone', None)
+        if backbone is None or not hasattr(backbone, 'attention_map'):
+            raise TypeError('AttentionRefreshHook needs a model whose backbone has '
+                            '`attention_map` (AMTMAEViT, AMTSimMIMViT)')
+        return backbone
+
+    def _ensure_bank(self, runner) -> AttentionBank:
+        if self.bank is not None:
+            return self.bank
+        if not isinstance(runner._train_loop, BaseLoop):
+            raise RuntimeError('AttentionRefreshHook works in training runs only')
+        dataset = runner.train_dataloader.dataset
+        loaders = find_transforms(dataset, LoadAttentionMap)
+        if not loaders:
+            raise ValueError('AttentionRefreshHook: train_dataloader.dataset.pipeline has no '
+                             'LoadAttentionMap; put it right after LoadImageFromFile')
+        grid = tuple(self._backbone(runner).patch_resolution)
+        self.bank = AttentionBank(len(dataset), grid)
+        for t in loaders:
+            t.attach(self.bank)
+        return self.bank
+
+    def before_run(self, runner) -> None:
+        if isinstance(runner._train_loop, BaseLoop):
+            self._ensure_bank(runner)
+            max_epochs = getattr(runner.train_loop, 'max_epochs', None)
+            if max_epochs is None:
+                raise TypeError('AttentionRefreshHook needs an epoch-based train loop')
+            epochs = self.refresh_epochs(max_epochs)
+            runner.logger.info(f'AMT: {len(self.bank)} attention maps of {self.bank.grid}; '
+                               f'refresh after epochs {epochs[:6]}{"..." if len(epochs) > 6 else ""}'
+                               if epochs else 'AMT: no refresh within max_epochs: AMT never '
+                               'starts (plain random masking throughout)')
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        if self.bank is not None:
+            checkpoint[BANK_KEY] = self.bank.state_dict()
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        if not isinstance(runner._train_loop, BaseLoop):
+            return
+        bank = self._ensure_bank(runner)
+        if BANK_KEY not in checkpoint:
+            runner.logger.warning('AMT: the checkpoint has no attention bank; maps start uniform '
+                                  'and AMT inactive until the next refresh')
+            return
+        bank.load_state_dict(checkpoint[BANK_KEY])
+        runner.logger.info(f'AMT: restored the attention bank (active={bank.active}, last refresh '
+                           f'after epoch {bank.last_refresh_epoch})')
+
+    # -- refresh -----------------------------------------------------------------------------
+    def after_train_epoch(self, runner) -> None:
+        completed = runner.epoch + 1
+        if self.should_refresh(completed, runner.max_epochs):
+            self.refresh(runner, completed)
+
+    def _refresh_dataset(self, runner, backbone) -> BaseDataset:
+        dataset = runner.train_dataloader.dataset
+        if not isinstance(dataset, BaseDataset):
+            raise TypeError('AttentionRefreshHook needs train_dataloader.dataset to be an mmengine '
+                            f'BaseDataset (got {type(dataset).__name__}); wrapped datasets are not '
+                            'supported')
+        if self.pipeline is None:
+            # The loading steps of the training pipeline (all before LoadAttentionMap), then the
+            # full image resized to the input size: no crop, no flip.
+            h = backbone.patch_resolution[0] * backbone.patch_embed.projection.stride[0]
+            w = backbone.patch_resolution[1] * backbone.patch_embed.projection.stride[1]
+            loading = []
+            for t in dataset.pipeline.transforms:
+                if isinstance(t, LoadAttentionMap):
+                    break
+                loading.append(t)
+            transforms = loading + [
+                TRANSFORMS.build(dict(type='Resize', scale=(w, h), backend='pillow',
+                                      interpolation='bicubic')),
+                TRANSFORMS.build(dict(type='PackInputs'))
+            ]
+        else:
+            transforms = [TRANSFORMS.build(copy.deepcopy(t)) if isinstance(t, dict) else t
+                          for t in self.pipeline]
+        view = copy.copy(dataset)
+        view.pipeline = Compose(transforms)
+        return view
+
+    @torch.no_grad()
+    def compute_maps(self, runner, indices: Sequence[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Maps of the given samples with the deterministic view, ``(n,)`` and ``(n, h, w)``."""
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        backbone = self._backbone(runner)
+        dataset = self._refresh_dataset(runner, backbone)
+        train_loader = runner.train_dataloader
+        loader = DataLoader(
+            dataset,
+            batch_size=self.batch_size or train_loader.batch_size,
+            sampler=list(indices),
+            num_workers=train_loader.num_workers if self.num_workers is None
+            else self.num_workers,
+            collate_fn=pseudo_collate)
+        rank, world = get_dist_info()
+        bar = ProgressBar(len(indices) * world) if rank == 0 else None
+        was_training = model.training
+        model.eval()
+        out_idx, out_maps = [], []
+        try:
+            for batch in loader:
+                data = model.data_preprocessor(batch, False)
+                maps = backbone.attention_map(data['inputs'])
+                out_maps.append((maps.float().clamp(0, 1) * 255).round().to(torch.uint8).cpu())
+                out_idx.append(torch.tensor([int(s.sample_idx) for s in data['data_samples']]))
+                if bar is not None:
+                    for _ in range(len(maps) * world):
+                        bar.update()
+        finally:
+            model.train(was_training)
+        if bar is not None:
+            bar.file.write('\n')
+        grid = self.bank.grid
+        if not out_idx:
+            return torch.zeros(0, dtype=torch.long), torch.zeros(0, *grid, dtype=torch.uint8)
+        return torch.cat(out_idx), torch.cat(out_maps)
+
+    def _gather(self, idx: torch.Tensor, maps: torch.Tensor, share: int, device
+                ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """All ranks' shares, padded to ``share`` rows (index -1) for all_gather."""
+        n = idx.numel()
+        pad_idx = torch.full((share,), -1, dtype=torch.long)
+        pad_idx[:n] = idx
+        pad_maps = torch.zeros(share, *self.bank.grid, dtype=torch.uint8)
+        pad_maps[:n] = maps
+        all_idx = torch.cat([t.cpu() for t in all_gather(pad_idx.to(device))])
+        all_maps = torch.cat([t.cpu() for t in all_gather(pad_maps.to(device))])
+        keep = all_idx >= 0
+        return all_idx[keep], all_maps[keep]
+
+    def refresh(self, runner, completed_epoch: int) -> Dict[str, float]:
+        """Recompute every map, switch AMT on and log one summary line."""
+        bank = self._ensure_bank(runner)
+        rank, world = get_dist_info()
+        n = len(bank)
+        # Our own strided split: no sampler padding, so no sample is computed or counted twice.
+        mine = list(range(rank, n, world))
+        start = time.perf_counter()
+        runner.logger.info(f'AMT: refreshing {n} attention maps after epoch {completed_epoch}')
+        idx, maps = self.compute_maps(runner, mine)
+        device = next(self._backbone(runner).parameters()).device
+        if world > 1:
+            share = (n + world - 1) // world
+            idx, maps = self._gather(idx, maps, share, device)
+        counts = torch.bincount(idx, minlength=n)
+        if idx.numel() != n or (counts != 1).any():
+            raise RuntimeError(f'AMT refresh wrote {idx.numel()} maps for {n} samples '
+                               f'({int((counts == 0).sum())} missing, '
+                               f'{int((counts > 1).sum())} duplicated)')
+        bank.update(idx, maps)
+        bank.mark_refreshed(completed_epoch)
+        self.last_refresh_writes = int(idx.numel())
+        elapsed = time.perf_counter() - start
+        stats = bank.statistics()
+        stats.update(seconds=elapsed, img_per_s=n / max(elapsed, 1e-9))
+        runner.logger.info(
+            f'AMT refresh after epoch {completed_epoch}: {n} maps in {elapsed:.1f}s '
+            f'({stats["img_per_s"]:.1f} img/s); map mean {stats["mean"]:.3f}, '
+            f'std {stats["std"]:.3f}, entropy {stats["entropy"]:.3f}; AMT masking and throwing '
+            f'active from epoch {completed_epoch + 1}')
+        if self.save_bank and rank == 0:
+            bank.save(osp.join(runner.work_dir, 'amt_bank', f'epoch_{completed_epoch}.pth'))
+        return stats

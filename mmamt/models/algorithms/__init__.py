@@ -1,0 +1,3 @@
+from .mae_amt import MAEAMT, AMTMAEViT
+
+__all__ = ['AMTMAEViT', 'MAEAMT']

@@ -1,0 +1,3 @@
+from .amt_mae_neck import AMTMAEPretrainDecoder
+
+__all__ = ['AMTMAEPretrainDecoder']

@@ -1,0 +1,110 @@
+"""The last-layer [CLS] attention that drives AMT, computed from the CLS query row alone.
+
+One routine serves the refresh hook, the visualiser and any backbone that has mmpretrain-style
+``TransformerEncoderLayer`` blocks (``ln1`` then ``attn.qkv``): only ``q_cls . K^T`` is formed,
+which costs O(N d) per head instead of the O(N^2 d) of the full attention matrix.
+"""
+import warnings
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def cls_attention_probs(layer: nn.Module, x: torch.Tensor, num_extra_tokens: int = 1
+                        ) -> torch.Tensor:
+    """Softmax attention of the [CLS] query over the patch keys of one block.
+
+    The [CLS] key takes part in the softmax (as in the block's own forward) and is dropped
+    afterwards, so the returned rows sum to at most 1.
+
+    Args:
+        layer (nn.Module): A transformer block with ``ln1`` and an ``attn`` holding ``qkv``
+            (a fused ``Linear`` of width ``3 * embed_dims``) and ``num_heads``, such as
+            mmpretrain's ``TransformerEncoderLayer``.
+        x (torch.Tensor): The block's input tokens, ``(B, num_extra_tokens + L, C)`` with the
+            [CLS] token first.
+        num_extra_tokens (int): Leading non-patch tokens to drop from the keys.
+            Defaults to 1.
+
+    Returns:
+        torch.Tensor: ``(B, num_heads, L)`` float32 attention probabilities.
+    """
+    attn = layer.attn
+    num_heads = attn.num_heads
+    h = layer.ln1(x)
+    B, N, _ = h.shape
+    embed_dims = attn.qkv.out_features // 3
+    head_dims = embed_dims // num_heads
+    weight, bias = attn.qkv.weight, attn.qkv.bias
+    q_w, k_w = weight[:embed_dims], weight[embed_dims:2 * embed_dims]
+    q_b = k_b = None
+    if bias is not None:
+        q_b, k_b = bias[:embed_dims], bias[embed_dims:2 * embed_dims]
+    q = F.linear(h[:, :1], q_w, q_b).reshape(B, num_heads, 1, head_dims)
+    k = F.linear(h, k_w, k_b).reshape(B, N, num_heads, head_dims).transpose(1, 2)
+    # Softmax in float32: fp16 logits over hundreds of keys lose the small probabilities.
+    logits = (q.float() @ k.float().transpose(-2, -1)).squeeze(2) * head_dims**-0.5
+    return logits.softmax(dim=-1)[..., num_extra_tokens:]
+
+
+def normalize_attention(probs: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Min-max normalise each head's map over the patches, then average the heads.
+
+    Rows that are not finite are replaced by a constant map (uniform weights downstream) with a
+    warning; a constant row normalises to zeros instead of dividing by zero.
+
+    Args:
+        probs (torch.Tensor): ``(B, num_heads, L)`` attention probabilities.
+        eps (float): Lower bound of the max - min range. Defaults to 1e-6.
+
+    Returns:
+        torch.Tensor: ``(B, L)`` float32 map in ``[0, 1]``.
+    """
+    probs = probs.float()
+    bad = ~torch.isfinite(probs).all(dim=-1, keepdim=True)
+    if bad.any():
+        warnings.warn(f'{int(bad.sum())} attention rows are not finite; using uniform maps '
+                      'for them')
+        probs = torch.where(bad, torch.zeros_like(probs), probs)
+    lo = probs.amin(dim=-1, keepdim=True)
+    hi = probs.amax(dim=-1, keepdim=True)
+    return ((probs - lo) / (hi - lo).clamp_min(eps)).mean(dim=1).clamp_(0, 1)
+
+
+class CLSAttentionMixin:
+    """Adds the AMT attention map to a ViT with mmpretrain-style blocks.
+
+    The host class provides ``embed_all_tokens(x) -> (B, 1 + L, C)`` (all tokens, [CLS] first,
+    position embeddings added, nothing masked), ``layers`` and ``patch_resolution``.
+    """
+
+    @torch.no_grad()
+    def cls_attention(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-head last-layer [CLS] -> patch attention of unmasked images.
+
+        Args:
+            x (torch.Tensor): Images, ``(B, 3, H, W)``.
+
+        Returns:
+            torch.Tensor: ``(B, num_heads, L)`` attention probabilities.
+        """
+        tokens = self.embed_all_tokens(x)
+        for layer in self.layers[:-1]:
+            tokens = layer(tokens)
+        return cls_attention_probs(self.layers[-1], tokens)
+
+    @torch.no_grad()
+    def attention_map(self, x: torch.Tensor) -> torch.Tensor:
+        """The AMT map: per-head min-max normalised, head-averaged [CLS] attention.
+
+        Args:
+            x (torch.Tensor): Images, ``(B, 3, H, W)``.
+
+        Returns:
+            torch.Tensor: ``(B, h, w)`` float32 map in ``[0, 1]`` at the patch grid of ``x``.
+        """
+        B, _, H, W = x.shape
+        patch = self.patch_embed.projection.stride
+        maps = normalize_attention(self.cls_attention(x))
+        return maps.reshape(B, H // patch[0], W // patch[1])

@@ -1,0 +1,113 @@
+import warnings
+
+import numpy as np
+import pytest
+
+from mmamt.datasets.transforms import AMTMaskGenerator, patch_counts
+
+
+def _results(size, attn_map=None, active=True):
+    return dict(img=np.zeros((size, size, 3), np.uint8), attn_map=attn_map, amt_active=active,
+                sample_idx=0)
+
+
+@pytest.mark.parametrize('input_size,mask_patch,model_patch,rm,rt,rounding,expected', [
+    (224, 16, 16, 0.45, 0.40, 'floor', (88, 78, 30)),  # the MAE reference counts
+    (224, 32, 16, 0.44, 0.26, 'ceil', (22, 13, 14)),  # the SimMIM reference counts
+    (64, 8, 8, 0.45, 0.40, 'floor', (28, 26, 10)),
+    (96, 16, 8, 0.5, 0.25, 'floor', (18, 9, 9)),
+    (160, 16, 16, 0.29, 0.3, 'floor', (29, 30, 41)),  # 0.29 * 100 is 28.999999999999996
+])
+def test_exact_counts(input_size, mask_patch, model_patch, rm, rt, rounding, expected):
+    gen = AMTMaskGenerator(input_size, mask_patch, model_patch, mask_ratio=rm, throw_ratio=rt,
+                           rounding=rounding)
+    grid = input_size // mask_patch
+    rng = np.random.default_rng(0)
+    scale = mask_patch // model_patch
+    for _ in range(20):
+        np.random.seed(int(rng.integers(1 << 30)))
+        attn = rng.random((grid, grid)).astype(np.float32)
+        mask = gen(_results(input_size, attn))['mask']
+        assert mask.shape == (input_size // model_patch, ) * 2
+        coarse = mask[::scale, ::scale]
+        # each mask patch is one block of scale x scale model patches
+        assert (np.kron(coarse, np.ones((scale, scale), np.int8)) == mask).all()
+        counts = ((coarse == 1).sum(), (coarse == -1).sum(), (coarse == 0).sum())
+        assert counts == expected
+
+
+def test_random_masking_before_amt_starts():
+    gen = AMTMaskGenerator(64, 8, 8, mask_ratio=0.45, throw_ratio=0.40, random_mask_ratio=0.75)
+    hot = np.zeros((8, 8), np.float32)
+    hot[:4, :4] = 1
+    mask = gen(_results(64, hot, active=False))['mask']
+    assert (mask == -1).sum() == 0 and (mask == 1).sum() == 48
+
+
+def test_hot_region_is_masked_far_more_often_than_chance():
+    np.random.seed(0)
+    gen = AMTMaskGenerator(64, 8, 8, mask_ratio=0.25, throw_ratio=0.25)
+    hot = np.zeros((8, 8), np.float32)
+    hot[:4, :4] = 1.0  # a quarter of the patches
+    masked_in_hot = []
+    for _ in range(200):
+        mask = gen(_results(64, hot))['mask']
+        masked_in_hot.append((mask[:4, :4] == 1).sum() / (mask == 1).sum())
+    # chance would put 25% of the masked patches in the hot quadrant
+    assert np.mean(masked_in_hot) > 0.9
+
+
+def test_uniform_map_gives_uniform_frequencies():
+    np.random.seed(1)
+    gen = AMTMaskGenerator(64, 8, 8, mask_ratio=0.45, throw_ratio=0.40)
+    attn = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
+    attn[:] = 0.5
+    attn[0, 0] = 0.5 + 1e-3  # not constant, but effectively uniform
+    n = 2000
+    freq = np.zeros((8, 8))
+    for _ in range(n):
+        freq += gen(_results(64, attn))['mask'] == 1
+    freq /= n
+    expected = 28 / 64
+    # binomial std at n=2000 is ~0.011; 5 sigma
+    assert np.abs(freq - expected).max() < 0.055
+
+
+@pytest.mark.parametrize('bad', [np.full((8, 8), np.nan, np.float32), np.zeros((8, 8), np.float32)])
+def test_nan_or_constant_map_falls_back_to_uniform_with_warning(bad):
+    gen = AMTMaskGenerator(64, 8, 8)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        mask = gen(_results(64, bad))['mask']
+    assert any('uniform' in str(w.message) for w in caught)
+    assert (mask == 1).sum() == 28 and (mask == -1).sum() == 26
+
+
+@pytest.mark.parametrize('kwargs,key', [
+    (dict(mask_ratio=1.0), 'mask_ratio'),
+    (dict(mask_ratio=-0.1), 'mask_ratio'),
+    (dict(throw_ratio=1.2), 'throw_ratio'),
+    (dict(mask_ratio=0.6, throw_ratio=0.4), 'mask_ratio + throw_ratio'),
+    (dict(mask_ratio=0.9, throw_ratio=0.09), 'no visible patch'),
+    (dict(input_size=100, mask_patch_size=16), 'input_size=100'),
+    (dict(mask_patch_size=24, model_patch_size=16, input_size=48), 'mask_patch_size=24'),
+    (dict(random_mask_ratio=1.0), 'random_mask_ratio'),
+])
+def test_bad_arguments_name_the_key(kwargs, key):
+    args = dict(input_size=64, mask_patch_size=16, model_patch_size=16)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=key.replace('+', r'\+')):
+        AMTMaskGenerator(**args)
+
+
+def test_wrong_image_size_is_refused():
+    gen = AMTMaskGenerator(64, 8, 8)
+    with pytest.raises(ValueError, match='input_size=64'):
+        gen(_results(32, None))
+
+
+def test_patch_counts_rounding():
+    assert patch_counts(49, 0.44, 0.26, 'floor') == (21, 13)
+    assert patch_counts(49, 0.44, 0.26, 'ceil') == (22, 13)
+    with pytest.raises(ValueError, match='rounding'):
+        patch_counts(49, 0.5, 0.1, 'nearest')

@@ -1,0 +1,55 @@
+"""A tiny MAE-AMT Runner config on the synthetic set, shared by the engine tests."""
+import copy
+
+from mmengine.config import Config
+
+IMG, PATCH = 32, 8
+
+
+def tiny_cfg(data_root, work_dir, max_epochs=3, start_epoch=1, interval=1, num_workers=2,
+             crop=True, batch_size=8):
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAttentionMap')]
+    if crop:
+        pipeline += [dict(type='AMTRandomResizedCrop', scale=IMG, crop_ratio_range=(0.5, 1.0)),
+                     dict(type='AMTRandomFlip', prob=0.5)]
+    else:
+        pipeline += [dict(type='Resize', scale=(IMG, IMG))]
+    pipeline += [
+        dict(type='AMTMaskGenerator', input_size=IMG, mask_patch_size=PATCH,
+             model_patch_size=PATCH, mask_ratio=0.5, throw_ratio=0.25, random_mask_ratio=0.75),
+        dict(type='PackInputs'),
+    ]
+    cfg = dict(
+        default_scope='mmpretrain',
+        work_dir=str(work_dir),
+        model=dict(
+            type='MAEAMT',
+            data_preprocessor=dict(type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53],
+                                   std=[58.395, 57.12, 57.375], to_rgb=True),
+            backbone=dict(type='AMTMAEViT', img_size=IMG, patch_size=PATCH,
+                          arch=dict(embed_dims=32, num_layers=2, num_heads=2,
+                                    feedforward_channels=64)),
+            neck=dict(type='AMTMAEPretrainDecoder', num_patches=(IMG // PATCH)**2,
+                      patch_size=PATCH, embed_dim=32, decoder_embed_dim=32, decoder_depth=1,
+                      decoder_num_heads=2),
+            head=dict(type='MAEPretrainHead', norm_pix=True, patch_size=PATCH,
+                      loss=dict(type='PixelReconstructionLoss', criterion='L2'))),
+        train_dataloader=dict(
+            batch_size=batch_size,
+            num_workers=num_workers,
+            persistent_workers=num_workers > 0,
+            sampler=dict(type='DefaultSampler', shuffle=True),
+            collate_fn=dict(type='default_collate'),
+            dataset=dict(type='CustomDataset', data_root=str(data_root / 'imagenet'),
+                         data_prefix='train', with_label=False, pipeline=pipeline)),
+        optim_wrapper=dict(optimizer=dict(type='AdamW', lr=1e-3)),
+        train_cfg=dict(type='EpochBasedTrainLoop', max_epochs=max_epochs),
+        default_hooks=dict(
+            checkpoint=dict(type='CheckpointHook', interval=1),
+            logger=dict(type='LoggerHook', interval=1)),
+        custom_hooks=[dict(type='AttentionRefreshHook', start_epoch=start_epoch,
+                           interval=interval, batch_size=8, num_workers=0)],
+        randomness=dict(seed=0),
+        log_level='WARNING',
+    )
+    return Config(copy.deepcopy(cfg))

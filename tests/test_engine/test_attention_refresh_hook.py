@@ -1,0 +1,144 @@
+"""The attention loop in real Runner runs: refresh, persistent workers, resume."""
+import numpy as np
+import pytest
+import torch
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+
+import mmamt  # noqa: F401
+from mmamt.engine.hooks import AttentionRefreshHook
+
+from ._amt_runner import tiny_cfg
+
+
+class MaskRecorder(Hook):
+    """Record every training batch's masks and sample indices, per epoch."""
+
+    priority = 'LOWEST'
+
+    def __init__(self):
+        self.masks = {}
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        rec = self.masks.setdefault(runner.epoch, [])
+        for s in data_batch['data_samples']:
+            rec.append((int(s.sample_idx), s.mask.clone()))
+
+
+def refresh_hook(runner) -> AttentionRefreshHook:
+    return next(h for h in runner.hooks if isinstance(h, AttentionRefreshHook))
+
+
+def test_schedule():
+    hook = AttentionRefreshHook(start_epoch=40, interval=40)
+    assert hook.refresh_epochs(400) == [40, 80, 120, 160, 200, 240, 280, 320, 360]
+    assert hook.should_refresh(40, 400) and not hook.should_refresh(41, 400)
+    assert not AttentionRefreshHook(start_epoch=2, interval=2).should_refresh(4, 4)
+    with pytest.raises(ValueError, match='start_epoch'):
+        AttentionRefreshHook(start_epoch=0)
+    with pytest.raises(ValueError, match='interval'):
+        AttentionRefreshHook(interval=0)
+
+
+def test_refresh_reaches_persistent_workers_and_masks_follow_maps(synthetic_root, tmp_path):
+    cfg = tiny_cfg(synthetic_root, tmp_path, max_epochs=3, start_epoch=1, interval=1,
+                   num_workers=2, crop=False)
+    runner = Runner.from_cfg(cfg)
+    recorder = MaskRecorder()
+    runner.register_hook(recorder)
+    banks = {}
+
+    class BankSnapshot(Hook):
+        priority = 'LOWEST'
+
+        def after_train_epoch(self, runner):
+            banks[runner.epoch] = refresh_hook(runner).bank.maps.clone()
+
+    runner.register_hook(BankSnapshot())
+    runner.train()
+    hook = refresh_hook(runner)
+    n = len(runner.train_dataloader.dataset)
+    assert runner.train_dataloader.persistent_workers
+    # refreshed after epochs 1 and 2 (completed), never after the last (3)
+    assert hook.bank.num_refreshes == 2 and hook.bank.last_refresh_epoch == 2
+    assert hook.last_refresh_writes == n
+    assert (tmp_path / 'amt_bank' / 'epoch_1.pth').exists()
+    assert (tmp_path / 'amt_bank' / 'epoch_2.pth').exists()
+    assert not (tmp_path / 'amt_bank' / 'epoch_3.pth').exists()
+    # epoch 0 (before the first refresh): random masking 0.75, no throwing
+    for _, m in recorder.masks[0]:
+        assert (m == -1).sum() == 0 and (m == 1).sum() == 12
+    # epochs 1, 2 (after refreshes): AMT counts, read by the same persistent workers
+    for epoch in (1, 2):
+        assert len(recorder.masks[epoch]) == n
+        for _, m in recorder.masks[epoch]:
+            assert (m == 1).sum() == 8 and (m == -1).sum() == 4
+    # the masks of the epoch after a refresh follow the maps of that refresh
+    for epoch in (1, 2):
+        maps = banks[epoch - 1].float() / 255  # the bank as the refresh left it
+        gap = []
+        for idx, m in recorder.masks[epoch]:
+            a = maps[idx]
+            if a.std() > 0.05:
+                gap.append(a[m == 1].mean() - a[m == 0].mean())
+        assert len(gap) > n // 2
+        assert np.mean(gap) > 0.1
+    assert not torch.equal(banks[0], banks[1])  # the second refresh really rewrote the maps
+
+
+def test_resume_restores_bank_bit_for_bit(synthetic_root, tmp_path):
+    cfg = tiny_cfg(synthetic_root, tmp_path / 'a', max_epochs=2, start_epoch=1, interval=1,
+                   num_workers=0)
+    first = Runner.from_cfg(cfg)
+    first.train()
+    bank = refresh_hook(first).bank
+    assert bank.active
+    ckpt = tmp_path / 'a' / 'epoch_2.pth'
+    saved = torch.load(ckpt, map_location='cpu')['amt_bank']
+    assert saved['maps'].dtype == torch.uint8  # one byte per patch
+    assert torch.equal(saved['maps'], bank.maps)
+
+    cfg = tiny_cfg(synthetic_root, tmp_path / 'b', max_epochs=3, start_epoch=1, interval=5,
+                   num_workers=0)
+    cfg.resume, cfg.load_from = True, str(ckpt)
+    second = Runner.from_cfg(cfg)
+    restored = {}
+
+    class Probe(Hook):
+
+        def before_train(self, runner):
+            b = refresh_hook(runner).bank
+            restored.update(maps=b.maps.clone(), active=b.active, epoch=runner.epoch)
+
+    second.register_hook(Probe())
+    recorder = MaskRecorder()
+    second.register_hook(recorder)
+    second.train()
+    assert restored['epoch'] == 2
+    assert restored['active'] is True
+    assert torch.equal(restored['maps'], bank.maps)
+    # no refresh happened on resume (interval 5), yet AMT masks are drawn in epoch 3
+    assert refresh_hook(second).bank.num_refreshes == bank.num_refreshes
+    assert all((m == -1).sum() == 4 for _, m in recorder.masks[2])
+
+
+def test_resume_with_a_different_dataset_is_refused(synthetic_root, tmp_path):
+    cfg = tiny_cfg(synthetic_root, tmp_path / 'a', max_epochs=1, start_epoch=1, num_workers=0)
+    Runner.from_cfg(cfg).train()
+    ckpt = torch.load(tmp_path / 'a' / 'epoch_1.pth', map_location='cpu', weights_only=False)
+    ckpt['amt_bank']['num_samples'] += 1
+    ckpt['amt_bank']['maps'] = torch.zeros(ckpt['amt_bank']['num_samples'], 4, 4,
+                                           dtype=torch.uint8)
+    bad = tmp_path / 'bad.pth'
+    torch.save(ckpt, bad)
+    cfg = tiny_cfg(synthetic_root, tmp_path / 'b', max_epochs=2, num_workers=0)
+    cfg.resume, cfg.load_from = True, str(bad)
+    with pytest.raises(ValueError, match='num_samples'):
+        Runner.from_cfg(cfg).train()
+
+
+def test_pipeline_without_load_attention_map_is_refused(synthetic_root, tmp_path):
+    cfg = tiny_cfg(synthetic_root, tmp_path, max_epochs=1, num_workers=0)
+    cfg.train_dataloader.dataset.pipeline.pop(1)
+    with pytest.raises(ValueError, match='LoadAttentionMap'):
+        Runner.from_cfg(cfg).train()
