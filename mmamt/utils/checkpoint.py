@@ -6,8 +6,9 @@ restricted unpickler, which refuses the numpy scalars and arrays in ``meta`` and
 Instead of switching the restriction off (which would let a checkpoint run arbitrary code), we add
 exactly those data types to torch's allow-list. Callables such as ``os.system`` stay refused.
 """
+import pickle
 import warnings
-from typing import List
+from typing import Any, List
 
 import numpy as np
 import torch
@@ -44,10 +45,26 @@ def _numpy_globals() -> List[object]:
     return types
 
 
+def history_buffer_getattr(obj: Any, name: str) -> Any:
+    """A ``getattr`` that only fetches ``HistoryBuffer``'s own statistics methods.
+
+    ``HistoryBuffer`` pickles its ``statistics_methods`` as ``getattr(HistoryBuffer, 'mean')``
+    and so on. The real ``getattr`` cannot be allowed (a chain of them reaches ``os.system``), so
+    this stands in for it under the name ``builtins.getattr`` and refuses anything else.
+    """
+    from mmengine.logging import HistoryBuffer
+    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for getattr({getattr(obj, "__name__", type(obj).__name__)}, {name!r}); '
+        'only HistoryBuffer statistics methods are allowed')
+
+
 def _mmengine_globals() -> List[object]:
     """mmengine data classes that a Runner checkpoint's ``message_hub`` pickles."""
     from mmengine.logging import HistoryBuffer
-    return [HistoryBuffer]
+    return [HistoryBuffer, (history_buffer_getattr, 'builtins.getattr'),
+            (history_buffer_getattr, '__builtin__.getattr')]
 
 
 def safe_checkpoint_globals() -> List[object]:

@@ -88,7 +88,7 @@ def test_nan_or_constant_map_falls_back_to_uniform_with_warning(bad):
     (dict(mask_ratio=-0.1), 'mask_ratio'),
     (dict(throw_ratio=1.2), 'throw_ratio'),
     (dict(mask_ratio=0.6, throw_ratio=0.4), 'mask_ratio + throw_ratio'),
-    (dict(mask_ratio=0.9, throw_ratio=0.09), 'no visible patch'),
+    (dict(mask_ratio=0.5, throw_ratio=0.45, rounding='ceil'), 'no visible patch'),
     (dict(input_size=100, mask_patch_size=16), 'input_size=100'),
     (dict(mask_patch_size=24, model_patch_size=16, input_size=48), 'mask_patch_size=24'),
     (dict(random_mask_ratio=1.0), 'random_mask_ratio'),

@@ -19,9 +19,9 @@ class ToyModel(BaseModel):
         self.linear = nn.Linear(2, 1)
 
     def forward(self, inputs, labels, mode='tensor'):
-        out = self.linear(torch.stack(inputs))
+        out = self.linear(inputs)
         if mode == 'loss':
-            return dict(loss=((out.squeeze(-1) - torch.stack(labels))**2).mean())
+            return dict(loss=((out.squeeze(-1) - labels)**2).mean())
         return out
 
 
@@ -88,3 +88,23 @@ def test_hostile_pickle_is_refused(tmp_path):
     with pytest.raises(pickle.UnpicklingError):
         make_runner(tmp_path / 'r', max_epochs=1, resume=True, load_from=str(path)).train()
     assert not marker.exists()
+
+
+def test_getattr_is_allowed_only_for_history_buffer_methods(tmp_path):
+    from mmengine.logging import HistoryBuffer
+
+    class Sneaky:
+
+        def __reduce__(self):
+            # getattr(HistoryBuffer, '__init__') would open the door to module globals
+            return (getattr, (HistoryBuffer, '__init__'))
+
+    path = tmp_path / 'sneaky.pth'
+    torch.save({'meta': Sneaky()}, path)
+    with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer statistics'):
+        torch.load(path, map_location='cpu')
+    # the legitimate use still loads
+    buf = HistoryBuffer()
+    buf.update(1.0)
+    torch.save({'buf': buf}, tmp_path / 'ok.pth')
+    assert torch.load(tmp_path / 'ok.pth', map_location='cpu')['buf'].mean() == 1.0

@@ -42,7 +42,7 @@ def load_split(root: str, split: str, size: int):
 def extract(model, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
     feats = []
     for i in range(0, len(images), batch_size):
-        batch = model.data_preprocessor(dict(inputs=list(images[i:i + batch_size])),
+        batch = model.data_preprocessor(dict(inputs=images[i:i + batch_size]),
                                         False)['inputs']
         out = model.backbone(batch, mask=None)[-1]  # (B, 1 + L, C), final-normed
         feats.append(out[:, 0])

@@ -42,12 +42,15 @@ def compose_flip(view: Tuple[float, float, float, float], direction: str
 
 def sample_map(attn_map: np.ndarray, view: Tuple[float, float, float, float],
                grid: Tuple[int, int], subsamples: int = 4) -> np.ndarray:
-    """Average of the (bilinearly interpolated) map over each cell of the view's grid.
+    """Mean of the map over each cell of the view's grid (area average, sub-sampled).
+
+    The map is taken as constant over each of its cells (one value per patch of the full
+    image), so sampling the full view at the map's own grid returns the map unchanged.
 
     Args:
         attn_map (np.ndarray): ``(H_m, W_m)`` map of the full image.
         view (tuple): ``(x0, y0, x1, y1)`` relative box of the full image that the view shows
-            (x0 > x1 means horizontally flipped).
+            (x0 > x1 means horizontally flipped, y0 > y1 vertically).
         grid (tuple[int, int]): ``(h, w)`` output cells over the view.
         subsamples (int): Samples per cell side. Defaults to 4.
 
@@ -60,22 +63,10 @@ def sample_map(attn_map: np.ndarray, view: Tuple[float, float, float, float],
     # Relative positions of the sub-samples inside the view, centred in their sub-cells.
     ty = (np.arange(gh * subsamples) + 0.5) / (gh * subsamples)
     tx = (np.arange(gw * subsamples) + 0.5) / (gw * subsamples)
-    # Continuous map coordinates (pixel centres at integers).
-    v = (y0 + (y1 - y0) * ty) * hm - 0.5
-    u = (x0 + (x1 - x0) * tx) * wm - 0.5
-    v = np.clip(v, 0, hm - 1)
-    u = np.clip(u, 0, wm - 1)
-    v0 = np.floor(v).astype(np.int64)
-    u0 = np.floor(u).astype(np.int64)
-    v1 = np.minimum(v0 + 1, hm - 1)
-    u1 = np.minimum(u0 + 1, wm - 1)
-    fv = (v - v0)[:, None]
-    fu = (u - u0)[None, :]
-    m = attn_map.astype(np.float32)
-    top = m[v0][:, u0] * (1 - fu) + m[v0][:, u1] * fu
-    bottom = m[v1][:, u0] * (1 - fu) + m[v1][:, u1] * fu
-    dense = top * (1 - fv) + bottom * fv
-    return dense.reshape(gh, subsamples, gw, subsamples).mean(axis=(1, 3)).astype(np.float32)
+    rows = np.clip(np.floor((y0 + (y1 - y0) * ty) * hm), 0, hm - 1).astype(np.int64)
+    cols = np.clip(np.floor((x0 + (x1 - x0) * tx) * wm), 0, wm - 1).astype(np.int64)
+    dense = attn_map.astype(np.float32)[rows][:, cols]
+    return dense.reshape(gh, subsamples, gw, subsamples).mean(axis=(1, 3))
 
 
 @TRANSFORMS.register_module()

@@ -5,7 +5,7 @@ import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-from mmengine.dataset import BaseDataset, Compose, pseudo_collate
+from mmengine.dataset import BaseDataset, Compose, default_collate
 from mmengine.dist import all_gather, get_dist_info
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -202,7 +202,7 @@ class AttentionRefreshHook(Hook):
             sampler=list(indices),
             num_workers=train_loader.num_workers if self.num_workers is None
             else self.num_workers,
-            collate_fn=pseudo_collate)
+            collate_fn=default_collate)
         rank, world = get_dist_info()
         bar = ProgressBar(len(indices) * world) if rank == 0 else None
         was_training = model.training
