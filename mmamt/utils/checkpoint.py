@@ -53,7 +53,9 @@ def history_buffer_getattr(obj: Any, name: str) -> Any:
     this stands in for it under the name ``builtins.getattr`` and refuses anything else.
     """
     from mmengine.logging import HistoryBuffer
-    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+    # The registry fills when the first buffer is built; a fresh process may load first.
+    own_method = not name.startswith('_') and callable(vars(HistoryBuffer).get(name))
+    if obj is HistoryBuffer and (name in HistoryBuffer._statistics_methods or own_method):
         return getattr(obj, name)
     raise pickle.UnpicklingError(
         f'checkpoint asks for getattr({getattr(obj, "__name__", type(obj).__name__)}, {name!r}); '

@@ -6,8 +6,34 @@ from mmengine.config import Config
 IMG, PATCH = 32, 8
 
 
+def tiny_model(algo='mae'):
+    preprocessor = dict(type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53],
+                        std=[58.395, 57.12, 57.375], to_rgb=True)
+    arch = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
+    if algo == 'simmim':
+        return dict(
+            type='SimMIMAMT',
+            data_preprocessor=preprocessor,
+            backbone=dict(type='AMTSimMIMViT', img_size=IMG, patch_size=PATCH // 2, arch=arch,
+                          layer_scale_init_value=0.1),
+            neck=dict(type='AMTSimMIMLinearDecoder', in_channels=32, encoder_stride=PATCH // 2),
+            head=dict(type='MAEPretrainHead', norm_pix=False, patch_size=PATCH // 2,
+                      loss=dict(type='PixelReconstructionLoss', criterion='L1')))
+    return dict(
+        type='MAEAMT',
+        data_preprocessor=preprocessor,
+        backbone=dict(type='AMTMAEViT', img_size=IMG, patch_size=PATCH, arch=arch),
+        neck=dict(type='AMTMAEPretrainDecoder', num_patches=(IMG // PATCH)**2,
+                  patch_size=PATCH, embed_dim=32, decoder_embed_dim=32, decoder_depth=1,
+                  decoder_num_heads=2),
+        head=dict(type='MAEPretrainHead', norm_pix=True, patch_size=PATCH,
+                  loss=dict(type='PixelReconstructionLoss', criterion='L2')))
+
+
 def tiny_cfg(data_root, work_dir, max_epochs=3, start_epoch=1, interval=1, num_workers=2,
-             crop=True, batch_size=8):
+             crop=True, batch_size=8, algo='mae'):
+    """MAE-AMT (patch 8, 4x4 tokens) or SimMIM-AMT (patch 4, 8x8 tokens, 8-px mask patches)."""
+    model_patch = PATCH // 2 if algo == 'simmim' else PATCH
     pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAttentionMap')]
     if crop:
         pipeline += [dict(type='AMTRandomResizedCrop', scale=IMG, crop_ratio_range=(0.5, 1.0)),
@@ -16,24 +42,14 @@ def tiny_cfg(data_root, work_dir, max_epochs=3, start_epoch=1, interval=1, num_w
         pipeline += [dict(type='Resize', scale=(IMG, IMG))]
     pipeline += [
         dict(type='AMTMaskGenerator', input_size=IMG, mask_patch_size=PATCH,
-             model_patch_size=PATCH, mask_ratio=0.5, throw_ratio=0.25, random_mask_ratio=0.75),
+             model_patch_size=model_patch, mask_ratio=0.5, throw_ratio=0.25,
+             random_mask_ratio=0.75),
         dict(type='PackInputs'),
     ]
     cfg = dict(
         default_scope='mmpretrain',
         work_dir=str(work_dir),
-        model=dict(
-            type='MAEAMT',
-            data_preprocessor=dict(type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53],
-                                   std=[58.395, 57.12, 57.375], to_rgb=True),
-            backbone=dict(type='AMTMAEViT', img_size=IMG, patch_size=PATCH,
-                          arch=dict(embed_dims=32, num_layers=2, num_heads=2,
-                                    feedforward_channels=64)),
-            neck=dict(type='AMTMAEPretrainDecoder', num_patches=(IMG // PATCH)**2,
-                      patch_size=PATCH, embed_dim=32, decoder_embed_dim=32, decoder_depth=1,
-                      decoder_num_heads=2),
-            head=dict(type='MAEPretrainHead', norm_pix=True, patch_size=PATCH,
-                      loss=dict(type='PixelReconstructionLoss', criterion='L2'))),
+        model=tiny_model(algo),
         train_dataloader=dict(
             batch_size=batch_size,
             num_workers=num_workers,

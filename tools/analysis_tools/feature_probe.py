@@ -24,7 +24,8 @@ import mmamt  # noqa: F401
 
 
 def load_split(root: str, split: str, size: int):
-    """Images (N, 3, size, size) in RGB 0-255 and labels from ``root/split/<class>/*``."""
+    """Images (N, 3, size, size), BGR 0-255 like ``LoadImageFromFile``, and labels of
+    ``root/split/<class>/*`` (classes in sorted folder order)."""
     classes = sorted(d for d in os.listdir(osp.join(root, split))
                      if osp.isdir(osp.join(root, split, d)))
     images, labels = [], []
@@ -33,7 +34,7 @@ def load_split(root: str, split: str, size: int):
         for name in sorted(os.listdir(folder)):
             img = Image.open(osp.join(folder, name)).convert('RGB').resize((size, size),
                                                                             Image.BICUBIC)
-            images.append(np.asarray(img).transpose(2, 0, 1))
+            images.append(np.asarray(img)[..., ::-1].transpose(2, 0, 1))
             labels.append(label)
     return torch.from_numpy(np.stack(images)).float(), torch.tensor(labels), classes
 
@@ -42,8 +43,8 @@ def load_split(root: str, split: str, size: int):
 def extract(model, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
     feats = []
     for i in range(0, len(images), batch_size):
-        batch = model.data_preprocessor(dict(inputs=images[i:i + batch_size]),
-                                        False)['inputs']
+        batch = model.data_preprocessor(
+            dict(inputs=images[i:i + batch_size], data_samples=None), False)['inputs']
         out = model.backbone(batch, mask=None)[-1]  # (B, 1 + L, C), final-normed
         feats.append(out[:, 0])
     return torch.cat(feats)

@@ -1,1 +1,10 @@
-__all__ = []
+"""What mmamt registers into mmdet: the ViTDet-style backbone, its pyramid, LN2d, layer decay."""
+from .layer_decay_optim_constructor import ViTLayerDecayOptimizerConstructor
+from .layer_norm_2d import LayerNorm2d
+from .simple_fpn import SimpleFPN
+from .vitdet import PretrainedCheckpointError, ViTDetBackbone
+
+__all__ = [
+    'LayerNorm2d', 'PretrainedCheckpointError', 'SimpleFPN', 'ViTDetBackbone',
+    'ViTLayerDecayOptimizerConstructor'
+]

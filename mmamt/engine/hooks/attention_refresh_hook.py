@@ -215,8 +215,7 @@ class AttentionRefreshHook(Hook):
                 out_maps.append((maps.float().clamp(0, 1) * 255).round().to(torch.uint8).cpu())
                 out_idx.append(torch.tensor([int(s.sample_idx) for s in data['data_samples']]))
                 if bar is not None:
-                    for _ in range(len(maps) * world):
-                        bar.update()
+                    bar.update(len(maps) * world)
         finally:
             model.train(was_training)
         if bar is not None:

@@ -1,3 +1,4 @@
 from .mae_amt import MAEAMT, AMTMAEViT
+from .simmim_amt import AMTSimMIMLinearDecoder, AMTSimMIMViT, SimMIMAMT
 
-__all__ = ['AMTMAEViT', 'MAEAMT']
+__all__ = ['AMTMAEViT', 'MAEAMT', 'AMTSimMIMViT', 'AMTSimMIMLinearDecoder', 'SimMIMAMT']

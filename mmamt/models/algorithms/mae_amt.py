@@ -7,7 +7,8 @@ from mmpretrain.models.utils import resize_pos_embed
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..utils import CLSAttentionMixin, gather_tokens, split_token_mask, stack_token_masks
+from ..utils import (CLSAttentionMixin, gather_tokens, scatter_tokens, split_token_mask,
+                     stack_token_masks)
 
 
 @MODELS.register_module()
@@ -101,7 +102,6 @@ class MAEAMT(MAE):
         _, ids_masked, _ = split_token_mask(token_mask)
         # Scatter the predictions back to the full grid so that mmpretrain's head (patchify,
         # norm_pix target, loss averaged over `mask`) is used unchanged.
-        full = pred.new_zeros(pred.shape[0], token_mask.shape[1], pred.shape[-1])
-        full = full.scatter(1, ids_masked.unsqueeze(-1).expand_as(pred), pred)
+        full = scatter_tokens(pred, ids_masked, token_mask.shape[1])
         loss = self.head.loss(full, inputs, (token_mask == 1).to(pred.dtype))
         return dict(loss=loss)

@@ -61,3 +61,27 @@ def gather_tokens(x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     if x.shape[0] == 1 and ids.shape[0] > 1:
         x = x.expand(ids.shape[0], -1, -1)
     return torch.gather(x, 1, ids.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+
+
+def kept_indices(token_mask: torch.Tensor) -> torch.Tensor:
+    """Indices of the patches that are not thrown (visible or masked), in ascending order.
+
+    Args:
+        token_mask (torch.Tensor): ``(B, L)`` with values in {1, -1, 0}.
+
+    Returns:
+        torch.Tensor: ``(B, L_vis + L_mask)``.
+    """
+    thrown = (token_mask == THROWN)
+    n_thrown = thrown.sum(dim=1)
+    if (n_thrown != n_thrown[0]).any():
+        raise ValueError(f'samples of one batch have different numbers of thrown patches '
+                         f'({n_thrown.tolist()}); the mask generator must give fixed counts')
+    order = torch.argsort(thrown.to(torch.int8), dim=1, stable=True)
+    return order[:, :token_mask.shape[1] - int(n_thrown[0])]
+
+
+def scatter_tokens(values: torch.Tensor, ids: torch.Tensor, length: int) -> torch.Tensor:
+    """Place ``values (B, n, C)`` at positions ``ids (B, n)`` of a zero ``(B, length, C)``."""
+    full = values.new_zeros(values.shape[0], length, values.shape[-1])
+    return full.scatter(1, ids.unsqueeze(-1).expand_as(values), values)

@@ -1,0 +1,38 @@
+# SimMIM-AMT demo: a tiny ViT (patch 8, 64 px, 16-px mask patches) on the built-in synthetic set,
+# on CPU in minutes; AMT (44% masked, 26% thrown) from epoch 3, maps refreshed after epochs 2, 4, 6.
+_base_ = './mae-amt_vit-tiny-p8_1xb32-8e_synthetic.py'
+
+model = dict(
+    _delete_=True,
+    type='SimMIMAMT',
+    data_preprocessor=dict(
+        type='SelfSupDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        to_rgb=True),
+    backbone=dict(
+        type='AMTSimMIMViT',
+        arch=dict(embed_dims=96, num_layers=4, num_heads=3, feedforward_channels=384),
+        img_size={{_base_.img_size}},
+        patch_size={{_base_.patch_size}},
+        drop_path_rate=0.1,
+        layer_scale_init_value=0.1),
+    neck=dict(type='AMTSimMIMLinearDecoder', in_channels=96, encoder_stride={{_base_.patch_size}}),
+    head=dict(
+        type='MAEPretrainHead',
+        norm_pix=False,
+        patch_size={{_base_.patch_size}},
+        loss=dict(type='PixelReconstructionLoss', criterion='L1')))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAttentionMap'),
+    dict(type='AMTRandomResizedCrop', scale=64, crop_ratio_range=(0.67, 1.0), backend='pillow',
+         interpolation='bicubic'),
+    dict(type='AMTRandomFlip', prob=0.5),
+    dict(type='AMTMaskGenerator', input_size=64, mask_patch_size=16, model_patch_size=8,
+         mask_ratio=0.44, throw_ratio=0.26, random_mask_ratio=0.44, rounding='ceil'),
+    dict(type='PackInputs'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+optim_wrapper = dict(optimizer=dict(lr=1e-3, betas=(0.9, 0.999)), clip_grad=dict(max_norm=5.0))

@@ -1,0 +1,57 @@
+"""Every shipped pre-training config parses, names registered modules, and builds."""
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+from mmpretrain.registry import HOOKS, MODELS, TRANSFORMS
+
+import mmamt  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = sorted(str(p.relative_to(ROOT)) for d in ('mae_amt', 'simmim_amt', 'demo')
+                 for p in (ROOT / 'configs' / d).glob('*.py'))
+
+
+def _pipeline(cfg):
+    ds = cfg.train_dataloader.dataset
+    return ds.get('pipeline', [])
+
+
+@pytest.mark.parametrize('path', CONFIGS)
+def test_config_parses_and_uses_registered_modules(path):
+    cfg = Config.fromfile(str(ROOT / path))
+    assert MODELS.get(cfg.model.type) is not None
+    for t in _pipeline(cfg):
+        assert TRANSFORMS.get(t['type']) is not None, t['type']
+    for h in cfg.get('custom_hooks', []):
+        assert HOOKS.get(h['type']) is not None
+    amt = 'amt' in Path(path).name.split('_')[0]
+    types = [t['type'] for t in _pipeline(cfg)]
+    if amt:
+        assert 'LoadAttentionMap' in types and 'AMTMaskGenerator' in types
+        assert [h['type'] for h in cfg.custom_hooks] == ['AttentionRefreshHook']
+        assert 'RandomResizedCrop' not in types and 'RandomFlip' not in types
+    else:
+        assert 'LoadAttentionMap' not in types and not cfg.get('custom_hooks')
+
+
+@pytest.mark.parametrize('path', [p for p in CONFIGS if '400e_in1k' in p or '200e_in1k' in p
+                                  or '/demo/' in p])
+def test_model_builds(path):
+    cfg = Config.fromfile(str(ROOT / path))
+    model = MODELS.build(cfg.model)
+    assert hasattr(model.backbone, 'attention_map') or cfg.model.type == 'MAE'
+
+
+def test_reference_recipes():
+    mae = Config.fromfile(str(ROOT / 'configs/mae_amt/mae-amt_vit-base-p16_8xb512-amp-coslr-400e_in1k.py'))
+    gen = next(t for t in _pipeline(mae) if t['type'] == 'AMTMaskGenerator')
+    assert (gen['mask_ratio'], gen['throw_ratio'], gen['random_mask_ratio']) == (0.45, 0.40, 0.75)
+    assert mae.train_cfg.max_epochs == 400
+    assert (mae.custom_hooks[0].start_epoch, mae.custom_hooks[0].interval) == (40, 40)
+    sim = Config.fromfile(str(ROOT / 'configs/simmim_amt/simmim-amt_vit-base-p16_8xb256-amp-coslr-200e_in1k.py'))
+    gen = next(t for t in _pipeline(sim) if t['type'] == 'AMTMaskGenerator')
+    assert (gen['mask_ratio'], gen['throw_ratio'], gen['mask_patch_size']) == (0.44, 0.26, 32)
+    assert sim.train_cfg.max_epochs == 200 and sim.optim_wrapper.clip_grad.max_norm == 5.0
+    assert sim.model.backbone.drop_path_rate == 0.1
+    assert sim.model.backbone.layer_scale_init_value == 0.1
