@@ -117,6 +117,12 @@ class AttentionRefreshHook(Hook):
         if not isinstance(runner._train_loop, BaseLoop):
             raise RuntimeError('AttentionRefreshHook works in training runs only')
         dataset = runner.train_dataloader.dataset
+        if not isinstance(dataset, BaseDataset):
+            # Wrappers renumber samples (ConcatDataset restarts sample_idx per part, RepeatDataset
+            # repeats it), so one map per sample_idx would be ambiguous.
+            raise TypeError('AttentionRefreshHook needs train_dataloader.dataset to be an mmengine '
+                            f'BaseDataset (got {type(dataset).__name__}); wrapped datasets are not '
+                            'supported: list all images in one ann_file instead')
         loaders = find_transforms(dataset, LoadAttentionMap)
         if not loaders:
             raise ValueError('AttentionRefreshHook: train_dataloader.dataset.pipeline has no '
@@ -163,10 +169,6 @@ class AttentionRefreshHook(Hook):
 
     def _refresh_dataset(self, runner, backbone) -> BaseDataset:
         dataset = runner.train_dataloader.dataset
-        if not isinstance(dataset, BaseDataset):
-            raise TypeError('AttentionRefreshHook needs train_dataloader.dataset to be an mmengine '
-                            f'BaseDataset (got {type(dataset).__name__}); wrapped datasets are not '
-                            'supported')
         if self.pipeline is None:
             # The loading steps of the training pipeline (all before LoadAttentionMap), then the
             # full image resized to the input size: no crop, no flip.
