@@ -10,9 +10,9 @@ view, at the mask grid.
 """
 from typing import Optional, Tuple
 
-import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform, RandomFlip
+from mmcv.transforms.utils import cache_random_params
 from mmpretrain.datasets.transforms import RandomResizedCrop
 from mmpretrain.registry import TRANSFORMS
 
@@ -115,15 +115,12 @@ class AMTRandomResizedCrop(RandomResizedCrop):
     """
 
     def transform(self, results: dict) -> dict:
-        img = results['img']
-        h, w = img.shape[:2]
-        offset_h, offset_w, target_h, target_w = self.rand_crop_params(img)
-        img = mmcv.imcrop(img, bboxes=np.array([offset_w, offset_h, offset_w + target_w - 1,
-                                                offset_h + target_h - 1]))
-        img = mmcv.imresize(img, tuple(self.scale[::-1]), interpolation=self.interpolation,
-                            backend=self.backend)
-        results['img'] = img
-        results['img_shape'] = img.shape
+        h, w = results['img'].shape[:2]
+        # Within cache_random_params the parent's rand_crop_params returns this same box, so the
+        # crop itself is mmpretrain's, unchanged.
+        with cache_random_params(self):
+            offset_h, offset_w, target_h, target_w = self.rand_crop_params(results['img'])
+            results = super().transform(results)
         results['crop_bbox'] = (offset_w, offset_h, offset_w + target_w, offset_h + target_h)
         crop = (offset_w / w, offset_h / h, (offset_w + target_w) / w, (offset_h + target_h) / h)
         results[VIEW_KEY] = compose_crop(results.get(VIEW_KEY, FULL_VIEW), crop)
