@@ -29,7 +29,7 @@ def test_config_parses_and_uses_registered_modules(path):
     types = [t['type'] for t in _pipeline(cfg)]
     if amt:
         assert 'LoadAttentionMap' in types and 'AMTMaskGenerator' in types
-        assert [h['type'] for h in cfg.custom_hooks] == ['AttentionRefreshHook']
+        assert cfg.custom_hooks[0]['type'] == 'AttentionRefreshHook'
         assert 'RandomResizedCrop' not in types and 'RandomFlip' not in types
     else:
         assert 'LoadAttentionMap' not in types and not cfg.get('custom_hooks')

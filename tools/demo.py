@@ -4,7 +4,9 @@
 2. pre-trains configs/demo/mae-amt_vit-tiny-p8_1xb32-8e_synthetic.py (a tiny ViT, AMT from
    epoch 3 on, attention refreshed after epochs 2, 4, 6) into work_dirs/demo;
 3. reports the linear-probe accuracy of its features on the synthetic labels next to a randomly
-   initialised encoder's.
+   initialised encoder's;
+4. writes AMT panels (image, attention, mask, reconstruction) for a few validation images and
+   the per-refresh attention statistics (entropy, share of attention on objects).
 """
 import argparse
 import os
@@ -34,12 +36,15 @@ def main() -> None:
     from mmamt.datasets.synthetic import make_synthetic_dataset
     from feature_probe import probe
 
+    from mmamt.visualization import (bank_report, find_bank_files, format_report,
+                                     write_panels)
+
     start = time.time()
-    print(f'[demo] 1/3 synthetic data -> {args.data_root}')
+    print(f'[demo] 1/4 synthetic data -> {args.data_root}')
     make_synthetic_dataset(args.data_root, num_train=args.num_train, num_val=args.num_val,
                            image_size=64, seed=0)
 
-    print(f'[demo] 2/3 MAE-AMT pre-training ({osp.relpath(CONFIG, ROOT)}) -> {args.work_dir}')
+    print(f'[demo] 2/4 MAE-AMT pre-training ({osp.relpath(CONFIG, ROOT)}) -> {args.work_dir}')
     cfg = Config.fromfile(CONFIG)
     cfg.work_dir = args.work_dir
     cfg.train_dataloader.dataset.data_root = osp.join(args.data_root, 'imagenet')
@@ -47,10 +52,17 @@ def main() -> None:
     runner.train()
     ckpt = osp.join(args.work_dir, f'epoch_{runner.max_epochs}.pth')
 
-    print('[demo] 3/3 linear probe on the synthetic labels (frozen encoder, [CLS] features)')
+    print('[demo] 3/4 linear probe on the synthetic labels (frozen encoder, [CLS] features)')
     data = osp.join(args.data_root, 'imagenet')
     trained = probe(CONFIG, ckpt, data)
     random_init = probe(CONFIG, None, data)
+
+    print('[demo] 4/4 pictures and attention statistics')
+    panel_dir = osp.join(args.work_dir, 'amt_panels')
+    panels = write_panels(cfg, ckpt, panel_dir, images=osp.join(data, 'val'), num=8)
+    dataset = runner.train_dataloader.dataset
+    img_paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
+    stats = bank_report(find_bank_files([osp.join(args.work_dir, 'amt_bank')]), img_paths)
     print()
     print('=' * 72)
     print(f'MAE-AMT demo finished in {time.time() - start:.0f}s')
@@ -60,6 +72,10 @@ def main() -> None:
     print(f'    MAE-AMT encoder: {trained["accuracy"]:.1f}%')
     print(f'    random encoder:  {random_init["accuracy"]:.1f}%')
     print(f'    majority class:  {trained["majority_baseline"]:.1f}%')
+    print(f'  AMT panels ({len(panels)}): {panel_dir}')
+    print(f'  panels after each refresh: {args.work_dir}/<timestamp>/vis_data/vis_image/amt/')
+    print('  attention per refresh (entropy 1 = uniform; ratio > 1: attention prefers objects):')
+    print('\n'.join('    ' + line for line in format_report(stats).splitlines()))
     print('=' * 72)
 
 

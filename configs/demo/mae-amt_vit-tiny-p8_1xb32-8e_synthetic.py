@@ -80,7 +80,11 @@ param_scheduler = [
          convert_to_iter_based=True),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=8)
-custom_hooks = [dict(type='AttentionRefreshHook', start_epoch=2, interval=2)]
+custom_hooks = [
+    dict(type='AttentionRefreshHook', start_epoch=2, interval=2),
+    # panels of 4 fixed samples after each refresh, to every visualizer backend
+    dict(type='AMTVisualizationHook', num_samples=4),
+]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=5),
     checkpoint=dict(type='CheckpointHook', interval=2, max_keep_ckpts=2))

@@ -167,7 +167,8 @@ class AttentionRefreshHook(Hook):
         if self.should_refresh(completed, runner.max_epochs):
             self.refresh(runner, completed)
 
-    def _refresh_dataset(self, runner, backbone) -> BaseDataset:
+    def refresh_dataset(self, runner, backbone) -> BaseDataset:
+        """The training set with the deterministic view pipeline (shares the data list)."""
         dataset = runner.train_dataloader.dataset
         if self.pipeline is None:
             # The loading steps of the training pipeline (all before LoadAttentionMap), then the
@@ -196,7 +197,7 @@ class AttentionRefreshHook(Hook):
         """Maps of the given samples with the deterministic view, ``(n,)`` and ``(n, h, w)``."""
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         backbone = self._backbone(runner)
-        dataset = self._refresh_dataset(runner, backbone)
+        dataset = self.refresh_dataset(runner, backbone)
         train_loader = runner.train_dataloader
         loader = DataLoader(
             dataset,

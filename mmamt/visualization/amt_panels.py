@@ -1,0 +1,288 @@
+"""Panels of what AMT does to images: attention, token mask, reconstruction.
+
+:func:`render_panels` draws panels for a batch (model inputs + attention maps), and is shared by
+``AMTVisualizationHook`` (maps from the attention bank) and :func:`write_panels`
+(``tools/visualization/vis_amt.py``; maps computed by the checkpoint's own backbone).
+"""
+import contextlib
+import copy
+import os
+import os.path as osp
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.dataset import Compose, default_collate
+from mmengine.runner import load_checkpoint
+from mmengine.utils import ProgressBar, scandir
+from mmpretrain.registry import DATASETS, MODELS, TRANSFORMS
+from PIL import Image
+
+from mmamt.datasets.transforms import AMTMaskGenerator, LoadAttentionMap
+from mmamt.datasets.transforms.attention_view import FULL_VIEW, VIEW_KEY
+from .panel import MIN_TILE, draw_panel
+from .reconstruction import (attention_maps, input_size, patches_to_images, reconstruct,
+                             unnormalize)
+
+IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
+
+
+@contextlib.contextmanager
+def numpy_seed(*keys: int) -> Iterator[None]:
+    """Seed numpy's global RNG from ``keys`` for the block, then restore its state.
+
+    ``AMTMaskGenerator`` draws from the global RNG (as mmcv transforms do); seeding per sample
+    makes a sample's mask the same in every panel run without disturbing the training RNG.
+    """
+    state = np.random.get_state()
+    np.random.seed(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0])
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+def _type_name(t: Union[dict, object]) -> str:
+    if isinstance(t, dict):
+        return str(t.get('type'))
+    return type(t).__name__
+
+
+def train_dataset_cfg(cfg: Config) -> dict:
+    """The innermost dataset config of ``train_dataloader`` (through dataset wrappers)."""
+    if 'train_dataloader' not in cfg:
+        raise KeyError('the config has no `train_dataloader`: the AMT panels take the mask '
+                       'generator and the image loading from its pipeline')
+    dataset = cfg.train_dataloader.dataset
+    while 'pipeline' not in dataset and 'dataset' in dataset:
+        dataset = dataset.dataset
+    return dataset
+
+
+def build_mask_generator(pipeline: Sequence[Union[dict, object]]) -> AMTMaskGenerator:
+    """The ``AMTMaskGenerator`` of a training pipeline (built from its config if needed).
+
+    Args:
+        pipeline (Sequence[dict | BaseTransform]): ``train_dataloader.dataset.pipeline``.
+
+    Returns:
+        AMTMaskGenerator: The pipeline's own generator (same ratios, grid and rounding).
+    """
+    for t in pipeline:
+        if isinstance(t, AMTMaskGenerator):
+            return t
+        if isinstance(t, dict) and _type_name(t) == 'AMTMaskGenerator':
+            return TRANSFORMS.build(copy.deepcopy(t))
+    raise ValueError('train_dataloader.dataset.pipeline has no AMTMaskGenerator; the AMT panels '
+                     f'draw the config\'s own mask (pipeline: {[_type_name(t) for t in pipeline]})')
+
+
+def view_pipeline(pipeline: Sequence[Union[dict, object]], size: Tuple[int, int]) -> Compose:
+    """The deterministic view of the refresh pass: the loading steps, resize, pack.
+
+    Args:
+        pipeline (Sequence[dict | BaseTransform]): The training pipeline; the steps before
+            ``LoadAttentionMap`` (image loading) are kept.
+        size (tuple[int, int]): ``(H, W)`` model input size.
+
+    Returns:
+        Compose: loading steps, ``Resize(scale=(W, H), bicubic, pillow)``, ``PackInputs``.
+    """
+    loading = []
+    for t in pipeline:
+        if isinstance(t, LoadAttentionMap) or _type_name(t) == 'LoadAttentionMap':
+            break
+        loading.append(copy.deepcopy(t) if isinstance(t, dict) else t)
+    else:
+        raise ValueError('train_dataloader.dataset.pipeline has no LoadAttentionMap; the '
+                         'deterministic view keeps the steps before it (image loading)')
+    steps = loading + [
+        dict(type='Resize', scale=(size[1], size[0]), backend='pillow', interpolation='bicubic'),
+        dict(type='PackInputs')
+    ]
+    # Built here with mmpretrain's registry: mmengine's Compose would look in its own.
+    return Compose([TRANSFORMS.build(t) if isinstance(t, dict) else t for t in steps])
+
+
+def draw_token_masks(generator: AMTMaskGenerator, maps: np.ndarray,
+                     seeds: Sequence[Union[int, Tuple[int, ...]]]) -> np.ndarray:
+    """AMT token masks drawn by the config's generator from each map, AMT active.
+
+    Args:
+        generator (AMTMaskGenerator): The training pipeline's generator.
+        maps (np.ndarray): ``(B, h, w)`` attention maps of the full images.
+        seeds (Sequence[int | tuple[int, ...]]): One seed (or tuple of seed keys) per map;
+            the same seed gives the same mask.
+
+    Returns:
+        np.ndarray: ``(B, h', w')`` int64 token masks at the model patch grid.
+    """
+    out = []
+    size = generator.input_size
+    for attn_map, seed in zip(maps, seeds):
+        keys = tuple(seed) if isinstance(seed, (tuple, list)) else (seed, )
+        # The generator checks the image size and reads the view: a full, unflipped image.
+        results = dict(img=np.zeros((size, size, 3), np.uint8), attn_map=attn_map,
+                       amt_active=True, **{VIEW_KEY: FULL_VIEW})
+        with numpy_seed(*keys):
+            out.append(np.asarray(generator(results)['mask'], dtype=np.int64))
+    return np.stack(out)
+
+
+def render_panels(model: nn.Module,
+                  generator: AMTMaskGenerator,
+                  inputs: torch.Tensor,
+                  maps: Union[np.ndarray, torch.Tensor],
+                  seeds: Sequence[Union[int, Tuple[int, ...]]],
+                  titles: Optional[Sequence[str]] = None,
+                  min_tile: int = MIN_TILE) -> List[np.ndarray]:
+    """Draw one panel per input (see :mod:`mmamt.visualization.panel` for the layout).
+
+    Args:
+        model (nn.Module): ``MAEAMT`` or ``SimMIMAMT``.
+        generator (AMTMaskGenerator): Draws the token mask from each map.
+        inputs (torch.Tensor): ``(B, 3, H, W)`` normalised model inputs (deterministic view).
+        maps (np.ndarray | torch.Tensor): ``(B, h, w)`` attention maps in [0, 1] of the inputs.
+        seeds (Sequence[int | tuple[int, ...]]): One mask seed (or seed keys) per input.
+        titles (Sequence[str], optional): One title per panel. Defaults to None.
+        min_tile (int): Smallest tile side in pixels. Defaults to 224.
+
+    Returns:
+        list[np.ndarray]: ``B`` uint8 RGB panels of ``panel_shape(H, min_tile)``.
+    """
+    size = input_size(model)
+    if generator.input_size != size[0] or size[0] != size[1]:
+        raise ValueError(f'AMTMaskGenerator.input_size={generator.input_size} but the model '
+                         f'input is {size[0]}x{size[1]}; they must match')
+    maps = maps.detach().float().cpu().numpy() if isinstance(maps, torch.Tensor) else maps
+    maps = np.asarray(maps, dtype=np.float32)
+    token_masks = torch.from_numpy(draw_token_masks(generator, maps, seeds))
+    recon = patches_to_images(model, reconstruct(model, inputs, token_masks.to(inputs.device)))
+    images, recon_images = unnormalize(model, inputs), unnormalize(model, recon)
+    return [
+        draw_panel(images[i], maps[i], token_masks[i].numpy(), recon_images[i],
+                   mask_cell=generator.scale, min_tile=min_tile,
+                   title=titles[i] if titles else None) for i in range(len(images))
+    ]
+
+
+def _image_files(folder: str) -> List[str]:
+    if not osp.isdir(folder):
+        raise FileNotFoundError(f'--images {folder} is not a folder')
+    files = sorted(scandir(folder, suffix=IMG_EXTENSIONS, recursive=True, case_sensitive=False))
+    if not files:
+        raise FileNotFoundError(f'no images ({", ".join(IMG_EXTENSIONS)}) under {folder}')
+    return [osp.join(folder, f) for f in files]
+
+
+def _pick(total: int, num: int, seed: int, shuffle: bool) -> List[int]:
+    num = min(num, total)
+    if not shuffle:
+        return list(range(num))
+    return sorted(np.random.default_rng(seed).choice(total, size=num, replace=False).tolist())
+
+
+def _output_names(paths: Sequence[str], root: Optional[str]) -> List[str]:
+    """``<stem>.png``; stems that repeat get their relative folder prepended, ``a__b__stem``."""
+    stems = [osp.splitext(osp.basename(p))[0] for p in paths]
+    names = []
+    for p, stem in zip(paths, stems):
+        if stems.count(stem) > 1:
+            rel = osp.relpath(p, root) if root else p
+            stem = osp.splitext(rel)[0].strip(os.sep).replace(os.sep, '__')
+        names.append(f'{stem}.png')
+    return names
+
+
+def load_model(cfg: Config, checkpoint: Optional[str], device: str = 'cpu') -> nn.Module:
+    """Build ``cfg.model``, load ``checkpoint`` (strict) and put it in eval mode on ``device``."""
+    model = MODELS.build(cfg.model)
+    if checkpoint:
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True, logger='silent')
+    return model.to(device).eval()
+
+
+def write_panels(config: Union[str, Config],
+                 checkpoint: Optional[str],
+                 out_dir: str,
+                 images: Optional[str] = None,
+                 num: int = 8,
+                 seed: int = 0,
+                 shuffle: bool = False,
+                 batch_size: int = 8,
+                 device: Optional[str] = None,
+                 min_tile: int = MIN_TILE,
+                 cfg_options: Optional[Dict] = None) -> List[str]:
+    """Write one AMT panel PNG per image: image, attention, AMT mask, reconstruction.
+
+    The attention map is the checkpoint's own (``backbone.attention_map`` on the deterministic
+    view: the full image resized to the input size, normalised by the data preprocessor); the
+    token mask is drawn by the config's ``AMTMaskGenerator`` from it (AMT active, seeded per
+    image); the reconstruction shows the model's prediction on the masked patches.
+
+    Args:
+        config (str | Config): A MAE-AMT or SimMIM-AMT training config.
+        checkpoint (str, optional): Its checkpoint; None draws a randomly initialised model.
+        out_dir (str): Folder for the PNGs (created).
+        images (str, optional): A folder of images (searched recursively). Defaults to the
+            config's training set.
+        num (int): Number of images. Defaults to 8.
+        seed (int): Seed of the masks (image ``i`` uses ``(seed, i)``) and of the pick with
+            ``shuffle``. Defaults to 0.
+        shuffle (bool): Pick ``num`` images at random instead of the first ``num``.
+            Defaults to False.
+        batch_size (int): Images per forward pass. Defaults to 8.
+        device (str, optional): Defaults to ``'cuda'`` when available, else ``'cpu'``.
+        min_tile (int): Smallest tile side in pixels. Defaults to 224.
+        cfg_options (dict, optional): Overrides merged into the config. Defaults to None.
+
+    Returns:
+        list[str]: The written paths, ``out_dir/<image stem>.png``, in image order.
+    """
+    if num < 1:
+        raise ValueError(f'num={num} must be >= 1')
+    cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    model = load_model(cfg, checkpoint, device)
+    dataset_cfg = train_dataset_cfg(cfg)
+    generator = build_mask_generator(dataset_cfg.pipeline)
+    pipeline = view_pipeline(dataset_cfg.pipeline, input_size(model))
+
+    if images is not None:
+        files = _image_files(images)
+        picked = _pick(len(files), num, seed, shuffle)
+        paths = [files[i] for i in picked]
+        load = lambda i, k: pipeline(dict(img_path=paths[k], sample_idx=i))  # noqa: E731
+        root = images
+    else:
+        dataset_cfg = copy.deepcopy(dataset_cfg)
+        dataset_cfg.pipeline = []
+        dataset = DATASETS.build(dataset_cfg)
+        picked = _pick(len(dataset), num, seed, shuffle)
+        paths = [dataset.get_data_info(i)['img_path'] for i in picked]
+        load = lambda i, k: pipeline(dataset.get_data_info(i))  # noqa: E731
+        root = None
+
+    os.makedirs(out_dir, exist_ok=True)
+    names = _output_names(paths, root)
+    written = []
+    bar = ProgressBar(len(picked))
+    for start in range(0, len(picked), batch_size):
+        ks = list(range(start, min(start + batch_size, len(picked))))
+        batch = default_collate([load(picked[k], k) for k in ks])
+        with torch.no_grad():
+            inputs = model.data_preprocessor(batch, False)['inputs']
+            maps = attention_maps(model, inputs)
+        panels = render_panels(model, generator, inputs, maps, [(seed, picked[k]) for k in ks],
+                               titles=[names[k][:-4] for k in ks], min_tile=min_tile)
+        for k, panel in zip(ks, panels):
+            path = osp.join(out_dir, names[k])
+            Image.fromarray(panel).save(path)
+            written.append(path)
+            bar.update()
+    bar.file.write('\n')
+    return written

@@ -1,0 +1,142 @@
+"""The model side of the AMT pictures: attention maps, reconstructions, un-normalising.
+
+One function, :func:`reconstruct`, knows how each AMT algorithm turns a token mask into pixels;
+the panel drawing and the training hook only see full-grid patches.
+"""
+import contextlib
+from typing import Iterator, Tuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+from mmengine.model import is_model_wrapper
+
+from mmamt.models.algorithms.mae_amt import MAEAMT
+from mmamt.models.algorithms.simmim_amt import SimMIMAMT
+from mmamt.models.utils import MASKED, kept_indices, scatter_tokens, split_token_mask
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside a DDP / FSDP wrapper, or the model itself."""
+    return model.module if is_model_wrapper(model) else model
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode (no drop path / dropout) and restore its mode afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+def input_size(model: nn.Module) -> Tuple[int, int]:
+    """``(H, W)`` of the model input: the backbone's patch grid times its patch stride.
+
+    Args:
+        model (nn.Module): An AMT algorithm (``MAEAMT``, ``SimMIMAMT``), wrapped or not.
+
+    Returns:
+        tuple[int, int]: Input height and width in pixels.
+    """
+    backbone = unwrap(model).backbone
+    stride = backbone.patch_embed.projection.stride
+    return (backbone.patch_resolution[0] * stride[0], backbone.patch_resolution[1] * stride[1])
+
+
+@torch.no_grad()
+def attention_maps(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """The AMT attention map of each (normalised) input, as the refresh hook computes it.
+
+    Args:
+        model (nn.Module): An AMT algorithm whose backbone has ``attention_map``.
+        inputs (torch.Tensor): ``(B, 3, H, W)`` output of the model's data preprocessor.
+
+    Returns:
+        torch.Tensor: ``(B, h, w)`` float32 maps in [0, 1] at the model patch grid.
+    """
+    model = unwrap(model)
+    with eval_mode(model):
+        return model.backbone.attention_map(inputs).float()
+
+
+@torch.no_grad()
+def reconstruct(model: nn.Module, inputs: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
+    """Every patch of the input, with the masked ones replaced by the model's prediction.
+
+    - ``MAEAMT``: the encoder sees the visible patches, the throwing decoder predicts the masked
+      ones (``(B, L_mask, p*p*3)`` in ascending patch order).
+    - ``SimMIMAMT``: the encoder sees visible + mask tokens, the linear decoder maps every kept
+      token to pixels; the masked ones are taken.
+
+    With ``head.norm_pix`` the prediction is in per-patch normalised units; it is brought back
+    with each patch's own mean and std of the target (the input patch), as MAE's visualisations
+    do. Visible and thrown patches are the input's own pixels; the caller decides how to show
+    them.
+
+    Args:
+        model (nn.Module): ``MAEAMT`` or ``SimMIMAMT`` (wrapped or not).
+        inputs (torch.Tensor): ``(B, 3, H, W)`` output of the model's data preprocessor.
+        token_mask (torch.Tensor): ``(B, L)`` or ``(B, h, w)`` at the model patch grid, 1 masked,
+            -1 thrown, 0 visible; same counts for every sample.
+
+    Returns:
+        torch.Tensor: ``(B, L, p * p * 3)`` float32 patches in the input's normalised space,
+        in the order of ``model.head.patchify`` (use ``model.head.unpatchify`` for images).
+
+    Raises:
+        TypeError: If the model is neither ``MAEAMT`` nor ``SimMIMAMT``.
+    """
+    model = unwrap(model)
+    if not isinstance(model, (MAEAMT, SimMIMAMT)):
+        raise TypeError(f'reconstruct() supports MAEAMT and SimMIMAMT models, got '
+                        f'{type(model).__name__}')
+    token_mask = token_mask.reshape(token_mask.shape[0], -1).long().to(inputs.device)
+    target = model.head.patchify(inputs).float()  # (B, L, p*p*3)
+    if target.shape[1] != token_mask.shape[1]:
+        raise ValueError(f'the token mask has {token_mask.shape[1]} entries per image but the '
+                         f'head cuts the input into {target.shape[1]} patches')
+    with eval_mode(model):
+        latent, token_mask = model.backbone(inputs, mask=token_mask)
+        if isinstance(model, MAEAMT):
+            pred = model.neck(latent, token_mask)
+            _, ids, _ = split_token_mask(token_mask)
+        else:
+            pred = model.neck(latent[:, 1:])
+            ids = kept_indices(token_mask)
+    pred = scatter_tokens(pred.float(), ids, token_mask.shape[1])
+    if getattr(model.head, 'norm_pix', False):
+        # The same statistics as MAEPretrainHead.construct_target, taken from the true patch.
+        mean = target.mean(dim=-1, keepdim=True)
+        var = target.var(dim=-1, keepdim=True)
+        pred = pred * (var + 1.e-6)**.5 + mean
+    return torch.where((token_mask == MASKED).unsqueeze(-1), pred, target)
+
+
+def unnormalize(model: nn.Module, inputs: torch.Tensor) -> np.ndarray:
+    """Images in the model's normalised space back to displayable uint8 RGB.
+
+    Undoes the data preprocessor's ``(x - mean) / std``; channels are flipped to RGB unless the
+    preprocessor already did (``to_rgb=True``), assuming BGR loading as ``LoadImageFromFile``.
+
+    Args:
+        model (nn.Module): The model whose ``data_preprocessor`` made ``inputs``.
+        inputs (torch.Tensor): ``(B, 3, H, W)``.
+
+    Returns:
+        np.ndarray: ``(B, H, W, 3)`` uint8 RGB.
+    """
+    pre = unwrap(model).data_preprocessor
+    x = inputs.detach().float().cpu()
+    if getattr(pre, '_enable_normalize', False):
+        x = x * pre.std.float().cpu().view(1, -1, 1, 1) + pre.mean.float().cpu().view(1, -1, 1, 1)
+    if not getattr(pre, '_channel_conversion', False):
+        x = x.flip(1)
+    return x.clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def patches_to_images(model: nn.Module, patches: torch.Tensor) -> torch.Tensor:
+    """``(B, L, p*p*3)`` patches (the head's order) to ``(B, 3, H, W)`` images."""
+    return unwrap(model).head.unpatchify(patches)

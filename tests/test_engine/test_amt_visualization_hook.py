@@ -1,0 +1,63 @@
+"""AMTVisualizationHook in real Runner runs: panels after each refresh, to every backend."""
+import uuid
+
+import numpy as np
+import pytest
+from mmengine.runner import Runner
+from PIL import Image
+
+import mmamt  # noqa: F401
+from mmamt.engine.hooks.amt_visualization_hook import AMTVisualizationHook
+from mmamt.engine.hooks import AttentionRefreshHook
+from mmamt.models.utils import MASKED, THROWN
+from mmamt.visualization import MASK_COLORS, display_factor, panel_shape
+
+from ._amt_runner import IMG, PATCH, tiny_cfg
+
+
+def _cfg(root, work_dir, vis_backends):
+    cfg = tiny_cfg(root, work_dir, max_epochs=2, start_epoch=1, interval=1, num_workers=0)
+    cfg.custom_hooks.append(dict(type='AMTVisualizationHook', num_samples=3))
+    # A unique name: Visualizer is a per-name singleton and would keep another run's folder.
+    cfg.visualizer = dict(type='Visualizer', name=f'amt-vis-{uuid.uuid4().hex}',
+                          vis_backends=vis_backends)
+    return cfg
+
+
+def test_panels_are_written_after_the_refresh(synthetic_root, tmp_path):
+    runner = Runner.from_cfg(_cfg(synthetic_root, tmp_path, [dict(type='LocalVisBackend')]))
+    runner.train()
+    kinds = [type(h) for h in runner.hooks]
+    assert kinds.index(AttentionRefreshHook) < kinds.index(AMTVisualizationHook)
+    img_dir = runner.visualizer.get_backend('LocalVisBackend')._img_save_dir
+    assert img_dir.startswith(str(tmp_path))
+    files = sorted((tmp_path / img_dir).glob('amt/*.png'))
+    # one refresh (after epoch 1; never after the last epoch), samples 0..2
+    assert [f.name for f in files] == ['0_1.png', '1_1.png', '2_1.png']
+    k = display_factor(IMG)
+    tile = IMG * k
+    for f in files:
+        panel = np.asarray(Image.open(f).convert('RGB'))
+        assert panel.shape[:2] == panel_shape(IMG)
+        mask = panel[:tile, 2 * tile:3 * tile]
+        # AMT counts of tiny_cfg (16 mask patches, 0.5 masked, 0.25 thrown), not random 0.75
+        for value, n in ((MASKED, 8), (THROWN, 4)):
+            assert (mask == MASK_COLORS[value]).all(-1).sum() == n * (PATCH * k)**2
+
+
+def test_no_backend_warns_once_and_draws_nothing(synthetic_root, tmp_path):
+    runner = Runner.from_cfg(_cfg(synthetic_root, tmp_path, None))
+    messages = []
+    warning = runner.logger.warning
+    runner.logger.warning = lambda msg, *a, **kw: (messages.append(msg), warning(msg, *a, **kw))
+    runner.train()
+    hook = next(h for h in runner.hooks if isinstance(h, AMTVisualizationHook))
+    assert hook._disabled is not None
+    assert sum('AMTVisualizationHook' in m for m in messages) == 1
+    assert not list(tmp_path.rglob('amt/*.png'))
+
+
+def test_arguments_are_checked():
+    with pytest.raises(ValueError, match='num_samples'):
+        AMTVisualizationHook(num_samples=0)
+    assert AMTVisualizationHook.priority == 'LOW'

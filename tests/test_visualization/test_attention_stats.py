@@ -1,0 +1,84 @@
+"""Entropy and object share of attention banks (tools/analysis_tools/attention_stats.py)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mmamt.datasets import AttentionBank
+from mmamt.visualization import find_bank_files, map_entropy, object_share
+
+from ._tiny import load_tool, tiny_files
+
+
+def test_map_entropy_matches_the_bank_and_orders_maps():
+    uniform = np.ones((1, 4, 4))
+    peaked = np.zeros((1, 4, 4))
+    peaked[0, 1, 2] = 1
+    assert map_entropy(uniform)[0] == pytest.approx(1.0, abs=1e-6)
+    assert map_entropy(peaked)[0] < 0.05
+    bank = AttentionBank(5, (4, 4))
+    bank.update(torch.arange(5), torch.rand(5, 4, 4, generator=torch.Generator().manual_seed(0)))
+    assert map_entropy(bank.maps).mean() == pytest.approx(bank.statistics()['entropy'], abs=1e-5)
+
+
+def test_object_share_hot_vs_uniform():
+    objects = np.zeros((60, 60), np.uint8)
+    objects[:15, :30] = 3  # 1/8 of the image, the top-left two of the 4x4 map's cells
+    uniform = np.full((4, 4), 0.7)
+    hot = np.zeros((4, 4))
+    hot[0, :2] = 1
+    half = hot.copy()
+    half[3, 3] = 1  # a third of the mass off the objects
+    assert object_share(uniform, objects) == pytest.approx(1 / 8)
+    assert object_share(hot, objects) == pytest.approx(1.0)
+    assert object_share(half, objects) == pytest.approx(2 / 3)
+    assert object_share(np.zeros((4, 4)), objects) == pytest.approx(1 / 8)
+    with pytest.raises(ValueError, match='attn_map'):
+        object_share(np.ones(16), objects)
+
+
+def _hot_maps(root, grid):
+    """Maps hot exactly where the ADE label maps have objects, in CustomDataset's order."""
+    images = sorted((root / 'imagenet' / 'train').rglob('*.png'))
+    maps = []
+    for img in images:
+        label = np.asarray(Image.open(root / 'ade' / 'annotations' / 'training' / img.name)) > 0
+        h, w = label.shape
+        cells = label.reshape(grid, h // grid, grid, w // grid).mean(axis=(1, 3))
+        maps.append(torch.from_numpy(cells).float())
+    return torch.stack(maps)
+
+
+def test_tool_reports_higher_object_share_for_hot_maps(synthetic_root, tmp_path):
+    config, _ = tiny_files(tmp_path, synthetic_root, 'mae')
+    hot = _hot_maps(synthetic_root, 4)
+    n = len(hot)
+    work = tmp_path / 'run'
+    uniform_bank = AttentionBank(n, (4, 4))  # as before the first refresh
+    uniform_bank.save(str(work / 'amt_bank' / 'epoch_2.pth'))
+    hot_bank = AttentionBank(n, (4, 4))
+    hot_bank.update(torch.arange(n), hot)
+    hot_bank.mark_refreshed(10)
+    hot_bank.save(str(work / 'amt_bank' / 'epoch_10.pth'))
+    assert [e for e, _ in find_bank_files([str(work)])] == [2, 10]  # numeric, not text order
+
+    tool = load_tool('tools/analysis_tools/attention_stats.py')
+    out = tmp_path / 'stats.json'
+    records = tool.main([str(work), '--config', config, '--json', str(out)])
+    assert json.loads(out.read_text()) == records
+    flat, peaked = records
+    assert (flat['epoch'], peaked['epoch']) == (2, 10)
+    assert flat['num_with_objects'] == peaked['num_with_objects'] == n
+    assert flat['entropy'] == pytest.approx(1.0, abs=1e-6) and peaked['entropy'] < 0.95
+    # uniform attention lands on objects exactly in proportion to their area
+    assert flat['object_share'] == pytest.approx(flat['area_share'], abs=1e-3)
+    assert peaked['object_share'] > flat['object_share'] + 0.2 and peaked['ratio'] > 1.5
+    # an explicit --seg-dir finds the same masks
+    again = tool.main([str(work / 'amt_bank' / 'epoch_10.pth'), '--config', config, '--seg-dir',
+                       str(synthetic_root / 'ade' / 'annotations' / 'training')])
+    assert again[0]['object_share'] == pytest.approx(peaked['object_share'])
+    # without a config only the entropy is reported
+    plain = tool.main([str(work)])
+    assert plain[1]['object_share'] is None and plain[1]['entropy'] == peaked['entropy']
