@@ -87,3 +87,16 @@ def test_plain_flip_is_refused():
     results = RandomFlip(prob=1.0)(results)
     with pytest.raises(ValueError, match='AMTRandomFlip'):
         AMTMaskGenerator(64, 8, 8)(results)
+
+
+def test_crop_records_the_box_it_cut_over_many_calls():
+    """The recorded box is the one cropped (content check), call after call (no state leak)."""
+    crop = AMTRandomResizedCrop(scale=16, crop_ratio_range=(0.2, 1.0), interpolation='nearest')
+    img = np.arange(64 * 48, dtype=np.int64).reshape(64, 48)
+    img = np.stack([img % 256, img // 256, np.zeros_like(img)], -1).astype(np.uint8)
+    for _ in range(2000):
+        out = crop(dict(img=img.copy()))
+    x0, y0, x1, y1 = out['crop_bbox']
+    decoded = out['img'][..., 0].astype(int) + 256 * out['img'][..., 1].astype(int)
+    rows, cols = decoded // 48, decoded % 48
+    assert rows.min() >= y0 and rows.max() < y1 and cols.min() >= x0 and cols.max() < x1

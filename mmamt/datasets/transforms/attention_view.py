@@ -12,7 +12,6 @@ from typing import Optional, Tuple
 
 import numpy as np
 from mmcv.transforms import BaseTransform, RandomFlip
-from mmcv.transforms.utils import cache_random_params
 from mmpretrain.datasets.transforms import RandomResizedCrop
 from mmpretrain.registry import TRANSFORMS
 
@@ -114,13 +113,18 @@ class AMTRandomResizedCrop(RandomResizedCrop):
     (pixels of the image it cropped, ``(x0, y0, x1, y1)``, exclusive end).
     """
 
+    def rand_crop_params(self, img: np.ndarray) -> Tuple[int, int, int, int]:
+        # Record the box the parent draws for the crop it is about to make. (mmcv's
+        # cache_random_params cannot be used here: it leaks wrappers when a cache_randomness
+        # name is listed twice, as mmpretrain's crop subclasses make it.)
+        params = super().rand_crop_params(img)
+        self._last_crop = params
+        return params
+
     def transform(self, results: dict) -> dict:
         h, w = results['img'].shape[:2]
-        # Within cache_random_params the parent's rand_crop_params returns this same box, so the
-        # crop itself is mmpretrain's, unchanged.
-        with cache_random_params(self):
-            offset_h, offset_w, target_h, target_w = self.rand_crop_params(results['img'])
-            results = super().transform(results)
+        results = super().transform(results)  # mmpretrain's crop and resize, unchanged
+        offset_h, offset_w, target_h, target_w = self._last_crop
         results['crop_bbox'] = (offset_w, offset_h, offset_w + target_w, offset_h + target_h)
         crop = (offset_w / w, offset_h / h, (offset_w + target_w) / w, (offset_h + target_h) / h)
         results[VIEW_KEY] = compose_crop(results.get(VIEW_KEY, FULL_VIEW), crop)
