@@ -1,8 +1,8 @@
 """`make demo`: MAE-AMT pre-training on the built-in synthetic data, then a linear probe.
 
 1. writes the synthetic data set to data/synthetic (once; deterministic);
-2. pre-trains configs/demo/mae-amt_vit-tiny-p8_1xb32-8e_synthetic.py (a tiny ViT, AMT from
-   epoch 3 on, attention refreshed after epochs 2, 4, 6) into work_dirs/demo;
+2. pre-trains configs/demo/mae-amt_vit-tiny-p8_1xb32-20e_synthetic.py (a tiny ViT, AMT from
+   epoch 5 on, attention refreshed after epochs 4, 8, 12, 16) into work_dirs/demo;
 3. reports the linear-probe accuracy of its features on the synthetic labels next to a randomly
    initialised encoder's;
 4. writes AMT panels (image, attention, mask, reconstruction) for a few validation images and
@@ -18,15 +18,15 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
 
-CONFIG = osp.join(ROOT, 'configs', 'demo', 'mae-amt_vit-tiny-p8_1xb32-8e_synthetic.py')
+CONFIG = osp.join(ROOT, 'configs', 'demo', 'mae-amt_vit-tiny-p8_1xb32-20e_synthetic.py')
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'demo'))
     parser.add_argument('--data-root', default=osp.join(ROOT, 'data', 'synthetic'))
-    parser.add_argument('--num-train', type=int, default=480)
-    parser.add_argument('--num-val', type=int, default=160)
+    parser.add_argument('--num-train', type=int, default=960)
+    parser.add_argument('--num-val', type=int, default=240)
     args = parser.parse_args()
 
     from mmengine.config import Config

@@ -1,6 +1,6 @@
 # MAE-AMT demo: a tiny ViT (patch 8, 64 px) on the built-in synthetic set, on CPU in minutes.
-# Random masking (0.75) for 2 epochs, then the attention maps are refreshed after epochs 2, 4
-# and 6 and AMT masks (0.45) and throws (0.40) patches. Make the data first:
+# Random masking (0.75) for 4 epochs, then the attention maps are refreshed after epochs 4, 8,
+# 12 and 16 and AMT masks (0.45) and throws (0.40) patches. Make the data first:
 #   python tools/dataset_converters/make_synthetic_data.py data/synthetic
 _base_ = 'mmpretrain::_base_/default_runtime.py'
 custom_imports = dict(imports=['mmamt'], allow_failed_imports=False)
@@ -74,18 +74,18 @@ optim_wrapper = dict(
             'cls_token': dict(decay_mult=0.)
         }))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=1,
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=2,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=7, by_epoch=True, begin=1, end=8,
+    dict(type='CosineAnnealingLR', T_max=18, by_epoch=True, begin=2, end=20,
          convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=8)
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=20)
 custom_hooks = [
-    dict(type='AttentionRefreshHook', start_epoch=2, interval=2),
+    dict(type='AttentionRefreshHook', start_epoch=4, interval=4),
     # panels of 4 fixed samples after each refresh, to every visualizer backend
     dict(type='AMTVisualizationHook', num_samples=4),
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=5),
-    checkpoint=dict(type='CheckpointHook', interval=2, max_keep_ckpts=2))
+    checkpoint=dict(type='CheckpointHook', interval=4, max_keep_ckpts=2))
 randomness = dict(seed=0, diff_rank_seed=True)

@@ -1,6 +1,7 @@
 # SimMIM-AMT demo: a tiny ViT (patch 8, 64 px, 16-px mask patches) on the built-in synthetic set,
-# on CPU in minutes; AMT (44% masked, 26% thrown) from epoch 3, maps refreshed after epochs 2, 4, 6.
-_base_ = './mae-amt_vit-tiny-p8_1xb32-8e_synthetic.py'
+# on CPU in minutes; AMT (44% masked, 26% thrown) from epoch 5, maps refreshed after epochs
+# 4, 8, 12 and 16.
+_base_ = './mae-amt_vit-tiny-p8_1xb32-20e_synthetic.py'
 
 model = dict(
     _delete_=True,
