@@ -11,7 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import mmamt  # noqa: F401  (registers)
-from mmamt.downstream.det import (LayerNorm2d, PretrainedCheckpointError, SimpleFPN,
+from mmamt.downstream.det import (LayerNorm2d, PretrainedKeyError, SimpleFPN,
                                   ViTDetBackbone, ViTLayerDecayOptimizerConstructor)
 from mmamt.downstream.det.vitdet import window_partition, window_unpartition
 
@@ -243,7 +243,7 @@ def test_whole_model_checkpoint_loads_with_prefix(tiny_checkpoints):
     report = model.load_pretrained(tiny_checkpoints['src'], prefix='backbone.')
     assert report['dropped'] == ['cls_token'] and len(report['loaded']) == 53
     # Without the prefix every key is unexpected, and the error says what to do.
-    with pytest.raises(PretrainedCheckpointError, match='convert_amt.py'):
+    with pytest.raises(PretrainedKeyError, match='convert_amt.py'):
         tiny_backbone().load_pretrained(tiny_checkpoints['src'])
 
 
@@ -262,21 +262,21 @@ def test_renamed_missing_or_misshapen_key_raises(tiny_checkpoints):
     state = torch.load(tiny_checkpoints['dst'], map_location='cpu')['state_dict']
     renamed = OrderedDict(state)
     renamed['layers.0.norm1.weight'] = renamed.pop('layers.0.ln1.weight')
-    with pytest.raises(PretrainedCheckpointError) as err:
+    with pytest.raises(PretrainedKeyError) as err:
         tiny_backbone().load_pretrained(renamed)
     assert 'missing (1): layers.0.ln1.weight' in str(err.value)
     assert 'unexpected (1): layers.0.norm1.weight' in str(err.value)
 
     missing = OrderedDict(state)
     del missing['layers.2.ffn.layers.1.bias']
-    with pytest.raises(PretrainedCheckpointError, match='layers.2.ffn.layers.1.bias'):
+    with pytest.raises(PretrainedKeyError, match='layers.2.ffn.layers.1.bias'):
         tiny_backbone().load_pretrained(missing)
 
-    with pytest.raises(PretrainedCheckpointError, match='wrong shape'):
+    with pytest.raises(PretrainedKeyError, match='wrong shape'):
         tiny_backbone(arch=dict(TINY, feedforward_channels=96)).load_pretrained(state)
 
     # Layer scale in the model but not in the checkpoint is missing, not silently new.
-    with pytest.raises(PretrainedCheckpointError, match='gamma1'):
+    with pytest.raises(PretrainedKeyError, match='gamma1'):
         tiny_backbone(layer_scale_init_value=0.1).load_pretrained(state)
 
 

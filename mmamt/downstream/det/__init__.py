@@ -2,9 +2,9 @@
 from .layer_decay_optim_constructor import ViTLayerDecayOptimizerConstructor
 from .layer_norm_2d import LayerNorm2d
 from .simple_fpn import SimpleFPN
-from .vitdet import PretrainedCheckpointError, ViTDetBackbone
+from .vitdet import PretrainedKeyError, ViTDetBackbone
 
 __all__ = [
-    'LayerNorm2d', 'PretrainedCheckpointError', 'SimpleFPN', 'ViTDetBackbone',
+    'LayerNorm2d', 'PretrainedKeyError', 'SimpleFPN', 'ViTDetBackbone',
     'ViTLayerDecayOptimizerConstructor'
 ]

@@ -26,6 +26,8 @@ from mmcv.cnn.bricks.drop import build_dropout
 from mmcv.cnn.bricks.scale import LayerScale
 from mmcv.cnn.bricks.transformer import FFN, PatchEmbed
 from mmdet.registry import MODELS
+
+from ..errors import PretrainedKeyError
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import trunc_normal_
@@ -39,10 +41,6 @@ DROPPED_BY_DESIGN = {
     'cls_token': 'no class token in detection',
     'mask_token': 'pre-training mask token',
 }
-
-
-class PretrainedCheckpointError(RuntimeError):
-    """A pre-trained checkpoint does not fit :class:`ViTDetBackbone` key for key."""
 
 
 def window_partition(x: torch.Tensor,
@@ -319,7 +317,7 @@ class ViTDetBackbone(BaseModule):
     come from the checkpoint with the right shape (``pos_embed`` of another pre-training grid
     is resampled), and every checkpoint tensor must be used, except ``cls_token`` and
     ``mask_token`` (and ``ln1.*`` with ``final_norm=False``). Anything else raises
-    :class:`PretrainedCheckpointError`. The expected keys are mmpretrain's
+    :class:`PretrainedKeyError`. The expected keys are mmpretrain's
     ``VisionTransformer`` keys without ``backbone.``, as written by
     ``tools/model_converters/convert_amt.py IN OUT --to mmdet``; a whole-model checkpoint
     (``backbone.*`` keys) loads with ``init_cfg.prefix='backbone.'``.
@@ -534,7 +532,7 @@ class ViTDetBackbone(BaseModule):
             Dict[str, List[str]]: ``loaded``, ``new`` and ``dropped`` key lists.
 
         Raises:
-            PretrainedCheckpointError: If a parameter other than the relative-position tables is
+            PretrainedKeyError: If a parameter other than the relative-position tables is
                 missing, a checkpoint tensor other than ``cls_token`` / ``mask_token`` is unused,
                 or a shape does not fit.
         """
@@ -545,7 +543,7 @@ class ViTDetBackbone(BaseModule):
             state_dict = OrderedDict((k[len(prefix):], v) for k, v in state_dict.items()
                                      if k.startswith(prefix))
             if not state_dict:
-                raise PretrainedCheckpointError(
+                raise PretrainedKeyError(
                     f'{source}: no key starts with init_cfg.prefix={prefix!r}')
 
         own = self.state_dict()
@@ -581,7 +579,7 @@ class ViTDetBackbone(BaseModule):
         new = [k for k in own if k not in state_dict and NEW_PARAM_PATTERN.match(k)]
         missing = [k for k in own if k not in state_dict and not NEW_PARAM_PATTERN.match(k)]
         if missing or unexpected or mismatched:
-            raise PretrainedCheckpointError(
+            raise PretrainedKeyError(
                 self._describe_failure(source, missing, unexpected, mismatched, state_dict))
 
         self.load_state_dict(loadable, strict=False)
@@ -600,7 +598,7 @@ class ViTDetBackbone(BaseModule):
         if isinstance(checkpoint, str):
             ckpt = _load_checkpoint(checkpoint, map_location=map_location)
         if not isinstance(ckpt, dict):
-            raise PretrainedCheckpointError(
+            raise PretrainedKeyError(
                 f'{checkpoint!r} holds a {type(ckpt).__name__}, not a state dict')
         for key in ('state_dict', 'model'):
             if isinstance(ckpt.get(key), dict):

@@ -8,16 +8,14 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from mmseg.models.backbones import MAE
 from mmseg.registry import MODELS
 
+from ..errors import PretrainedKeyError
+
 # Parameters mmseg's MAE has and a plain MAE / SimMIM encoder does not (see
 # ``mmamt.downstream.convert.new_target_params``).
 _NEW_PARAMS = (r'layers\.\d+\.gamma_[12]', r'layers\.\d+\.attn\.relative_position_bias_table',
                # a buffer computed from the grid; mmseg's loader drops it from checkpoints
                r'layers\.\d+\.attn\.relative_position_index')
 _FINAL_NORM = ('ln1.weight', 'ln1.bias')
-
-
-class PretrainedKeyError(RuntimeError):
-    """A pre-trained checkpoint does not fit the backbone key for key."""
 
 
 @MODELS.register_module()
