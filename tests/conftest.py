@@ -13,3 +13,26 @@ def synthetic_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('synthetic')
     make_synthetic_dataset(str(root), num_train=40, num_val=12, image_size=64, seed=0)
     return root
+
+
+@pytest.fixture(scope='session')
+def amt_checkpoint(synthetic_root, tmp_path_factory):
+    """Factory of real MAE-AMT pre-training checkpoints for the downstream tests.
+
+    ``amt_checkpoint(patch_size)`` trains the downstream demo configs' tiny ViT (64 dims,
+    4 layers, 4 heads, 64 px) with MAE-AMT for 2 epochs (attention refreshed after the first)
+    and returns the path of its last checkpoint; each patch size is trained once per session.
+    """
+    from mmengine.runner import Runner
+
+    from tests.test_engine._amt_runner import downstream_pretrain_cfg
+    made = {}
+
+    def make(patch_size: int) -> str:
+        if patch_size not in made:
+            work = tmp_path_factory.mktemp(f'amt_pretrain_p{patch_size}')
+            Runner.from_cfg(downstream_pretrain_cfg(synthetic_root, work, patch_size)).train()
+            made[patch_size] = str(work / 'epoch_2.pth')
+        return made[patch_size]
+
+    return make

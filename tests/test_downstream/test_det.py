@@ -406,7 +406,8 @@ def test_vit_b_config_builds_the_vitdet_recipe():
     assert cfg.test_dataloader.dataset.pipeline[1].scale == (1024, 1024)
 
 
-def test_demo_config_trains_and_reports_coco_metrics(tmp_path, tiny_checkpoints):
+def test_demo_config_trains_and_reports_coco_metrics(tmp_path, amt_checkpoint):
+    """From a converted MAE-AMT pre-training checkpoint to COCO bbox and segm AP."""
     synthetic = pytest.importorskip(
         'mmamt.datasets.synthetic',
         reason='mmamt.datasets.synthetic (the synthetic data generator) has not landed yet')
@@ -418,7 +419,10 @@ def test_demo_config_trains_and_reports_coco_metrics(tmp_path, tiny_checkpoints)
     coco_root = str(tmp_path / 'data' / 'coco') + '/'
     cfg = Config.fromfile(DEMO_CFG)
     cfg.work_dir = str(tmp_path / 'work')
-    cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=tiny_checkpoints['dst'])
+    converted = str(tmp_path / 'amt_mmdet.pth')
+    from mmamt.downstream.convert import convert_checkpoint
+    assert convert_checkpoint(amt_checkpoint(16), converted, 'mmdet').report.ok
+    cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=converted)
     for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
         loader.dataset.data_root = coco_root
         loader.num_workers = 0

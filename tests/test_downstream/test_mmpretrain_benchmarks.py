@@ -4,13 +4,14 @@ import os.path as osp
 
 import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmpretrain.registry import TRANSFORMS
 
 import mmamt  # noqa: F401
 from mmamt.downstream.convert import convert_checkpoint
-from tests.test_downstream.test_convert import DIMS, IMG, LAYERS, make_mae_checkpoint
+from tests.test_downstream.test_convert import DIMS, IMG, LAYERS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(REPO, 'configs', 'benchmarks', 'mmpretrain')
@@ -79,14 +80,15 @@ def test_benchmark_config(protocol, data):
         assert 'RandAugment' in [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
 
 
-def test_demo_linear_probe_runs_and_reports_accuracy(tmp_path):
+def test_demo_linear_probe_runs_and_reports_accuracy(tmp_path, amt_checkpoint):
+    """From a converted MAE-AMT pre-training checkpoint to top-1 accuracy."""
     synthetic = pytest.importorskip('mmamt.datasets.synthetic',
                                     reason='the synthetic data generator has not landed yet')
     from mmengine.runner import Runner
     data_root = tmp_path / 'data'
     synthetic.make_synthetic_dataset(str(data_root), num_train=16, num_val=8, image_size=IMG)
-    src = str(tmp_path / 'mae.pth')
-    ckpt = make_mae_checkpoint(src)
+    src = amt_checkpoint(8)
+    ckpt = torch.load(src, map_location='cpu')
     converted = str(tmp_path / 'mae_mmpretrain.pth')
     assert convert_checkpoint(src, converted, 'mmpretrain').report.ok
 

@@ -107,7 +107,8 @@ def test_benchmark_config_follows_mae_recipe():
     assert 'MAE' in cfg.model.backbone.type  # what the layer-decay constructor keys on
 
 
-def test_demo_upernet_trains_and_reports_miou(converted, tmp_path):
+def test_demo_upernet_trains_and_reports_miou(amt_checkpoint, tmp_path):
+    """From a converted MAE-AMT pre-training checkpoint to mIoU."""
     synthetic = pytest.importorskip('mmamt.datasets.synthetic',
                                     reason='the synthetic data generator has not landed yet')
     from mmengine.runner import Runner
@@ -115,7 +116,9 @@ def test_demo_upernet_trains_and_reports_miou(converted, tmp_path):
     synthetic.make_synthetic_dataset(str(data_root), num_train=8, num_val=4, image_size=IMG)
     cfg = Config.fromfile(DEMO)
     cfg.work_dir = str(tmp_path / 'work')
-    cfg.model.backbone.init_cfg.checkpoint = converted['mae']['mmseg']
+    converted = str(tmp_path / 'amt_mmseg.pth')
+    assert convert_checkpoint(amt_checkpoint(PATCH), converted, 'mmseg').report.ok
+    cfg.model.backbone.init_cfg.checkpoint = converted
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = str(data_root / 'ade')
     cfg.train_cfg.max_iters = 3

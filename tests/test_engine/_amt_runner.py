@@ -69,3 +69,21 @@ def tiny_cfg(data_root, work_dir, max_epochs=3, start_epoch=1, interval=1, num_w
         log_level='WARNING',
     )
     return Config(copy.deepcopy(cfg))
+
+
+def downstream_pretrain_cfg(data_root, work_dir, patch_size: int):
+    """MAE-AMT for the downstream tests: the tiny ViT of their demo configs (64 dims, 4 layers,
+    4 heads, 64 px) at ``patch_size``, 2 epochs with one attention refresh in between."""
+    cfg = tiny_cfg(data_root, work_dir, max_epochs=2, start_epoch=1, num_workers=0)
+    img, grid = 64, 64 // patch_size
+    cfg.model.backbone.update(img_size=img, patch_size=patch_size,
+                              arch=dict(embed_dims=64, num_layers=4, num_heads=4,
+                                        feedforward_channels=128))
+    cfg.model.neck.update(num_patches=grid * grid, patch_size=patch_size, embed_dim=64)
+    cfg.model.head.patch_size = patch_size
+    for t in cfg.train_dataloader.dataset.pipeline:
+        if t['type'] == 'AMTRandomResizedCrop':
+            t['scale'] = img
+        if t['type'] == 'AMTMaskGenerator':
+            t.update(input_size=img, mask_patch_size=patch_size, model_patch_size=patch_size)
+    return cfg
