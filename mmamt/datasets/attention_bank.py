@@ -36,6 +36,24 @@ class AttentionBank:
     def __len__(self) -> int:
         return self.maps.shape[0]
 
+    def _views(self) -> Tuple[np.ndarray, np.ndarray]:
+        """numpy views of the shared ``maps`` and ``state`` (same memory, no copy).
+
+        Reading through numpy skips torch's dispatcher, which costs more than the read itself
+        in a dataloader worker whose caches the image transforms have just flushed.
+        """
+        views = self.__dict__.get('_np_views')
+        if views is None:
+            views = self._np_views = (self.maps.numpy(), self.state.numpy())
+        return views
+
+    def __getstate__(self) -> Dict:
+        # Pickled (spawned workers) as the shared tensors only: a pickled numpy view would be a
+        # private copy that never sees a refresh.
+        state = self.__dict__.copy()
+        state.pop('_np_views', None)
+        return state
+
     @property
     def num_samples(self) -> int:
         return self.maps.shape[0]
@@ -43,7 +61,7 @@ class AttentionBank:
     @property
     def active(self) -> bool:
         """Whether AMT masking and throwing is on (after the first refresh)."""
-        return bool(self.state[0])
+        return bool(self._views()[1][0])
 
     @active.setter
     def active(self, value: bool) -> None:
@@ -60,7 +78,7 @@ class AttentionBank:
 
     def get(self, index: int) -> np.ndarray:
         """The map of one sample, ``(h, w)`` float32 in [0, 1]."""
-        return self.maps[index].numpy().astype(np.float32) / 255.0
+        return self._views()[0][index] * np.float32(1 / 255)
 
     def update(self, indices: torch.Tensor, maps: torch.Tensor) -> None:
         """Write maps in place (the shared memory the workers read).

@@ -196,3 +196,14 @@ def test_full_image_features_without_mask():
     model = build_model()
     out = model.extract_feat(torch.randn(1, 3, 32, 32))
     assert out[0].shape == (1, 17, 48)
+
+
+def test_cls_attention_is_float32_under_autocast():
+    torch.manual_seed(0)
+    model = build_model()
+    img = torch.randn(2, 3, 32, 32)
+    ref = model.backbone.cls_attention(img)
+    with torch.autocast(device_type='cpu', dtype=torch.bfloat16):
+        probs = model.backbone.cls_attention(img)
+    assert probs.dtype == torch.float32
+    torch.testing.assert_close(probs, ref, atol=2e-2, rtol=0.1)  # bf16 only upstream of q, k

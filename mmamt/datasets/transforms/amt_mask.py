@@ -115,21 +115,22 @@ class AMTMaskGenerator(BaseTransform):
         attn_map = results.get('attn_map')
         if attn_map is None:
             return np.ones(self.num_patches, dtype=np.float64)
-        w = sample_map(np.asarray(attn_map, dtype=np.float32), current_view(results),
-                       (self.grid, self.grid)).reshape(-1).astype(np.float64)
-        if not np.isfinite(w).all() or np.ptp(w) <= 1e-8:
+        w = sample_map(attn_map, current_view(results), (self.grid, self.grid)).ravel()
+        spread = float(w.max() - w.min())  # NaN if any weight is NaN, inf if any is inf
+        if not spread > 1e-8 or spread == np.inf:
             if not self._warned:
                 warnings.warn(f'AMTMaskGenerator: sample {results.get("sample_idx")} has a NaN or '
                               'constant attention map; using uniform weights (warned once)')
                 self._warned = True
             return np.ones(self.num_patches, dtype=np.float64)
-        return np.clip(w, 0.0, None) + self.min_weight
+        return np.maximum(w, 0.0, dtype=np.float64) + self.min_weight
 
     def draw(self, weights: np.ndarray, n_mask: int, n_throw: int) -> np.ndarray:
         """Token mask on the mask grid from weights, ``(grid, grid)`` int8."""
-        # Gumbel top-k: sorting log w + Gumbel noise is a Plackett-Luce draw of the order.
-        gumbel = -np.log(-np.log(np.random.uniform(1e-12, 1.0, size=weights.shape)))
-        order = np.argsort(-(np.log(weights) + gumbel), kind='stable')
+        # Exponential race: E_i / w_i with E_i ~ Exp(1) in ascending order is a Plackett-Luce
+        # draw of the order, the same law as Gumbel top-k on log w (-log E_i is Gumbel).
+        order = np.argsort(np.random.standard_exponential(weights.shape[0]) / weights,
+                           kind='stable')
         mask = np.zeros(self.num_patches, dtype=np.int8)
         mask[order[:n_mask]] = 1
         mask[order[n_mask:n_mask + n_throw]] = -1

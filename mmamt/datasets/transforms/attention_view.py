@@ -8,6 +8,7 @@ vertical flip ``y0`` and ``y1``; a crop of the current image maps into the box l
 crops and flips compose in any order. ``AMTMaskGenerator`` samples the map once, over the final
 view, at the mask grid.
 """
+import functools
 from typing import Optional, Tuple
 
 import numpy as np
@@ -39,12 +40,29 @@ def compose_flip(view: Tuple[float, float, float, float], direction: str
     return (x0, y0, x1, y1)
 
 
+@functools.lru_cache(maxsize=None)
+def _subsample_layout(cells: int, subsamples: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Relative positions of the sub-samples (centred in their sub-cells) and their cell."""
+    n = cells * subsamples
+    return (np.arange(n) + 0.5) / n, np.arange(n) // subsamples
+
+
+def _cell_weights(lo: float, hi: float, cells: int, n_map: int, subsamples: int) -> np.ndarray:
+    """``(cells, n_map)``: share of each output cell's sub-samples in each map cell (1D)."""
+    t, cell = _subsample_layout(cells, subsamples)
+    idx = np.clip(np.floor((lo + (hi - lo) * t) * n_map), 0, n_map - 1).astype(np.int64)
+    counts = np.bincount(cell * n_map + idx, minlength=cells * n_map)
+    return counts.reshape(cells, n_map) * (1.0 / subsamples)
+
+
 def sample_map(attn_map: np.ndarray, view: Tuple[float, float, float, float],
                grid: Tuple[int, int], subsamples: int = 4) -> np.ndarray:
     """Mean of the map over each cell of the view's grid (area average, sub-sampled).
 
     The map is taken as constant over each of its cells (one value per patch of the full
     image), so sampling the full view at the map's own grid returns the map unchanged.
+    The sub-sample grid is separable, so the mean over each cell's ``subsamples**2`` samples is
+    ``rows @ map @ cols.T`` with 1D weights, without building the dense sample grid.
 
     Args:
         attn_map (np.ndarray): ``(H_m, W_m)`` map of the full image.
@@ -57,15 +75,10 @@ def sample_map(attn_map: np.ndarray, view: Tuple[float, float, float, float],
         np.ndarray: ``(h, w)`` float32 cell weights.
     """
     hm, wm = attn_map.shape
-    gh, gw = grid
     x0, y0, x1, y1 = view
-    # Relative positions of the sub-samples inside the view, centred in their sub-cells.
-    ty = (np.arange(gh * subsamples) + 0.5) / (gh * subsamples)
-    tx = (np.arange(gw * subsamples) + 0.5) / (gw * subsamples)
-    rows = np.clip(np.floor((y0 + (y1 - y0) * ty) * hm), 0, hm - 1).astype(np.int64)
-    cols = np.clip(np.floor((x0 + (x1 - x0) * tx) * wm), 0, wm - 1).astype(np.int64)
-    dense = attn_map.astype(np.float32)[rows][:, cols]
-    return dense.reshape(gh, subsamples, gw, subsamples).mean(axis=(1, 3))
+    rows = _cell_weights(y0, y1, grid[0], hm, subsamples)
+    cols = _cell_weights(x0, x1, grid[1], wm, subsamples)
+    return (rows @ attn_map.astype(np.float64) @ cols.T).astype(np.float32)
 
 
 @TRANSFORMS.register_module()

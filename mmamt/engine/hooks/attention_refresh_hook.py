@@ -2,6 +2,7 @@
 import copy
 import os.path as osp
 import time
+from contextlib import nullcontext
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -9,7 +10,9 @@ from mmengine.dataset import BaseDataset, Compose, default_collate
 from mmengine.dist import all_gather, get_dist_info
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+from mmengine.optim import AmpOptimWrapper
 from mmengine.runner import BaseLoop
+from mmengine.runner.amp import autocast
 from mmengine.utils import ProgressBar
 from mmpretrain.registry import HOOKS, TRANSFORMS
 from torch.utils.data import DataLoader
@@ -192,6 +195,14 @@ class AttentionRefreshHook(Hook):
         view.pipeline = Compose(transforms)
         return view
 
+    @staticmethod
+    def _autocast(runner):
+        """The training's mixed precision for the refresh pass (the softmax stays float32)."""
+        wrapper = getattr(runner, 'optim_wrapper', None)
+        if isinstance(wrapper, AmpOptimWrapper):
+            return autocast(dtype=wrapper.cast_dtype)
+        return nullcontext()
+
     @torch.no_grad()
     def compute_maps(self, runner, indices: Sequence[int]) -> Tuple[torch.Tensor, torch.Tensor]:
         """Maps of the given samples with the deterministic view, ``(n,)`` and ``(n, h, w)``."""
@@ -214,7 +225,8 @@ class AttentionRefreshHook(Hook):
         try:
             for batch in loader:
                 data = model.data_preprocessor(batch, False)
-                maps = backbone.attention_map(data['inputs'])
+                with self._autocast(runner):
+                    maps = backbone.attention_map(data['inputs'])
                 out_maps.append((maps.float().clamp(0, 1) * 255).round().to(torch.uint8).cpu())
                 out_idx.append(torch.tensor([int(s.sample_idx) for s in data['data_samples']]))
                 if bar is not None:

@@ -43,9 +43,11 @@ def cls_attention_probs(layer: nn.Module, x: torch.Tensor, num_extra_tokens: int
         q_b, k_b = bias[:embed_dims], bias[embed_dims:2 * embed_dims]
     q = F.linear(h[:, :1], q_w, q_b).reshape(B, num_heads, 1, head_dims)
     k = F.linear(h, k_w, k_b).reshape(B, N, num_heads, head_dims).transpose(1, 2)
-    # Softmax in float32: fp16 logits over hundreds of keys lose the small probabilities.
-    logits = (q.float() @ k.float().transpose(-2, -1)).squeeze(2) * head_dims**-0.5
-    return logits.softmax(dim=-1)[..., num_extra_tokens:]
+    # Logits and softmax in float32, also under autocast: fp16 over hundreds of keys loses the
+    # small probabilities. Only the O(N d) CLS row is computed this way.
+    with torch.autocast(device_type=q.device.type, enabled=False):
+        logits = (q.float() @ k.float().transpose(-2, -1)).squeeze(2) * head_dims**-0.5
+        return logits.softmax(dim=-1)[..., num_extra_tokens:]
 
 
 def normalize_attention(probs: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
