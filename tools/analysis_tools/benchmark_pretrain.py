@@ -647,7 +647,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--device', default='cpu', help='cpu or cuda[:i]')
     parser.add_argument('--amp', action='store_true',
                         help='fp16 AmpOptimWrapper for the training steps (CUDA only, as the '
-                        'configs train); the refresh runs in float32 as the hook does')
+                        'configs train); the refresh runs under the same autocast, as the hook does')
     parser.add_argument('--warmup', type=int, default=2, help='untimed repetitions')
     parser.add_argument('--reps', type=int, default=5, help='timed repetitions')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
@@ -744,7 +744,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
 
         def run() -> None:
             backbone.eval()
-            backbone.attention_map(refresh_inputs)
+            # AttentionRefreshHook runs the pass under the training's autocast (AMP configs).
+            with torch.autocast(device_type=torch.device(device).type, dtype=torch.float16,
+                                enabled=args.amp):
+                backbone.attention_map(refresh_inputs)
             backbone.train()
         return run
 
