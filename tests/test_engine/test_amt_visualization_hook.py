@@ -61,3 +61,18 @@ def test_arguments_are_checked():
     with pytest.raises(ValueError, match='num_samples'):
         AMTVisualizationHook(num_samples=0)
     assert AMTVisualizationHook.priority == 'LOW'
+
+
+def test_panels_reach_tensorboard(synthetic_root, tmp_path):
+    pytest.importorskip('tensorboard')
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    runner = Runner.from_cfg(_cfg(synthetic_root, tmp_path, [
+        dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]))
+    runner.train()
+    tb_dir = runner.visualizer.get_backend('TensorboardVisBackend')._save_dir
+    events = EventAccumulator(str(tb_dir), size_guidance={'images': 0})
+    events.Reload()
+    tags = sorted(events.Tags()['images'])
+    assert tags == ['amt/0', 'amt/1', 'amt/2']
+    image = events.Images('amt/0')[0]
+    assert image.step == 1 and (image.height, image.width) == panel_shape(IMG)
