@@ -36,3 +36,18 @@ def amt_checkpoint(synthetic_root, tmp_path_factory):
         return made[patch_size]
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_registry_scope():
+    """Start every test without the registry scope an earlier test's Runner left behind.
+
+    mmengine keeps the last Runner's ``default_scope`` process-wide (mmdet, mmseg, mmengine...);
+    tests must not depend on which test ran before them.
+    """
+    from mmengine.registry import DefaultScope
+    saved = DefaultScope._instance_dict.copy()
+    DefaultScope._instance_dict.clear()
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(saved)

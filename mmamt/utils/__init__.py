@@ -1,4 +1,7 @@
 from .checkpoint import register_safe_globals, safe_checkpoint_globals
 from .dist import setup_cpu_distributed
+from .scope import config_scope
 
-__all__ = ['register_safe_globals', 'safe_checkpoint_globals', 'setup_cpu_distributed']
+__all__ = [
+    'register_safe_globals', 'safe_checkpoint_globals', 'setup_cpu_distributed', 'config_scope'
+]

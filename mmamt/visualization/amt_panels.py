@@ -22,6 +22,7 @@ from PIL import Image
 
 from mmamt.datasets.transforms import AMTMaskGenerator, LoadAttentionMap
 from mmamt.datasets.transforms.attention_view import FULL_VIEW, VIEW_KEY
+from mmamt.utils.scope import config_scope
 from .panel import MIN_TILE, draw_panel
 from .reconstruction import (attention_maps, input_size, patches_to_images, reconstruct,
                              unnormalize)
@@ -198,7 +199,8 @@ def _output_names(paths: Sequence[str], root: Optional[str]) -> List[str]:
 
 def load_model(cfg: Config, checkpoint: Optional[str], device: str = 'cpu') -> nn.Module:
     """Build ``cfg.model``, load ``checkpoint`` (strict) and put it in eval mode on ``device``."""
-    model = MODELS.build(cfg.model)
+    with config_scope(cfg):
+        model = MODELS.build(cfg.model)
     if checkpoint:
         load_checkpoint(model, checkpoint, map_location='cpu', strict=True, logger='silent')
     return model.to(device).eval()
@@ -241,6 +243,25 @@ def write_panels(config: Union[str, Config],
     Returns:
         list[str]: The written paths, ``out_dir/<image stem>.png``, in image order.
     """
+    cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
+    with config_scope(cfg):
+        return _write_panels(cfg, checkpoint, out_dir, images=images, num=num, seed=seed,
+                             shuffle=shuffle, batch_size=batch_size, device=device,
+                             min_tile=min_tile, cfg_options=cfg_options)
+
+
+def _write_panels(config: Config,
+                  checkpoint: Optional[str],
+                  out_dir: str,
+                  images: Optional[str] = None,
+                  num: int = 8,
+                  seed: int = 0,
+                  shuffle: bool = False,
+                  batch_size: int = 8,
+                  device: Optional[str] = None,
+                  min_tile: int = MIN_TILE,
+                  cfg_options: Optional[Dict] = None) -> List[str]:
+    """:func:`write_panels` inside the config's registry scope."""
     if num < 1:
         raise ValueError(f'num={num} must be >= 1')
     cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)

@@ -36,9 +36,12 @@ __all__ = ['map_entropy', 'object_share', 'training_image_paths', 'main']
 def training_image_paths(cfg: Config) -> List[str]:
     """``img_path`` of every ``sample_idx`` of the config's training set (no pipeline run)."""
     from mmpretrain.registry import DATASETS
+
+    from mmamt.utils import config_scope
     dataset_cfg = copy.deepcopy(train_dataset_cfg(cfg))
     dataset_cfg.pipeline = []
-    dataset = DATASETS.build(dataset_cfg)
+    with config_scope(cfg):
+        dataset = DATASETS.build(dataset_cfg)
     return [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
 
 

@@ -21,6 +21,7 @@ from mmpretrain.registry import MODELS
 from PIL import Image
 
 import mmamt  # noqa: F401
+from mmamt.utils import config_scope
 
 
 def load_split(root: str, split: str, size: int):
@@ -70,7 +71,8 @@ def probe(config: str, checkpoint: Optional[str], data_root: str, seed: int = 0)
     """Linear-probe accuracy (%) of the config's encoder, from ``checkpoint`` or random init."""
     cfg = Config.fromfile(config)
     torch.manual_seed(seed)
-    model = MODELS.build(cfg.model)
+    with config_scope(cfg):
+        model = MODELS.build(cfg.model)
     model.init_weights()
     if checkpoint:
         load_checkpoint(model, checkpoint, map_location='cpu', strict=True, logger='silent')
