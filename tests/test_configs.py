@@ -44,12 +44,14 @@ def test_model_builds(path):
 
 
 def test_reference_recipes():
-    mae = Config.fromfile(str(ROOT / 'configs/mae_amt/mae-amt_vit-base-p16_8xb512-amp-coslr-400e_in1k.py'))
+    mae = Config.fromfile(
+        str(ROOT / 'configs/mae_amt/mae-amt_vit-base-p16_8xb512-amp-coslr-400e_in1k.py'))
     gen = next(t for t in _pipeline(mae) if t['type'] == 'AMTMaskGenerator')
     assert (gen['mask_ratio'], gen['throw_ratio'], gen['random_mask_ratio']) == (0.45, 0.40, 0.75)
     assert mae.train_cfg.max_epochs == 400
     assert (mae.custom_hooks[0].start_epoch, mae.custom_hooks[0].interval) == (40, 40)
-    sim = Config.fromfile(str(ROOT / 'configs/simmim_amt/simmim-amt_vit-base-p16_8xb256-amp-coslr-200e_in1k.py'))
+    sim = Config.fromfile(
+        str(ROOT / 'configs/simmim_amt/simmim-amt_vit-base-p16_8xb256-amp-coslr-200e_in1k.py'))
     gen = next(t for t in _pipeline(sim) if t['type'] == 'AMTMaskGenerator')
     assert (gen['mask_ratio'], gen['throw_ratio'], gen['mask_patch_size']) == (0.44, 0.26, 32)
     assert sim.train_cfg.max_epochs == 200 and sim.optim_wrapper.clip_grad.max_norm == 5.0

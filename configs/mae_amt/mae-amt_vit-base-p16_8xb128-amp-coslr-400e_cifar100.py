@@ -1,7 +1,8 @@
 # MAE-AMT, ViT-B/16, cifar100, the ImageNet-1K recipe (400 epochs, mask 0.45, throw 0.40,
 # refresh after epochs 40, 80, ...) on images upscaled to 224 as the AMT authors did.
 # Baseline beside it: mae_vit-base-p16_8xb128-amp-coslr-400e_cifar100.py
-# Data layout: data/cifar100/cifar-100-python/ (the python version, extracted; nothing is downloaded)
+# Data layout: data/cifar100/cifar-100-python/ (the python version, extracted; nothing is
+# downloaded)
 _base_ = './mae-amt_vit-base-p16_8xb512-amp-coslr-400e_in1k.py'
 
 train_pipeline = [

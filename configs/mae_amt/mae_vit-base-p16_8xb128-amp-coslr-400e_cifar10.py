@@ -1,6 +1,7 @@
 # Plain MAE baseline, ViT-B/16, cifar10, the ImageNet-1K recipe on images upscaled to 224,
 # beside mae-amt_vit-base-p16_8xb128-amp-coslr-400e_cifar10.py.
-# Data layout: data/cifar10/cifar-10-batches-py/ (the python version, extracted; nothing is downloaded)
+# Data layout: data/cifar10/cifar-10-batches-py/ (the python version, extracted; nothing is
+# downloaded)
 _base_ = './mae_vit-base-p16_8xb512-amp-coslr-400e_in1k.py'
 
 train_pipeline = [

@@ -1,5 +1,6 @@
-# SimMIM-AMT, ViT-B/16, stl10 upscaled to 224, the ImageNet-1K recipe (200 epochs, mask 0.44,
-# throw 0.26, refresh 40/40). Baseline: simmim_vit-base-p16_8xb128-amp-coslr-200e_stl10.py.
+# SimMIM-AMT, ViT-B/16, stl10 upscaled to 224, the ImageNet-1K recipe
+# (200 epochs, mask 0.44, throw 0.26, refresh 40/40).
+# Baseline: simmim_vit-base-p16_8xb128-amp-coslr-200e_stl10.py.
 # Data layout: see README (Data).
 _base_ = './simmim-amt_vit-base-p16_8xb256-amp-coslr-200e_in1k.py'
 

@@ -245,65 +245,49 @@ def write_panels(config: Union[str, Config],
     """
     cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
     with config_scope(cfg):
-        return _write_panels(cfg, checkpoint, out_dir, images=images, num=num, seed=seed,
-                             shuffle=shuffle, batch_size=batch_size, device=device,
-                             min_tile=min_tile, cfg_options=cfg_options)
+        if num < 1:
+            raise ValueError(f'num={num} must be >= 1')
+        if cfg_options:
+            cfg.merge_from_dict(cfg_options)
+        device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
+        model = load_model(cfg, checkpoint, device)
+        dataset_cfg = train_dataset_cfg(cfg)
+        generator = build_mask_generator(dataset_cfg.pipeline)
+        pipeline = view_pipeline(dataset_cfg.pipeline, input_size(model))
+
+        if images is not None:
+            files = _image_files(images)
+            picked = _pick(len(files), num, seed, shuffle)
+            paths = [files[i] for i in picked]
+            load = lambda i, k: pipeline(dict(img_path=paths[k], sample_idx=i))  # noqa: E731
+            root = images
+        else:
+            dataset_cfg = copy.deepcopy(dataset_cfg)
+            dataset_cfg.pipeline = []
+            dataset = DATASETS.build(dataset_cfg)
+            picked = _pick(len(dataset), num, seed, shuffle)
+            paths = [dataset.get_data_info(i)['img_path'] for i in picked]
+            load = lambda i, k: pipeline(dataset.get_data_info(i))  # noqa: E731
+            root = None
+
+        os.makedirs(out_dir, exist_ok=True)
+        names = _output_names(paths, root)
+        written = []
+        bar = ProgressBar(len(picked))
+        for start in range(0, len(picked), batch_size):
+            ks = list(range(start, min(start + batch_size, len(picked))))
+            batch = default_collate([load(picked[k], k) for k in ks])
+            with torch.no_grad():
+                inputs = model.data_preprocessor(batch, False)['inputs']
+                maps = attention_maps(model, inputs)
+            panels = render_panels(model, generator, inputs, maps, [(seed, picked[k]) for k in ks],
+                                   titles=[names[k][:-4] for k in ks], min_tile=min_tile)
+            for k, panel in zip(ks, panels):
+                path = osp.join(out_dir, names[k])
+                Image.fromarray(panel).save(path)
+                written.append(path)
+                bar.update()
+        bar.file.write('\n')
+        return written
 
 
-def _write_panels(config: Config,
-                  checkpoint: Optional[str],
-                  out_dir: str,
-                  images: Optional[str] = None,
-                  num: int = 8,
-                  seed: int = 0,
-                  shuffle: bool = False,
-                  batch_size: int = 8,
-                  device: Optional[str] = None,
-                  min_tile: int = MIN_TILE,
-                  cfg_options: Optional[Dict] = None) -> List[str]:
-    """:func:`write_panels` inside the config's registry scope."""
-    if num < 1:
-        raise ValueError(f'num={num} must be >= 1')
-    cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    model = load_model(cfg, checkpoint, device)
-    dataset_cfg = train_dataset_cfg(cfg)
-    generator = build_mask_generator(dataset_cfg.pipeline)
-    pipeline = view_pipeline(dataset_cfg.pipeline, input_size(model))
-
-    if images is not None:
-        files = _image_files(images)
-        picked = _pick(len(files), num, seed, shuffle)
-        paths = [files[i] for i in picked]
-        load = lambda i, k: pipeline(dict(img_path=paths[k], sample_idx=i))  # noqa: E731
-        root = images
-    else:
-        dataset_cfg = copy.deepcopy(dataset_cfg)
-        dataset_cfg.pipeline = []
-        dataset = DATASETS.build(dataset_cfg)
-        picked = _pick(len(dataset), num, seed, shuffle)
-        paths = [dataset.get_data_info(i)['img_path'] for i in picked]
-        load = lambda i, k: pipeline(dataset.get_data_info(i))  # noqa: E731
-        root = None
-
-    os.makedirs(out_dir, exist_ok=True)
-    names = _output_names(paths, root)
-    written = []
-    bar = ProgressBar(len(picked))
-    for start in range(0, len(picked), batch_size):
-        ks = list(range(start, min(start + batch_size, len(picked))))
-        batch = default_collate([load(picked[k], k) for k in ks])
-        with torch.no_grad():
-            inputs = model.data_preprocessor(batch, False)['inputs']
-            maps = attention_maps(model, inputs)
-        panels = render_panels(model, generator, inputs, maps, [(seed, picked[k]) for k in ks],
-                               titles=[names[k][:-4] for k in ks], min_tile=min_tile)
-        for k, panel in zip(ks, panels):
-            path = osp.join(out_dir, names[k])
-            Image.fromarray(panel).save(path)
-            written.append(path)
-            bar.update()
-    bar.file.write('\n')
-    return written

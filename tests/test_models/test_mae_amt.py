@@ -51,7 +51,8 @@ def perturb(img, mask, value, patch):
     for b in range(img.shape[0]):
         for idx in torch.nonzero(mask[b].reshape(-1) == value).flatten().tolist():
             r, c = divmod(idx, mask.shape[-1])
-            sl = (b, slice(None), slice(r * patch, (r + 1) * patch), slice(c * patch, (c + 1) * patch))
+            sl = (b, slice(None), slice(r * patch, (r + 1) * patch),
+                  slice(c * patch, (c + 1) * patch))
             img[sl] += torch.randn(img[sl].shape, generator=g)
     return img
 

@@ -1,4 +1,4 @@
-"""Runner checkpoints resume on torch >= 2.6 after ``import mmamt``; hostile pickles stay refused."""
+"""Runner checkpoints resume on torch >= 2.6 after ``import mmamt``; hostile pickles are refused."""
 import os
 import pickle
 

@@ -647,7 +647,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--device', default='cpu', help='cpu or cuda[:i]')
     parser.add_argument('--amp', action='store_true',
                         help='fp16 AmpOptimWrapper for the training steps (CUDA only, as the '
-                        'configs train); the refresh runs under the same autocast, as the hook does')
+                        'configs train); the refresh runs under the same autocast, as the hook '
+                        'does')
     parser.add_argument('--warmup', type=int, default=2, help='untimed repetitions')
     parser.add_argument('--reps', type=int, default=5, help='timed repetitions')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')

@@ -6,7 +6,8 @@ the train split and reports top-1 accuracy on the val split. Used by ``make demo
 pre-trained encoder with a randomly initialised one; the full protocol (LARS, 90 epochs) is in
 configs/benchmarks/mmpretrain/.
 
-    python tools/analysis_tools/feature_probe.py CONFIG [CHECKPOINT] --data-root data/synthetic/imagenet
+    python tools/analysis_tools/feature_probe.py CONFIG [CHECKPOINT] \
+        --data-root data/synthetic/imagenet
 """
 import argparse
 import os

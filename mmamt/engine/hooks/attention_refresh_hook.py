@@ -143,10 +143,13 @@ class AttentionRefreshHook(Hook):
             if max_epochs is None:
                 raise TypeError('AttentionRefreshHook needs an epoch-based train loop')
             epochs = self.refresh_epochs(max_epochs)
-            runner.logger.info(f'AMT: {len(self.bank)} attention maps of {self.bank.grid}; '
-                               f'refresh after epochs {epochs[:6]}{"..." if len(epochs) > 6 else ""}'
-                               if epochs else 'AMT: no refresh within max_epochs: AMT never '
-                               'starts (plain random masking throughout)')
+            if epochs:
+                shown = ', '.join(map(str, epochs[:6])) + (', ...' if len(epochs) > 6 else '')
+                runner.logger.info(f'AMT: {len(self.bank)} attention maps of {self.bank.grid}; '
+                                   f'refresh after epochs {shown}')
+            else:
+                runner.logger.info('AMT: no refresh within max_epochs: AMT never starts (plain '
+                                   'random masking throughout)')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self.bank is not None:
