@@ -13,7 +13,7 @@ from mmengine.model import is_model_wrapper
 
 from mmamt.models.algorithms.mae_amt import MAEAMT
 from mmamt.models.algorithms.simmim_amt import SimMIMAMT
-from mmamt.models.utils import MASKED, kept_indices, scatter_tokens, split_token_mask
+from mmamt.models.utils import MASKED
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -66,10 +66,9 @@ def attention_maps(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
 def reconstruct(model: nn.Module, inputs: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
     """Every patch of the input, with the masked ones replaced by the model's prediction.
 
-    - ``MAEAMT``: the encoder sees the visible patches, the throwing decoder predicts the masked
-      ones (``(B, L_mask, p*p*3)`` in ascending patch order).
-    - ``SimMIMAMT``: the encoder sees visible + mask tokens, the linear decoder maps every kept
-      token to pixels; the masked ones are taken.
+    The prediction is the algorithm's own ``predict_patches`` (what its loss sees): for
+    ``MAEAMT`` the throwing decoder's masked patches, for ``SimMIMAMT`` the linear decoder's kept
+    tokens, of which the masked ones are taken.
 
     With ``head.norm_pix`` the prediction is in per-patch normalised units; it is brought back
     with each patch's own mean and std of the target (the input patch), as MAE's visualisations
@@ -99,14 +98,8 @@ def reconstruct(model: nn.Module, inputs: torch.Tensor, token_mask: torch.Tensor
         raise ValueError(f'the token mask has {token_mask.shape[1]} entries per image but the '
                          f'head cuts the input into {target.shape[1]} patches')
     with eval_mode(model):
-        latent, token_mask = model.backbone(inputs, mask=token_mask)
-        if isinstance(model, MAEAMT):
-            pred = model.neck(latent, token_mask)
-            _, ids, _ = split_token_mask(token_mask)
-        else:
-            pred = model.neck(latent[:, 1:])
-            ids = kept_indices(token_mask)
-    pred = scatter_tokens(pred.float(), ids, token_mask.shape[1])
+        pred, token_mask = model.predict_patches(inputs, token_mask)
+    pred = pred.float()
     if getattr(model.head, 'norm_pix', False):
         # The same statistics as MAEPretrainHead.construct_target, taken from the true patch.
         mean = target.mean(dim=-1, keepdim=True)

@@ -97,11 +97,26 @@ class MAEAMT(MAE):
             dict[str, torch.Tensor]: ``{'loss': ...}``.
         """
         token_mask = stack_token_masks(data_samples, inputs.device)
+        pred, token_mask = self.predict_patches(inputs, token_mask)
+        # mmpretrain's head (patchify, norm_pix target, loss averaged over `mask`) unchanged.
+        loss = self.head.loss(pred, inputs, (token_mask == 1).to(pred.dtype))
+        return dict(loss=loss)
+
+    def predict_patches(self, inputs: torch.Tensor, token_mask: torch.Tensor
+                        ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The decoder's pixel predictions, placed at their patches of the full grid.
+
+        Args:
+            inputs (torch.Tensor): Images, ``(B, 3, H, W)``.
+            token_mask (torch.Tensor): ``(B, L)`` or ``(B, h, w)``, 1 masked, -1 thrown,
+                0 visible.
+
+        Returns:
+            tuple[torch.Tensor, torch.Tensor]: ``(B, L, p * p * 3)`` predictions (in the head's
+            target space, zero where nothing is predicted: visible and thrown patches) and the
+            flat ``(B, L)`` token mask.
+        """
         latent, token_mask = self.backbone(inputs, mask=token_mask)
         pred = self.neck(latent, token_mask)  # (B, L_mask, p*p*3)
         _, ids_masked, _ = split_token_mask(token_mask)
-        # Scatter the predictions back to the full grid so that mmpretrain's head (patchify,
-        # norm_pix target, loss averaged over `mask`) is used unchanged.
-        full = scatter_tokens(pred, ids_masked, token_mask.shape[1])
-        loss = self.head.loss(full, inputs, (token_mask == 1).to(pred.dtype))
-        return dict(loss=loss)
+        return scatter_tokens(pred, ids_masked, token_mask.shape[1]), token_mask

@@ -130,8 +130,23 @@ class SimMIMAMT(BaseSelfSupervisor):
             dict[str, torch.Tensor]: ``{'loss': ...}``.
         """
         token_mask = stack_token_masks(data_samples, inputs.device)
+        pred, token_mask = self.predict_patches(inputs, token_mask)
+        loss = self.head.loss(pred, inputs, (token_mask == 1).to(pred.dtype))
+        return dict(loss=loss)
+
+    def predict_patches(self, inputs: torch.Tensor, token_mask: torch.Tensor
+                        ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Pixel predictions of every kept (visible or masked) token on the full grid.
+
+        Args:
+            inputs (torch.Tensor): Images, ``(B, 3, H, W)``.
+            token_mask (torch.Tensor): ``(B, L)`` or ``(B, h, w)``, 1 masked, -1 thrown,
+                0 visible.
+
+        Returns:
+            tuple[torch.Tensor, torch.Tensor]: ``(B, L, p * p * 3)`` predictions (zero at thrown
+            patches) and the flat ``(B, L)`` token mask.
+        """
         latent, token_mask = self.backbone(inputs, mask=token_mask)
         pred = self.neck(latent[:, 1:])  # (B, L_vis + L_mask, p*p*3)
-        full = scatter_tokens(pred, kept_indices(token_mask), token_mask.shape[1])
-        loss = self.head.loss(full, inputs, (token_mask == 1).to(pred.dtype))
-        return dict(loss=loss)
+        return scatter_tokens(pred, kept_indices(token_mask), token_mask.shape[1]), token_mask
