@@ -1,7 +1,8 @@
 # MAE-AMT, ViT-B/16, tiny-imagenet, the ImageNet-1K recipe (400 epochs, mask 0.45, throw 0.40,
 # refresh after epochs 40, 80, ...) on images upscaled to 224 as the AMT authors did.
 # Baseline beside it: mae_vit-base-p16_8xb128-amp-coslr-400e_tiny-imagenet.py
-# Data layout: data/tiny-imagenet-200/train/<wnid>/images/*.JPEG (as distributed)
+# Data layout: data/tiny-imagenet/train/<wnid>/*.JPEG (tools/dataset_converters/
+# tiny_imagenet_to_folders.py)
 _base_ = './mae-amt_vit-base-p16_8xb512-amp-coslr-400e_in1k.py'
 
 train_pipeline = [
@@ -19,7 +20,7 @@ train_dataloader = dict(
     batch_size=128,
     dataset=dict(
         _delete_=True,
-        type='CustomDataset', data_root='data/tiny-imagenet-200', data_prefix='train',
+        type='CustomDataset', data_root='data/tiny-imagenet', data_prefix='train',
         with_label=False,
         pipeline=train_pipeline))
 # 8 x 128 = 1024 images per step: the recipe's lr (1.5e-4 per 256) at this batch size.

@@ -18,7 +18,7 @@ train_dataloader = dict(
     batch_size=128,
     dataset=dict(
         _delete_=True,
-        type='CustomDataset', data_root='data/tiny-imagenet-200', data_prefix='train',
+        type='CustomDataset', data_root='data/tiny-imagenet', data_prefix='train',
         with_label=False,
         pipeline=train_pipeline))
 # 8 x 128 = 1024 images per step: 1e-4 x 1024 / 512

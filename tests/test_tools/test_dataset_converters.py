@@ -1,0 +1,74 @@
+"""STL-10 and Tiny ImageNet converters produce the layouts the configs read."""
+import importlib.util
+import os.path as osp
+
+import numpy as np
+from mmpretrain.datasets import CustomDataset
+from PIL import Image
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _tool(name):
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(ROOT, 'tools', 'dataset_converters', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_stl10_binary_to_folders(tmp_path):
+    stl = _tool('stl10_to_folders')
+    src = tmp_path / 'stl10_binary'
+    src.mkdir()
+    classes = ['airplane', 'bird', 'car']
+    (src / 'class_names.txt').write_text('\n'.join(classes) + '\n')
+    rng = np.random.default_rng(0)
+    images = {}
+    for split, n in (('train', 5), ('test', 4), ('unlabeled', 3)):
+        imgs = rng.integers(0, 256, (n, 96, 96, 3), dtype=np.uint8)
+        images[split] = imgs
+        # the release stores (n, channel, column, row)
+        imgs.transpose(0, 3, 2, 1).tofile(src / f'{split}_X.bin')
+        if split != 'unlabeled':
+            np.array([1, 2, 3, 1, 2][:n], np.uint8).tofile(src / f'{split}_y.bin')
+    counts = stl.main([str(src), str(tmp_path / 'out')])
+    assert counts == dict(train=5, test=4, unlabeled=3)
+    out = tmp_path / 'out'
+    first = np.asarray(Image.open(out / 'train' / 'airplane' / '000000.png'))
+    assert np.array_equal(first, images['train'][0])  # row-major, RGB, the right image
+    assert np.array_equal(np.asarray(Image.open(out / 'test' / 'car' / '000002.png')),
+                          images['test'][2])
+    pretrain = (out / 'meta' / 'pretrain.txt').read_text().split()
+    assert len(pretrain) == 8 and pretrain[-1] == 'unlabeled/000002.png'
+    # what the STL-10 pre-training and benchmark configs read
+    ds = CustomDataset(data_root=str(out), ann_file='meta/pretrain.txt', with_label=False)
+    assert len(ds) == 8
+    labelled = CustomDataset(data_root=str(out), data_prefix='train')
+    assert len(labelled) == 5 and labelled.CLASSES == ('airplane', 'bird', 'car')
+
+
+def test_tiny_imagenet_to_folders(tmp_path):
+    tiny = _tool('tiny_imagenet_to_folders')
+    src = tmp_path / 'tiny-imagenet-200'
+    wnids = ['n01', 'n02']
+    (src / 'val' / 'images').mkdir(parents=True)
+    (src / 'wnids.txt').write_text('\n'.join(wnids) + '\n')
+    for w in wnids:
+        folder = src / 'train' / w / 'images'
+        folder.mkdir(parents=True)
+        for i in range(3):
+            Image.new('RGB', (64, 64), (i * 40, 0, 0)).save(folder / f'{w}_{i}.JPEG')
+    rows = []
+    for i, w in enumerate(['n02', 'n01', 'n02']):
+        Image.new('RGB', (64, 64)).save(src / 'val' / 'images' / f'val_{i}.JPEG')
+        rows.append(f'val_{i}.JPEG\t{w}\t0\t0\t63\t63')
+    (src / 'val' / 'val_annotations.txt').write_text('\n'.join(rows) + '\n')
+    counts = tiny.main([str(src), str(tmp_path / 'out')])
+    assert counts == dict(train=6, val=3)
+    out = tmp_path / 'out'
+    assert sorted(p.name for p in (out / 'val' / 'n02').iterdir()) == ['val_0.JPEG', 'val_2.JPEG']
+    val = CustomDataset(data_root=str(out), data_prefix='val')
+    assert len(val) == 3 and val.CLASSES == ('n01', 'n02')
+    assert len(CustomDataset(data_root=str(out), data_prefix='train', with_label=False)) == 6
+    assert tiny.main([str(src), str(tmp_path / 'out')]) == counts  # rerun: nothing breaks
