@@ -1,22 +1,7 @@
-# Plain MAE baseline, ViT-B/16, cifar100, the ImageNet-1K recipe on images upscaled to 224,
-# beside mae-amt_vit-base-p16_8xb128-amp-coslr-400e_cifar100.py.
+# Plain MAE baseline, ViT-B/16, CIFAR-100 upscaled to 224: the CIFAR-10 config with the other data set.
+# Beside it: mae-amt_vit-base-p16_8xb128-amp-coslr-400e_cifar100.py.
 # Data layout: data/cifar100/cifar-100-python/ (the python version, extracted; nothing is
 # downloaded)
-_base_ = './mae_vit-base-p16_8xb512-amp-coslr-400e_in1k.py'
+_base_ = './mae_vit-base-p16_8xb128-amp-coslr-400e_cifar10.py'
 
-train_pipeline = [
-    dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.2, 1.0), backend='pillow',
-         interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackInputs'),
-]
-data_preprocessor = dict(to_rgb=False)  # the loader yields RGB arrays
-train_dataloader = dict(
-    batch_size=128,
-    dataset=dict(
-        _delete_=True,
-        type='CIFAR100', data_root='data/cifar100', split='train', download=False,
-        pipeline=train_pipeline))
-# 8 x 128 = 1024 images per step: the recipe's lr (1.5e-4 per 256) at this batch size.
-optim_wrapper = dict(optimizer=dict(lr=1.5e-4 * 1024 / 256))
-auto_scale_lr = dict(base_batch_size=1024)
+train_dataloader = dict(dataset=dict(type='CIFAR100', data_root='data/cifar100'))

@@ -1,24 +1,9 @@
-# Plain MAE baseline, ViT-B/16, tiny-imagenet, the ImageNet-1K recipe on images upscaled to 224,
-# beside mae-amt_vit-base-p16_8xb128-amp-coslr-400e_tiny-imagenet.py.
-# Data layout: data/tiny-imagenet/train/<wnid>/*.JPEG (tools/dataset_converters/
-# tiny_imagenet_to_folders.py)
-_base_ = './mae_vit-base-p16_8xb512-amp-coslr-400e_in1k.py'
+# Plain MAE baseline, ViT-B/16, Tiny ImageNet upscaled to 224: the STL-10 config with the other data
+# set (every image under train/, labels unused).
+# Beside it: mae-amt_vit-base-p16_8xb128-amp-coslr-400e_tiny-imagenet.py.
+# Data layout: data/tiny-imagenet/train/<wnid>/*.JPEG
+# (tools/dataset_converters/tiny_imagenet_to_folders.py)
+_base_ = './mae_vit-base-p16_8xb128-amp-coslr-400e_stl10.py'
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.2, 1.0), backend='pillow',
-         interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackInputs'),
-]
-data_preprocessor = dict(to_rgb=True)
 train_dataloader = dict(
-    batch_size=128,
-    dataset=dict(
-        _delete_=True,
-        type='CustomDataset', data_root='data/tiny-imagenet', data_prefix='train',
-        with_label=False,
-        pipeline=train_pipeline))
-# 8 x 128 = 1024 images per step: the recipe's lr (1.5e-4 per 256) at this batch size.
-optim_wrapper = dict(optimizer=dict(lr=1.5e-4 * 1024 / 256))
-auto_scale_lr = dict(base_batch_size=1024)
+    dataset=dict(data_root='data/tiny-imagenet', ann_file='', data_prefix='train'))

@@ -1,23 +1,9 @@
-# Plain SimMIM-ViT baseline on tiny-imagenet upscaled to 224 (44% random masking, no throwing),
-# beside simmim-amt_vit-base-p16_8xb128-amp-coslr-200e_tiny-imagenet.py.
-_base_ = './simmim_vit-base-p16_8xb256-amp-coslr-200e_in1k.py'
+# Plain SimMIM-ViT baseline, ViT-B/16, Tiny ImageNet upscaled to 224: the STL-10 config with the other data
+# set (every image under train/, labels unused).
+# Beside it: simmim-amt_vit-base-p16_8xb128-amp-coslr-200e_tiny-imagenet.py.
+# Data layout: data/tiny-imagenet/train/<wnid>/*.JPEG
+# (tools/dataset_converters/tiny_imagenet_to_folders.py)
+_base_ = './simmim_vit-base-p16_8xb128-amp-coslr-200e_stl10.py'
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.67, 1.0),
-         aspect_ratio_range=(3. / 4., 4. / 3.), backend='pillow', interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5),
-    {{_base_.mask_generator}},
-    dict(type='PackInputs'),
-]
-model = dict(data_preprocessor=dict(to_rgb=True))
 train_dataloader = dict(
-    batch_size=128,
-    dataset=dict(
-        _delete_=True,
-        type='CustomDataset', data_root='data/tiny-imagenet', data_prefix='train',
-        with_label=False,
-        pipeline=train_pipeline))
-# 8 x 128 = 1024 images per step: 1e-4 x 1024 / 512
-optim_wrapper = dict(optimizer=dict(lr=1e-4 * 1024 / 512))
-auto_scale_lr = dict(base_batch_size=1024)
+    dataset=dict(data_root='data/tiny-imagenet', ann_file='', data_prefix='train'))
