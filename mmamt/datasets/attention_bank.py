@@ -15,6 +15,31 @@ import numpy as np
 import torch
 
 
+def map_entropy(maps) -> np.ndarray:
+    """Normalised entropy of each map taken as a distribution over its patches.
+
+    ``p = (m + 1e-6) / sum``, entropy divided by ``log(L)``, so 1 is a uniform map and values
+    near 0 a map on a single patch. Used by :meth:`AttentionBank.statistics` and the
+    attention-statistics tool.
+
+    Args:
+        maps (np.ndarray | torch.Tensor): ``(N, h, w)`` or ``(N, L)`` maps in [0, 1], or uint8
+            maps (``value / 255``).
+
+    Returns:
+        np.ndarray: ``(N,)`` float64 entropies in [0, 1].
+    """
+    maps = torch.as_tensor(maps)
+    if maps.dtype == torch.uint8:
+        maps = maps.double() / 255.0
+    maps = maps.double().flatten(1)
+    if maps.shape[1] < 2:
+        raise ValueError(f'maps must have at least 2 patches, got shape {tuple(maps.shape)}')
+    p = maps.clamp_min(0) + 1e-6
+    p = p / p.sum(dim=1, keepdim=True)
+    return (-(p * p.log()).sum(dim=1) / np.log(maps.shape[1])).numpy()
+
+
 class AttentionBank:
     """Per-sample AMT attention maps, indexed by ``sample_idx``.
 
@@ -153,9 +178,6 @@ class AttentionBank:
     def statistics(self, indices: Optional[Sequence[int]] = None) -> Dict[str, float]:
         """Mean, std and normalised entropy of the maps (entropy 1 = uniform)."""
         maps = self.maps if indices is None else self.maps[torch.as_tensor(indices)]
-        maps = maps.float().flatten(1) / 255.0
-        p = maps + 1e-6
-        p = p / p.sum(dim=1, keepdim=True)
-        entropy = -(p * p.log()).sum(dim=1) / np.log(maps.shape[1])
-        return dict(mean=float(maps.mean()), std=float(maps.std()),
-                    entropy=float(entropy.mean()))
+        values = maps.float() / 255.0
+        return dict(mean=float(values.mean()), std=float(values.std()),
+                    entropy=float(map_entropy(maps).mean()))

@@ -9,39 +9,15 @@ import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
 from mmengine.utils import ProgressBar
 from PIL import Image
 
 from mmamt.datasets import AttentionBank
+from mmamt.datasets.attention_bank import map_entropy
 
 _EPOCH_RE = re.compile(r'epoch_(\d+)\.pth$')
 # Synthetic layout: imagenet/<split>/<class>/<stem>.png <-> ade/annotations/<ade split>/<stem>.png
 _ADE_SPLITS = {'train': 'training', 'val': 'validation'}
-
-
-def map_entropy(maps) -> np.ndarray:
-    """Normalised entropy of each map taken as a distribution over its patches.
-
-    Same definition as ``AttentionBank.statistics``: ``p = (m + 1e-6) / sum``, entropy divided
-    by ``log(L)``, so 1 is a uniform map and values near 0 a map on a single patch.
-
-    Args:
-        maps (np.ndarray | torch.Tensor): ``(N, h, w)`` or ``(N, L)`` maps in [0, 1], or uint8
-            maps (``value / 255``).
-
-    Returns:
-        np.ndarray: ``(N,)`` float64 entropies in [0, 1].
-    """
-    maps = torch.as_tensor(maps)
-    if maps.dtype == torch.uint8:
-        maps = maps.double() / 255.0
-    maps = maps.double().flatten(1)
-    if maps.shape[1] < 2:
-        raise ValueError(f'maps must have at least 2 patches, got shape {tuple(maps.shape)}')
-    p = maps.clamp_min(0) + 1e-6
-    p = p / p.sum(dim=1, keepdim=True)
-    return (-(p * p.log()).sum(dim=1) / np.log(maps.shape[1])).numpy()
 
 
 def _expand_map(attn_map: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:

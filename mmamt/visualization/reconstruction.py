@@ -41,9 +41,7 @@ def input_size(model: nn.Module) -> Tuple[int, int]:
     Returns:
         tuple[int, int]: Input height and width in pixels.
     """
-    backbone = unwrap(model).backbone
-    stride = backbone.patch_embed.projection.stride
-    return (backbone.patch_resolution[0] * stride[0], backbone.patch_resolution[1] * stride[1])
+    return tuple(unwrap(model).backbone.input_size)
 
 
 @torch.no_grad()

@@ -78,7 +78,7 @@ def probe(config: str, checkpoint: Optional[str], data_root: str, seed: int = 0)
     if checkpoint:
         load_checkpoint(model, checkpoint, map_location='cpu', strict=True, logger='silent')
     model.eval()
-    size = model.backbone.patch_resolution[0] * model.backbone.patch_embed.projection.stride[0]
+    size = model.backbone.input_size[0]
     x_train, y_train, classes = load_split(data_root, 'train', size)
     x_val, y_val, _ = load_split(data_root, 'val', size)
     f_train, f_val = extract(model, x_train), extract(model, x_val)

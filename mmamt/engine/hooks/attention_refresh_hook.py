@@ -23,20 +23,8 @@ BANK_KEY = 'amt_bank'
 
 
 def find_transforms(dataset, cls) -> List:
-    """All transforms of type ``cls`` in a dataset's pipeline (through dataset wrappers)."""
-    found = []
-    inner = [dataset]
-    while inner:
-        ds = inner.pop()
-        if hasattr(ds, 'datasets'):
-            inner.extend(ds.datasets)
-        elif hasattr(ds, 'dataset'):
-            inner.append(ds.dataset)
-        pipeline = getattr(ds, 'pipeline', None)
-        for t in getattr(pipeline, 'transforms', []):
-            if isinstance(t, cls):
-                found.append(t)
-    return found
+    """All transforms of type ``cls`` in a dataset's pipeline."""
+    return [t for t in getattr(dataset.pipeline, 'transforms', []) if isinstance(t, cls)]
 
 
 @HOOKS.register_module()
@@ -179,8 +167,7 @@ class AttentionRefreshHook(Hook):
         if self.pipeline is None:
             # The loading steps of the training pipeline (all before LoadAttentionMap), then the
             # full image resized to the input size: no crop, no flip.
-            h = backbone.patch_resolution[0] * backbone.patch_embed.projection.stride[0]
-            w = backbone.patch_resolution[1] * backbone.patch_embed.projection.stride[1]
+            h, w = backbone.input_size
             loading = []
             for t in dataset.pipeline.transforms:
                 if isinstance(t, LoadAttentionMap):

@@ -5,6 +5,7 @@ One routine serves the refresh hook, the visualiser and any backbone that has mm
 which costs O(N d) per head instead of the O(N^2 d) of the full attention matrix.
 """
 import warnings
+from typing import Tuple
 
 import torch
 import torch.nn as nn
@@ -80,6 +81,12 @@ class CLSAttentionMixin:
     The host class provides ``embed_all_tokens(x) -> (B, 1 + L, C)`` (all tokens, [CLS] first,
     position embeddings added, nothing masked), ``layers`` and ``patch_resolution``.
     """
+
+    @property
+    def input_size(self) -> Tuple[int, int]:
+        """``(H, W)`` in pixels of the input the backbone was built for (the refresh view)."""
+        stride = self.patch_embed.projection.stride
+        return (self.patch_resolution[0] * stride[0], self.patch_resolution[1] * stride[1])
 
     @torch.no_grad()
     def cls_attention(self, x: torch.Tensor) -> torch.Tensor:
