@@ -3,33 +3,16 @@
 One function, :func:`reconstruct`, knows how each AMT algorithm turns a token mask into pixels;
 the panel drawing and the training hook only see full-grid patches.
 """
-import contextlib
-from typing import Iterator, Tuple
+from typing import Tuple
 
 import numpy as np
 import torch
 import torch.nn as nn
-from mmengine.model import is_model_wrapper
 
 from mmamt.models.algorithms.mae_amt import MAEAMT
 from mmamt.models.algorithms.simmim_amt import SimMIMAMT
 from mmamt.models.utils import MASKED
-
-
-def unwrap(model: nn.Module) -> nn.Module:
-    """The model inside a DDP / FSDP wrapper, or the model itself."""
-    return model.module if is_model_wrapper(model) else model
-
-
-@contextlib.contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put ``model`` in eval mode (no drop path / dropout) and restore its mode afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
+from mmamt.utils import eval_mode, unwrap
 
 
 def input_size(model: nn.Module) -> Tuple[int, int]:

@@ -14,9 +14,9 @@ from mmpretrain.registry import HOOKS
 from mmamt.datasets import AMTMaskGenerator
 from mmamt.models.algorithms.mae_amt import MAEAMT
 from mmamt.models.algorithms.simmim_amt import SimMIMAMT
+from mmamt.utils import unwrap
 from mmamt.visualization import render_panels
 from mmamt.visualization.panel import MIN_TILE
-from mmamt.visualization.reconstruction import unwrap
 from .attention_refresh_hook import AttentionRefreshHook, find_transforms
 
 #: Image names are ``amt/<sample_idx>`` (a group in TensorBoard, a folder for LocalVisBackend).

@@ -9,7 +9,6 @@ import torch
 from mmengine.dataset import BaseDataset, Compose, default_collate
 from mmengine.dist import all_gather, get_dist_info
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.optim import AmpOptimWrapper
 from mmengine.runner import BaseLoop
 from mmengine.runner.amp import autocast
@@ -18,6 +17,7 @@ from mmpretrain.registry import HOOKS, TRANSFORMS
 from torch.utils.data import DataLoader
 
 from mmamt.datasets import AttentionBank, LoadAttentionMap
+from mmamt.utils import eval_mode, unwrap
 
 BANK_KEY = 'amt_bank'
 
@@ -95,7 +95,7 @@ class AttentionRefreshHook(Hook):
     # -- bank life cycle ---------------------------------------------------------------------
     @staticmethod
     def _backbone(runner):
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = unwrap(runner.model)
         backbone = getattr(model, 'backbone', None)
         if backbone is None or not hasattr(backbone, 'attention_map'):
             raise TypeError('AttentionRefreshHook needs a model whose backbone has '
@@ -196,7 +196,7 @@ class AttentionRefreshHook(Hook):
     @torch.no_grad()
     def compute_maps(self, runner, indices: Sequence[int]) -> Tuple[torch.Tensor, torch.Tensor]:
         """Maps of the given samples with the deterministic view, ``(n,)`` and ``(n, h, w)``."""
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = unwrap(runner.model)
         backbone = self._backbone(runner)
         dataset = self.refresh_dataset(runner, backbone)
         train_loader = runner.train_dataloader
@@ -209,10 +209,8 @@ class AttentionRefreshHook(Hook):
             collate_fn=default_collate)
         rank, world = get_dist_info()
         bar = ProgressBar(len(indices) * world) if rank == 0 else None
-        was_training = model.training
-        model.eval()
         out_idx, out_maps = [], []
-        try:
+        with eval_mode(model):
             for batch in loader:
                 data = model.data_preprocessor(batch, False)
                 with self._autocast(runner):
@@ -221,8 +219,6 @@ class AttentionRefreshHook(Hook):
                 out_idx.append(torch.tensor([int(s.sample_idx) for s in data['data_samples']]))
                 if bar is not None:
                     bar.update(len(maps) * world)
-        finally:
-            model.train(was_training)
         if bar is not None:
             bar.file.write('\n')
         grid = self.bank.grid
