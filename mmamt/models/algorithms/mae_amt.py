@@ -1,14 +1,13 @@
 """MAE with attention-driven masking and throwing (AMT)."""
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Optional, Tuple, Union
 
 import torch
 from mmpretrain.models.selfsup.mae import MAE, MAEViT
 from mmpretrain.models.utils import resize_pos_embed
 from mmpretrain.registry import MODELS
-from mmpretrain.structures import DataSample
 
-from ..utils import (CLSAttentionMixin, gather_tokens, scatter_tokens, split_token_mask,
-                     stack_token_masks)
+from ..utils import (CLSAttentionMixin, MaskedPatchLossMixin, gather_tokens, scatter_tokens,
+                     split_token_mask)
 
 
 @MODELS.register_module()
@@ -75,7 +74,7 @@ class AMTMAEViT(CLSAttentionMixin, MAEViT):
 
 
 @MODELS.register_module()
-class MAEAMT(MAE):
+class MAEAMT(MaskedPatchLossMixin, MAE):
     """MAE with AMT: `Good helper is around you: Attention-driven Masked Image Modeling
     <https://arxiv.org/abs/2211.15362>`_.
 
@@ -84,23 +83,6 @@ class MAEAMT(MAE):
     (``AMTMAEPretrainDecoder``) adds mask tokens at the masked positions only, and the pixel loss
     covers the masked patches only: thrown patches cost nothing and teach nothing.
     """
-
-    def loss(self, inputs: torch.Tensor, data_samples: List[DataSample],
-             **kwargs) -> Dict[str, torch.Tensor]:
-        """Reconstruction loss over the masked patches.
-
-        Args:
-            inputs (torch.Tensor): Images, ``(B, 3, H, W)``.
-            data_samples (list[DataSample]): Each carries ``mask`` at the patch grid.
-
-        Returns:
-            dict[str, torch.Tensor]: ``{'loss': ...}``.
-        """
-        token_mask = stack_token_masks(data_samples, inputs.device)
-        pred, token_mask = self.predict_patches(inputs, token_mask)
-        # mmpretrain's head (patchify, norm_pix target, loss averaged over `mask`) unchanged.
-        loss = self.head.loss(pred, inputs, (token_mask == 1).to(pred.dtype))
-        return dict(loss=loss)
 
     def predict_patches(self, inputs: torch.Tensor, token_mask: torch.Tensor
                         ) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -1,5 +1,5 @@
 """SimMIM on a plain ViT, with attention-driven masking and throwing (AMT)."""
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -8,10 +8,9 @@ from mmpretrain.models import VisionTransformer
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from mmpretrain.models.utils import resize_pos_embed
 from mmpretrain.registry import MODELS
-from mmpretrain.structures import DataSample
 
-from ..utils import (CLSAttentionMixin, gather_tokens, kept_indices, scatter_tokens,
-                     stack_token_masks)
+from ..utils import (CLSAttentionMixin, MaskedPatchLossMixin, gather_tokens, kept_indices,
+                     scatter_tokens)
 
 
 @MODELS.register_module()
@@ -104,7 +103,7 @@ class AMTSimMIMLinearDecoder(nn.Module):
 
 
 @MODELS.register_module()
-class SimMIMAMT(BaseSelfSupervisor):
+class SimMIMAMT(MaskedPatchLossMixin, BaseSelfSupervisor):
     """SimMIM with AMT on a ViT: `Good helper is around you: Attention-driven Masked Image
     Modeling <https://arxiv.org/abs/2211.15362>`_ (SimMIM: `<https://arxiv.org/abs/2111.09886>`_).
 
@@ -117,22 +116,6 @@ class SimMIMAMT(BaseSelfSupervisor):
 
     def extract_feat(self, inputs: torch.Tensor):
         return self.backbone(inputs, mask=None)
-
-    def loss(self, inputs: torch.Tensor, data_samples: List[DataSample],
-             **kwargs) -> Dict[str, torch.Tensor]:
-        """L1 reconstruction loss over the masked patches.
-
-        Args:
-            inputs (torch.Tensor): Images, ``(B, 3, H, W)``.
-            data_samples (list[DataSample]): Each carries ``mask`` at the ViT patch grid.
-
-        Returns:
-            dict[str, torch.Tensor]: ``{'loss': ...}``.
-        """
-        token_mask = stack_token_masks(data_samples, inputs.device)
-        pred, token_mask = self.predict_patches(inputs, token_mask)
-        loss = self.head.loss(pred, inputs, (token_mask == 1).to(pred.dtype))
-        return dict(loss=loss)
 
     def predict_patches(self, inputs: torch.Tensor, token_mask: torch.Tensor
                         ) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -85,3 +85,27 @@ def scatter_tokens(values: torch.Tensor, ids: torch.Tensor, length: int) -> torc
     """Place ``values (B, n, C)`` at positions ``ids (B, n)`` of a zero ``(B, length, C)``."""
     full = values.new_zeros(values.shape[0], length, values.shape[-1])
     return full.scatter(1, ids.unsqueeze(-1).expand_as(values), values)
+
+
+class MaskedPatchLossMixin:
+    """``loss`` for AMT algorithms: the head's pixel loss over the masked patches only.
+
+    The host provides ``predict_patches(inputs, token_mask) -> (pred (B, L, P), token_mask)``
+    and an mmpretrain ``MAEPretrainHead``-style ``head`` (patchify, optional norm_pix target,
+    loss averaged over ``mask``). Thrown and visible patches carry zero weight.
+    """
+
+    def loss(self, inputs: torch.Tensor, data_samples: List, **kwargs) -> dict:
+        """Reconstruction loss over the masked patches.
+
+        Args:
+            inputs (torch.Tensor): Images, ``(B, 3, H, W)``.
+            data_samples (list[DataSample]): Each carries ``mask`` at the model patch grid.
+
+        Returns:
+            dict[str, torch.Tensor]: ``{'loss': ...}``.
+        """
+        token_mask = stack_token_masks(data_samples, inputs.device)
+        pred, token_mask = self.predict_patches(inputs, token_mask)
+        loss = self.head.loss(pred, inputs, (token_mask == MASKED).to(pred.dtype))
+        return dict(loss=loss)
