@@ -6,13 +6,12 @@ storage lives in shared memory, created in the main process before workers start
 refresh in the main process reaches persistent workers with no copy per worker. The small
 ``state`` tensor (AMT active flag, epoch of the last refresh) is shared the same way.
 """
-import os
-import os.path as osp
-import tempfile
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+
+from mmamt.utils.io import atomic_torch_save
 
 
 def map_entropy(maps) -> np.ndarray:
@@ -153,19 +152,7 @@ class AttentionBank:
 
     def save(self, path: str) -> None:
         """Write the bank atomically: a temp file in the same folder, then ``os.replace``."""
-        folder = osp.dirname(osp.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix='.bank-', suffix='.tmp', dir=folder)
-        try:
-            with os.fdopen(fd, 'wb') as f:
-                torch.save(self.state_dict(), f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if osp.exists(tmp):
-                os.remove(tmp)
-            raise
+        atomic_torch_save(self.state_dict(), path)
 
     @classmethod
     def from_file(cls, path: str) -> 'AttentionBank':

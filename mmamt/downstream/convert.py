@@ -32,10 +32,8 @@ determined raise :class:`CheckpointConversionError`.
 """
 import ast
 import math
-import os
 import os.path as osp
 import re
-import tempfile
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -43,6 +41,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import torch
 
 from mmamt.utils.checkpoint import register_safe_globals
+from mmamt.utils.io import atomic_torch_save
 
 TARGETS = ('mmpretrain', 'mmdet', 'mmseg', 'timm')
 BACKBONE_PREFIX = 'backbone.'
@@ -783,24 +782,6 @@ class ConversionResult:
     info: dict
 
 
-def _save_atomic(obj: dict, path: str) -> None:
-    """Write with ``torch.save`` to a temporary file beside ``path``, then rename it."""
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path) + '.', suffix='.tmp',
-                               dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def convert_checkpoint(src: str,
                        dst: Optional[str],
                        target: str,
@@ -859,5 +840,5 @@ def convert_checkpoint(src: str,
         obj = dict(state_dict=converted,
                    meta=dict(mmamt_version=__version__, mmamt_convert=info))
     if dst is not None:
-        _save_atomic(obj, dst)
+        atomic_torch_save(obj, dst)
     return ConversionResult(report=report, arch=vit, output=obj, info=info)
