@@ -50,15 +50,14 @@ from pycocotools import mask as mask_utils
 SYNTHETIC_CLASSES = ('circle', 'square', 'triangle', 'ring', 'cross')
 
 # Bump when the drawing or the layout changes, so that old data sets are regenerated.
-_FORMAT_VERSION = 2  # 2: class-typical object colours
+_FORMAT_VERSION = 3  # 2: class-typical object colours; 3: random colour per object
 _MANIFEST = 'synthetic_manifest.json'
 # split -> (ImageNet / COCO folder name, ADE folder name, stream id for the RNG)
 _SPLITS = {'train': ('train', 'training', 0), 'val': ('val', 'validation', 1)}
 _MIN_VISIBLE_AREA = 12
 _MAX_ATTEMPTS = 32
-# Typical RGB colour per class (circle, square, triangle, ring, cross).
-_CLASS_COLOURS = np.array([[220, 60, 60], [60, 200, 80], [60, 90, 220], [230, 210, 60],
-                           [200, 70, 210]], dtype=np.float32)
+# Range of each RGB channel of an object's base colour (drawn uniformly, whatever the class).
+_OBJECT_COLOUR_RANGE = (20.0, 235.0)
 _JPEG_QUALITY = 95
 _TEXTURES = ('stripes', 'checker', 'noise')
 # Half-extents of shapes, as fractions of the image size: the intended largest object is drawn
@@ -175,10 +174,11 @@ def _sample_object(rng: np.random.Generator, cls: int, radius: float, size: int,
     cx, cy = rng.uniform(radius, size - radius, size=2)
     theta = rng.uniform(0.0, 2 * np.pi)
     mask = _shape_mask(cls, cx, cy, radius, theta, xx, yy)
-    # Each class has a typical colour (as real categories do), varied per object, so the image
-    # label is learnable by small models in a few epochs while shape still tells classes apart.
-    base = np.clip(_CLASS_COLOURS[cls] + rng.normal(0.0, 30.0, size=3), 20.0, 235.0)
-    base = base.astype(np.float32)
+    # A random colour per object, independent of the class: the label (the largest object's
+    # shape) cannot be read off colour statistics, so a random encoder has no shortcut and a
+    # linear probe measures what pre-training learnt. Objects still stand out from the
+    # background by their texture and sharp edges.
+    base = rng.uniform(*_OBJECT_COLOUR_RANGE, size=3).astype(np.float32)
     # The second texture colour is the base shifted up or down, so the pattern keeps its hue.
     shift = rng.uniform(50.0, 110.0) * (1.0 if rng.random() < 0.5 else -1.0)
     second = np.clip(base + shift, 0.0, 255.0)

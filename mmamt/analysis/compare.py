@@ -1,0 +1,474 @@
+"""Side by side pre-training: named variants, identical everything else, a frozen-encoder probe.
+
+Each variant is a pre-training config plus overrides. For every variant and seed the harness
+makes one mmengine config (data root, seed, work dir, the schedule scaled to the requested
+epochs), trains it with a real ``Runner`` in its own subprocess (so runs never share threads or
+state), probes the frozen encoder of the final checkpoint ([CLS] and mean-patch features,
+logistic regression, :mod:`mmamt.analysis.probe`) and writes ``result.json`` into the run's work
+dir. A run whose ``result.json`` matches its spec is reused, so seeds and variants can be added to
+an earlier comparison. :func:`summarize` and :func:`format_table` turn the runs into one table.
+
+Schedule scaling keeps the shape of the config's schedule: with ``f = epochs / max_epochs``,
+every by-epoch ``param_scheduler`` boundary and ``AttentionRefreshHook``'s ``start_epoch`` and
+``interval`` are multiplied by ``f`` (rounded, at least 1), so "AMT from 20% of the epochs, a
+refresh every 20%" stays that at any length.
+
+Overrides: ``key=value`` as ``--cfg-options`` takes them (``optim_wrapper.optimizer.lr=1e-3``),
+plus ``mask_generator.<arg>=value``, which sets ``<arg>`` of every ``AMTMaskGenerator`` in the
+training pipeline (a list index would break whenever the pipeline changes).
+"""
+import copy
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+from mmengine.config import Config, DictAction
+from mmengine.hooks import Hook
+
+MASK_GENERATOR_PREFIX = 'mask_generator.'
+RESULT_FILE = 'result.json'
+SPEC_FILE = 'spec.json'
+
+
+@dataclass
+class Variant:
+    """A named pre-training variant.
+
+    Args:
+        name (str): Name in the table and the work dir (letters, digits, ``-_.``).
+        config (str): Pre-training config file.
+        options (dict): Overrides, ``{key: value}`` (see the module docstring).
+    """
+    name: str
+    config: str
+    options: Dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.name or not all(c.isalnum() or c in '-_.' for c in self.name):
+            raise ValueError(f'variant name {self.name!r} must be non-empty letters, digits, '
+                             '"-", "_" or "."')
+
+
+def parse_variant(tokens: Sequence[str]) -> Variant:
+    """``['NAME=CONFIG', 'KEY=VALUE', ...]`` (one ``--variant`` of the tool) to a Variant.
+
+    Values are parsed as ``--cfg-options`` parses them (numbers, booleans, lists, strings).
+    """
+    if not tokens or '=' not in tokens[0]:
+        raise ValueError(f'--variant needs NAME=CONFIG first, got {list(tokens)!r}')
+    name, config = tokens[0].split('=', 1)
+    options = {}
+    for token in tokens[1:]:
+        if '=' not in token:
+            raise ValueError(f'variant {name!r}: override {token!r} is not KEY=VALUE')
+        key, value = token.split('=', 1)
+        options[key] = DictAction._parse_iterable(value)
+    return Variant(name, config, options)
+
+
+def _scale(value: int, factor: float, minimum: int = 0) -> int:
+    return max(minimum, int(round(value * factor)))
+
+
+def scale_schedule(cfg: Config, epochs: int) -> None:
+    """Stretch the config's epoch-based schedule to ``epochs`` in place (see module docstring).
+
+    Raises:
+        ValueError: If ``epochs`` < 1 or the config has no ``train_cfg.max_epochs``.
+    """
+    if int(epochs) != epochs or epochs < 1:
+        raise ValueError(f'epochs={epochs} must be an integer >= 1')
+    old = cfg.get('train_cfg', {}).get('max_epochs')
+    if not old:
+        raise ValueError('the config has no train_cfg.max_epochs (an epoch-based loop is needed)')
+    factor = epochs / old
+    cfg.train_cfg.max_epochs = int(epochs)
+    schedulers = cfg.get('param_scheduler') or []
+    if isinstance(schedulers, dict):
+        schedulers = [schedulers]
+    for sched in schedulers:
+        if not sched.get('by_epoch', True):
+            continue
+        begin, end = sched.get('begin', 0), sched.get('end', old)
+        new_begin = _scale(begin, factor)
+        new_end = epochs if end >= old else max(new_begin + 1, _scale(end, factor, 1))
+        if 'T_max' in sched:
+            sched['T_max'] = (new_end - new_begin if sched['T_max'] == end - begin
+                              else _scale(sched['T_max'], factor, 1))
+        sched['begin'], sched['end'] = new_begin, new_end
+    for hook in cfg.get('custom_hooks') or []:
+        if hook.get('type') == 'AttentionRefreshHook':
+            hook['start_epoch'] = _scale(hook.get('start_epoch', 40), factor, 1)
+            hook['interval'] = _scale(hook.get('interval', 40), factor, 1)
+
+
+def apply_options(cfg: Config, options: Dict) -> None:
+    """Apply a variant's overrides in place (``mask_generator.<arg>`` and plain cfg keys).
+
+    Raises:
+        KeyError: If a ``mask_generator.`` override is given but the training pipeline has no
+            ``AMTMaskGenerator``.
+    """
+    plain = {}
+    for key, value in options.items():
+        if key.startswith(MASK_GENERATOR_PREFIX):
+            arg = key[len(MASK_GENERATOR_PREFIX):]
+            steps = [t for t in cfg.train_dataloader.dataset.pipeline
+                     if t.get('type') == 'AMTMaskGenerator']
+            if not steps:
+                raise KeyError(f'override {key!r}: train_dataloader.dataset.pipeline has no '
+                               'AMTMaskGenerator')
+            for t in steps:
+                t[arg] = value
+        else:
+            plain[key] = value
+    if plain:
+        cfg.merge_from_dict(plain)
+
+
+def build_run_config(variant: Variant, data_root: str, work_dir: str, epochs: int, seed: int,
+                     keep_visualization: bool = False) -> Config:
+    """The mmengine config of one run of ``variant``.
+
+    Args:
+        variant (Variant): What to train.
+        data_root (str): Class-folder data (``train/``; the probe also reads ``val/``).
+        work_dir (str): The run's work dir.
+        epochs (int): Length of the run; the schedule is scaled to it.
+        seed (int): ``randomness.seed`` (initialisation, masks, data order).
+        keep_visualization (bool): Keep ``AMTVisualizationHook`` (panels after each refresh).
+            Defaults to False: comparisons measure training, not drawing.
+
+    Returns:
+        Config: Ready for ``Runner.from_cfg``.
+    """
+    cfg = Config.fromfile(variant.config)
+    scale_schedule(cfg, epochs)
+    apply_options(cfg, variant.options)
+    cfg.work_dir = osp.abspath(work_dir)
+    cfg.train_dataloader.dataset.data_root = osp.abspath(data_root)
+    cfg.randomness = dict(seed=int(seed), diff_rank_seed=True)
+    if not keep_visualization:
+        cfg.custom_hooks = [h for h in cfg.get('custom_hooks') or []
+                            if h.get('type') != 'AMTVisualizationHook']
+    # Only the final checkpoint: it is what gets probed.
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=int(epochs),
+                                        max_keep_ckpts=1)
+    return cfg
+
+
+class PretrainStatsHook(Hook):
+    """Seconds per training epoch, tokens through the encoder and the mean loss per epoch.
+
+    Epoch time runs from ``before_train_epoch`` to ``after_train_epoch`` at VERY_HIGH priority,
+    so an attention refresh after the epoch is not part of it (it is in the run's total). Tokens
+    are counted by a forward hook on the backbone in training mode: ``latent.shape[:2]`` of the
+    encoder's output is ``(B, 1 + L_vis)`` for MAE and MAE-AMT alike.
+    """
+
+    def __init__(self) -> None:
+        self.epoch_seconds: List[float] = []
+        self.epoch_loss: List[float] = []
+        self.epoch_tokens: List[float] = []  # encoder tokens per image, [CLS] included
+        self._start = 0.0
+        self._losses: List[float] = []
+        self._tokens = [0, 0]
+        self._handle = None
+
+    def before_train(self, runner) -> None:
+        from mmamt.utils import unwrap
+
+        def count(module, inputs, output):
+            if module.training and isinstance(output, tuple) and hasattr(output[0], 'shape'):
+                self._tokens[0] += int(output[0].shape[0] * output[0].shape[1])
+                self._tokens[1] += int(output[0].shape[0])
+
+        self._handle = unwrap(runner.model).backbone.register_forward_hook(count)
+
+    def before_train_epoch(self, runner) -> None:
+        self._losses, self._tokens[:] = [], [0, 0]
+        self._start = time.perf_counter()
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        if outputs and 'loss' in outputs:
+            self._losses.append(float(outputs['loss']))
+
+    def after_train_epoch(self, runner) -> None:
+        self.epoch_seconds.append(time.perf_counter() - self._start)
+        self.epoch_loss.append(float(np.mean(self._losses)) if self._losses else float('nan'))
+        self.epoch_tokens.append(self._tokens[0] / max(self._tokens[1], 1))
+
+    def after_train(self, runner) -> None:
+        if self._handle is not None:
+            self._handle.remove()
+
+
+def _write_json(path: str, obj) -> None:
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w', encoding='utf-8') as f:
+        json.dump(obj, f, indent=1)
+    os.replace(tmp, path)
+
+
+def _attention_report(runner) -> Optional[List[Dict]]:
+    """Per refresh: entropy and attention share on objects (synthetic masks), or None."""
+    bank_dir = osp.join(runner.work_dir, 'amt_bank')
+    if not osp.isdir(bank_dir):
+        return None
+    from mmamt.visualization import bank_report, find_bank_files
+    dataset = runner.train_dataloader.dataset
+    img_paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
+    records = bank_report(find_bank_files([bank_dir]), img_paths)
+    keep = ('epoch', 'entropy', 'object_share', 'area_share', 'ratio')
+    return [{k: r[k] for k in keep} for r in records]
+
+
+def run_one(spec: Dict) -> Dict:
+    """Train and probe one (variant, seed) in this process; write and return its result.
+
+    Args:
+        spec (dict): ``variant`` (as :class:`Variant` fields), ``data_root``, ``work_dir``,
+            ``epochs``, ``seed``, ``keep_visualization``, ``threads``.
+
+    Returns:
+        dict: The spec plus ``seconds_per_epoch`` (mean), ``epoch_seconds``, ``total_seconds``
+        (training incl. refreshes and checkpoints), ``final_loss`` (mean of the last epoch),
+        ``epoch_loss``, ``encoder_tokens`` (per image, [CLS] included, mean over epochs),
+        ``epoch_tokens``, ``checkpoint``, ``probe`` (see :func:`mmamt.analysis.probe_model`) and
+        ``attention`` (per refresh, or None).
+    """
+    import torch
+    from mmengine.runner import Runner
+
+    import mmamt  # noqa: F401  (registers the AMT modules)
+    from mmamt.analysis.probe import build_encoder_model, probe_model
+
+    if spec.get('threads'):
+        torch.set_num_threads(int(spec['threads']))
+    variant = Variant(**spec['variant'])
+    cfg = build_run_config(variant, spec['data_root'], spec['work_dir'], spec['epochs'],
+                           spec['seed'], spec.get('keep_visualization', False))
+    runner = Runner.from_cfg(cfg)
+    stats = PretrainStatsHook()
+    runner.register_hook(stats, priority='VERY_HIGH')
+    start = time.perf_counter()
+    runner.train()
+    total = time.perf_counter() - start
+    checkpoint = osp.join(cfg.work_dir, f'epoch_{spec["epochs"]}.pth')
+    model = build_encoder_model(cfg, checkpoint, seed=spec['seed'])
+    result = dict(
+        spec,
+        seconds_per_epoch=float(np.mean(stats.epoch_seconds)),
+        epoch_seconds=stats.epoch_seconds,
+        total_seconds=total,
+        final_loss=stats.epoch_loss[-1],
+        epoch_loss=stats.epoch_loss,
+        encoder_tokens=float(np.mean(stats.epoch_tokens)),
+        epoch_tokens=stats.epoch_tokens,
+        checkpoint=checkpoint,
+        probe=probe_model(model, spec['data_root']),
+        attention=_attention_report(runner))
+    _write_json(osp.join(cfg.work_dir, RESULT_FILE), result)
+    return result
+
+
+def run_from_file(spec_path: str) -> None:
+    """Subprocess entry: ``python -c 'from mmamt.analysis.compare import run_from_file; ...'``."""
+    with open(spec_path, encoding='utf-8') as f:
+        run_one(json.load(f))
+
+
+def _reusable(work_dir: str, spec: Dict) -> Optional[Dict]:
+    try:
+        with open(osp.join(work_dir, RESULT_FILE), encoding='utf-8') as f:
+            result = json.load(f)
+    except (OSError, ValueError):
+        return None
+    same = all(result.get(k) == v for k, v in spec.items() if k != 'threads')
+    return result if same else None
+
+
+def run_variants(variants: Sequence[Variant], data_root: str, work_dir: str, epochs: int,
+                 seeds: Sequence[int], jobs: int = 1, threads: int = 1,
+                 keep_visualization: bool = False, reuse: bool = True,
+                 log=print) -> List[Dict]:
+    """Train and probe every (variant, seed), ``jobs`` subprocesses at a time.
+
+    Each run lives in ``work_dir/<variant>/seed<k>/`` (its log in ``train.log``); runs are
+    started seed-major, so the first results to come in cover every variant.
+
+    Args:
+        variants (Sequence[Variant]): What to compare (unique names).
+        data_root (str): Class-folder data with ``train/`` and ``val/``.
+        work_dir (str): Root of the runs.
+        epochs (int): Epochs of every run.
+        seeds (Sequence[int]): Seeds; every variant runs with each.
+        jobs (int): Runs at a time. Defaults to 1.
+        threads (int): Torch (and OpenMP) threads per run; keep ``jobs * threads`` at most the
+            number of cores, oversubscription makes small runs many times slower. Defaults to 1.
+        keep_visualization (bool): Keep AMT panels after each refresh. Defaults to False.
+        reuse (bool): Reuse a run whose ``result.json`` matches its spec. Defaults to True.
+        log (callable): Where progress lines go. Defaults to ``print``.
+
+    Returns:
+        list[dict]: The results of :func:`run_one`, in (seed, variant) order.
+
+    Raises:
+        RuntimeError: If a run fails (the message names its log).
+    """
+    names = [v.name for v in variants]
+    if len(set(names)) != len(names):
+        raise ValueError(f'variant names must be unique, got {names}')
+    if jobs < 1 or threads < 1:
+        raise ValueError(f'jobs={jobs} and threads={threads} must be >= 1')
+    pending, results = [], {}
+    for seed in seeds:
+        for variant in variants:
+            run_dir = osp.abspath(osp.join(work_dir, variant.name, f'seed{seed}'))
+            spec = dict(variant=asdict(variant), data_root=osp.abspath(data_root),
+                        work_dir=run_dir, epochs=int(epochs), seed=int(seed),
+                        keep_visualization=bool(keep_visualization), threads=int(threads))
+            done = _reusable(run_dir, spec) if reuse else None
+            if done is not None:
+                log(f'[compare] {variant.name} seed {seed}: reusing {run_dir}')
+                results[(variant.name, seed)] = done
+            else:
+                pending.append(spec)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    running = []
+    while pending or running:
+        while pending and len(running) < jobs:
+            spec = pending.pop(0)
+            os.makedirs(spec['work_dir'], exist_ok=True)
+            spec_path = osp.join(spec['work_dir'], SPEC_FILE)
+            _write_json(spec_path, spec)
+            log_path = osp.join(spec['work_dir'], 'train.log')
+            log_file = open(log_path, 'w', encoding='utf-8')
+            code = f'from mmamt.analysis.compare import run_from_file; run_from_file({spec_path!r})'
+            proc = subprocess.Popen([sys.executable, '-c', code], stdout=log_file,
+                                    stderr=subprocess.STDOUT, env=env)
+            name = spec['variant']['name']
+            log(f'[compare] {name} seed {spec["seed"]}: training {spec["epochs"]} epochs '
+                f'(log: {log_path})')
+            running.append((proc, spec, log_file, log_path, time.perf_counter()))
+        time.sleep(0.5)
+        for item in list(running):
+            proc, spec, log_file, log_path, started = item
+            if proc.poll() is None:
+                continue
+            running.remove(item)
+            log_file.close()
+            name = spec['variant']['name']
+            if proc.returncode != 0:
+                for other in running:
+                    other[0].kill()
+                with open(log_path, encoding='utf-8', errors='replace') as f:
+                    tail = ''.join(f.readlines()[-15:])
+                raise RuntimeError(f'run {name} seed {spec["seed"]} failed (exit '
+                                   f'{proc.returncode}); see {log_path}:\n{tail}')
+            with open(osp.join(spec['work_dir'], RESULT_FILE), encoding='utf-8') as f:
+                result = json.load(f)
+            results[(name, spec['seed'])] = result
+            top1 = result['probe']['top1']
+            log(f'[compare] {name} seed {spec["seed"]}: done in '
+                f'{time.perf_counter() - started:.0f}s, probe [CLS] {top1["cls"]:.1f}% / '
+                f'mean-patch {top1["mean"]:.1f}%')
+    return [results[(v.name, s)] for s in seeds for v in variants]
+
+
+def probe_random(config: str, data_root: str, seeds: Sequence[int]) -> List[Dict]:
+    """Probe results of the config's randomly initialised encoder, one per seed."""
+    from mmamt.analysis.probe import probe
+    return [probe(config, None, data_root, seed=s) for s in seeds]
+
+
+def _mean_spread(values: Sequence[float]) -> Dict:
+    values = [float(v) for v in values]
+    return dict(mean=float(np.mean(values)),
+                std=float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+                min=min(values), max=max(values), values=values)
+
+
+def summarize(results: Sequence[Dict], random: Optional[Sequence[Dict]] = None) -> Dict:
+    """Mean and spread per variant of every measured quantity.
+
+    Returns:
+        dict: ``{'variants': {name: {...}}, 'random': {...} | None, 'majority_baseline': %}``;
+        per variant ``seeds``, ``top1_cls``, ``top1_mean``, ``seconds_per_epoch``,
+        ``final_loss`` (each ``{mean, std, min, max, values}``), ``encoder_tokens`` and
+        ``epochs``; ``random`` has ``top1_cls`` and ``top1_mean``.
+    """
+    grouped: Dict[str, List[Dict]] = {}
+    for r in results:
+        grouped.setdefault(r['variant']['name'], []).append(r)
+    variants = {}
+    for name, runs in grouped.items():
+        variants[name] = dict(
+            config=runs[0]['variant']['config'], options=runs[0]['variant']['options'],
+            epochs=runs[0]['epochs'], seeds=[r['seed'] for r in runs],
+            top1_cls=_mean_spread([r['probe']['top1']['cls'] for r in runs]),
+            top1_mean=_mean_spread([r['probe']['top1']['mean'] for r in runs]),
+            seconds_per_epoch=_mean_spread([r['seconds_per_epoch'] for r in runs]),
+            final_loss=_mean_spread([r['final_loss'] for r in runs]),
+            encoder_tokens=float(np.mean([r['encoder_tokens'] for r in runs])),
+            last_epoch_tokens=float(np.mean([r['epoch_tokens'][-1] for r in runs])))
+    out = dict(variants=variants, random=None, majority_baseline=None)
+    if results:
+        out['majority_baseline'] = results[0]['probe']['majority_baseline']
+    if random:
+        out['random'] = dict(top1_cls=_mean_spread([r['top1']['cls'] for r in random]),
+                             top1_mean=_mean_spread([r['top1']['mean'] for r in random]))
+        out['majority_baseline'] = random[0]['majority_baseline']
+    return out
+
+
+def _fmt(stat: Dict, digits: int = 1) -> str:
+    if len(stat['values']) > 1:
+        return f'{stat["mean"]:.{digits}f} ± {stat["std"]:.{digits}f}'
+    return f'{stat["mean"]:.{digits}f}'
+
+
+def format_table(summary: Dict) -> str:
+    """The summary as a Markdown table (mean ± sample std over seeds)."""
+    lines = ['| variant | seeds | [CLS] top-1 % | mean-patch top-1 % | s/epoch | '
+             'encoder tokens/img (last epoch) | final loss |',
+             '| --- | --- | --- | --- | --- | --- | --- |']
+    for name, v in summary['variants'].items():
+        lines.append(f'| {name} | {len(v["seeds"])} | {_fmt(v["top1_cls"])} | '
+                     f'{_fmt(v["top1_mean"])} | {_fmt(v["seconds_per_epoch"], 2)} | '
+                     f'{v["encoder_tokens"]:.1f} ({v["last_epoch_tokens"]:.1f}) | '
+                     f'{_fmt(v["final_loss"], 3)} |')
+    if summary.get('random'):
+        r = summary['random']
+        lines.append(f'| random init | {len(r["top1_cls"]["values"])} | {_fmt(r["top1_cls"])} | '
+                     f'{_fmt(r["top1_mean"])} | - | - | - |')
+    if summary.get('majority_baseline') is not None:
+        lines.append(f'| majority class | - | {summary["majority_baseline"]:.1f} | '
+                     f'{summary["majority_baseline"]:.1f} | - | - | - |')
+    return '\n'.join(lines)
+
+
+def compare(variants: Sequence[Variant], data_root: str, work_dir: str, epochs: int,
+            seeds: Sequence[int], jobs: int = 1, threads: int = 1,
+            keep_visualization: bool = False, probe_random_init: bool = True,
+            reuse: bool = True, log=print) -> Dict:
+    """Run, probe and summarise; writes ``work_dir/summary.json``.
+
+    Returns:
+        dict: ``summary`` (:func:`summarize`), ``runs`` (every result), ``table`` (Markdown).
+    """
+    results = run_variants(variants, data_root, work_dir, epochs, seeds, jobs, threads,
+                           keep_visualization, reuse, log)
+    random = probe_random(variants[0].config, data_root, seeds) if probe_random_init else None
+    summary = summarize(results, random)
+    out = dict(summary=summary, runs=list(results), table=format_table(summary),
+               epochs=int(epochs), seeds=list(seeds), data_root=osp.abspath(data_root))
+    os.makedirs(work_dir, exist_ok=True)
+    _write_json(osp.join(work_dir, 'summary.json'), out)
+    return out
