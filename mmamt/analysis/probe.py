@@ -9,6 +9,7 @@ settings are fixed: the probe is a measuring stick, not something to tune per re
 protocol (LARS, 90 epochs) lives in configs/benchmarks/mmpretrain/.
 """
 import functools
+import logging
 import os
 import os.path as osp
 from typing import Dict, Optional, Tuple
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from mmengine.runner import load_checkpoint
 from mmpretrain.registry import MODELS
 from PIL import Image
@@ -132,7 +134,14 @@ def build_encoder_model(config, checkpoint: Optional[str] = None,
     torch.manual_seed(seed)
     with config_scope(cfg):
         model = MODELS.build(cfg.model)
-    model.init_weights()
+    # Without a log file mmengine prints every parameter's init to the console: keep it quiet.
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        model.init_weights()
+    finally:
+        logger.setLevel(level)
     if checkpoint:
         load_checkpoint(model, checkpoint, map_location='cpu', strict=True, logger='silent')
     return model

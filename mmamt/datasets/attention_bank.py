@@ -98,7 +98,7 @@ class AttentionBank:
 
     @property
     def num_refreshes(self) -> int:
-        return int(self.state[2])
+        return int(self._views()[1][2])
 
     def get(self, index: int) -> np.ndarray:
         """The map of one sample, ``(h, w)`` float32 in [0, 1]."""

@@ -58,6 +58,8 @@ _MIN_VISIBLE_AREA = 12
 _MAX_ATTEMPTS = 32
 # Range of each RGB channel of an object's base colour (drawn uniformly, whatever the class).
 _OBJECT_COLOUR_RANGE = (20.0, 235.0)
+# Range of the brightness shift between the two colours of an object's texture.
+_TEXTURE_CONTRAST = (50.0, 110.0)
 _JPEG_QUALITY = 95
 _TEXTURES = ('stripes', 'checker', 'noise')
 # Half-extents of shapes, as fractions of the image size: the intended largest object is drawn
@@ -180,7 +182,7 @@ def _sample_object(rng: np.random.Generator, cls: int, radius: float, size: int,
     # background by their texture and sharp edges.
     base = rng.uniform(*_OBJECT_COLOUR_RANGE, size=3).astype(np.float32)
     # The second texture colour is the base shifted up or down, so the pattern keeps its hue.
-    shift = rng.uniform(50.0, 110.0) * (1.0 if rng.random() < 0.5 else -1.0)
+    shift = rng.uniform(*_TEXTURE_CONTRAST) * (1.0 if rng.random() < 0.5 else -1.0)
     second = np.clip(base + shift, 0.0, 255.0)
     tex = _texture(rng, size, xx, yy)[..., None]
     rgb = base * (1.0 - tex) + second * tex

@@ -16,7 +16,8 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.dataset import Compose, default_collate
 from mmengine.runner import load_checkpoint
-from mmengine.utils import ProgressBar, scandir
+from mmengine.utils import scandir
+from mmpretrain.utils import track_on_main_process
 from mmpretrain.registry import DATASETS, MODELS, TRANSFORMS
 from PIL import Image
 
@@ -273,8 +274,9 @@ def write_panels(config: Union[str, Config],
         os.makedirs(out_dir, exist_ok=True)
         names = _output_names(paths, root)
         written = []
-        bar = ProgressBar(len(picked))
-        for start in range(0, len(picked), batch_size):
+        # rich: a bar on a terminal, a single line in a non-interactive log.
+        starts = range(0, len(picked), batch_size)
+        for start in track_on_main_process(starts, 'AMT panels', total=len(starts)):
             ks = list(range(start, min(start + batch_size, len(picked))))
             batch = default_collate([load(picked[k], k) for k in ks])
             with torch.no_grad():
@@ -286,8 +288,6 @@ def write_panels(config: Union[str, Config],
                 path = osp.join(out_dir, names[k])
                 Image.fromarray(panel).save(path)
                 written.append(path)
-                bar.update()
-        bar.file.write('\n')
         return written
 
 

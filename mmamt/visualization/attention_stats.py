@@ -9,7 +9,7 @@ import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-from mmengine.utils import ProgressBar
+from mmpretrain.utils import track_on_main_process
 from PIL import Image
 
 from mmamt.datasets import AttentionBank
@@ -149,8 +149,9 @@ def bank_report(bank_files: Sequence[Tuple[int, str]],
     shares = [[] for _ in banks]
     areas = []
     # One pass over the samples: each mask is read once for all banks.
-    bar = ProgressBar(len(img_paths))
-    for idx, img_path in enumerate(img_paths):
+    # rich: a bar on a terminal, a single line in a non-interactive log.
+    for idx, img_path in track_on_main_process(enumerate(img_paths), 'attention on objects',
+                                               total=len(img_paths)):
         mask_path = synthetic_mask_path(img_path, seg_dir)
         if mask_path is not None:
             objects = np.asarray(Image.open(mask_path)) != 0
@@ -160,8 +161,6 @@ def bank_report(bank_files: Sequence[Tuple[int, str]],
                 areas.append(float(objects.mean()))
                 for b, (_, _, bank) in enumerate(banks):
                     shares[b].append(object_share(bank.maps[idx].numpy(), objects))
-        bar.update()
-    bar.file.write('\n')
     if areas:
         area = float(np.mean(areas))
         for record, share in zip(records, shares):

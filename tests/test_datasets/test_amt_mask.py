@@ -111,3 +111,74 @@ def test_patch_counts_rounding():
     assert patch_counts(49, 0.44, 0.26, 'ceil') == (22, 13)
     with pytest.raises(ValueError, match='rounding'):
         patch_counts(49, 0.5, 0.1, 'nearest')
+
+
+def _mean_weight_by_role(gen, attn, results_extra=None, reps=300):
+    """Mean attention of masked / thrown / visible patches over many draws."""
+    np.random.seed(0)
+    sums = {1: [], -1: [], 0: []}
+    for _ in range(reps):
+        results = _results(64, attn)
+        results.update(results_extra or {})
+        mask = gen(results)['mask']
+        for role in sums:
+            sums[role].append(attn[mask == role].mean())
+    return {role: float(np.mean(v)) for role, v in sums.items()}
+
+
+def _gradient_map():
+    # Attention rising from left to right: column j has weight (j + 0.5) / 8.
+    return np.tile((np.arange(8, dtype=np.float32) + 0.5) / 8, (8, 1))
+
+
+def test_throw_next_throws_high_attention_least_throws_low_attention():
+    attn = _gradient_map()
+    overall = float(attn.mean())
+    nxt = _mean_weight_by_role(AMTMaskGenerator(64, 8, 8, mask_ratio=0.25, throw_ratio=0.40),
+                               attn)
+    least = _mean_weight_by_role(
+        AMTMaskGenerator(64, 8, 8, mask_ratio=0.25, throw_ratio=0.40, throw_mode='least'), attn)
+    # The reference: masked are the most attended, thrown the next, visible the rest.
+    assert nxt[1] > nxt[-1] > nxt[0]
+    # 'least': masking unchanged, thrown patches are the low-attention ones, visible lean to the
+    # attended side.
+    assert abs(least[1] - nxt[1]) < 0.02
+    assert least[-1] < overall - 0.1 and least[0] > overall + 0.05
+    assert least[0] > nxt[0] + 0.15
+
+
+def test_mask_power_zero_is_uniform_and_larger_power_steers_harder():
+    attn = _gradient_map()
+    overall = float(attn.mean())
+    by_power = {p: _mean_weight_by_role(
+        AMTMaskGenerator(64, 8, 8, mask_ratio=0.25, throw_ratio=0.40, mask_power=p), attn)
+        for p in (0.0, 0.5, 1.0, 2.0)}
+    assert abs(by_power[0.0][1] - overall) < 0.02
+    assert abs(by_power[0.0][-1] - overall) < 0.02
+    masked = [by_power[p][1] for p in (0.0, 0.5, 1.0, 2.0)]
+    assert all(a < b - 0.03 for a, b in zip(masked, masked[1:])), masked
+    # Uniform masking with least-attended throwing: only the throw follows the attention.
+    gen = AMTMaskGenerator(64, 8, 8, mask_ratio=0.45, throw_ratio=0.40, mask_power=0.0,
+                           throw_mode='least')
+    roles = _mean_weight_by_role(gen, attn)
+    assert abs(roles[1] - overall) < 0.02 and roles[-1] < overall - 0.05
+
+
+def test_ramp_scales_guidance_with_the_number_of_refreshes():
+    attn = _gradient_map()
+    gen = AMTMaskGenerator(64, 8, 8, mask_ratio=0.25, throw_ratio=0.40, ramp_refreshes=4)
+    full = _mean_weight_by_role(AMTMaskGenerator(64, 8, 8, mask_ratio=0.25, throw_ratio=0.40),
+                                attn)
+    masked = [_mean_weight_by_role(gen, attn, dict(amt_refreshes=k))[1] for k in (1, 2, 4, 9)]
+    assert masked[0] < masked[1] < masked[2] - 0.02
+    # From ramp_refreshes on, exactly the reference draw (same seed, same weights).
+    assert masked[2] == pytest.approx(full[1]) and masked[3] == pytest.approx(full[1])
+
+
+@pytest.mark.parametrize('kwargs,key', [
+    (dict(mask_power=-0.5), 'mask_power'), (dict(throw_power=9), 'throw_power'),
+    (dict(throw_mode='most'), 'throw_mode'), (dict(ramp_refreshes=1.5), 'ramp_refreshes'),
+    (dict(ramp_refreshes=-1), 'ramp_refreshes')])
+def test_guidance_options_are_checked(kwargs, key):
+    with pytest.raises(ValueError, match=key):
+        AMTMaskGenerator(64, 8, 8, **kwargs)

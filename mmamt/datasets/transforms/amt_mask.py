@@ -60,6 +60,21 @@ class AMTMaskGenerator(BaseTransform):
         rounding (str): 'floor' (MAE) or 'ceil' (SimMIM) for the counts. Defaults to 'floor'.
         min_weight (float): Floor added to every weight (min-max maps have zeros, and sampling
             without replacement needs positive weights). Defaults to 1e-3.
+        mask_power (float): How strongly attention steers the order of the draw: the weights
+            are ``w ** mask_power``. 1 is the reference, 0 a uniform draw (the attention then
+            only acts through ``throw_mode='least'``), values in between soften it.
+            In [0, 8]. Defaults to 1.0.
+        throw_mode (str): Which patches are thrown. ``'next'`` (the reference): the ``n_throw``
+            drawn right after the masked ones, i.e. the next most attended. ``'least'``: drawn
+            from the patches not masked with weights ``w ** -throw_power``, so the least attended
+            ("redundant") patches are thrown and the visible ones lean to the object.
+            Defaults to 'next'.
+        throw_power (float): Strength of ``throw_mode='least'``; 0 throws uniformly at random.
+            In [0, 8]. Defaults to 1.0.
+        ramp_refreshes (int): Ramp the guidance up over this many attention refreshes: after
+            refresh ``k`` both powers are scaled by ``min(1, k / ramp_refreshes)``, so an immature
+            first map steers little (as hard-patch mining ramps up its difficulty). 0: full
+            strength from the first refresh (the reference). Defaults to 0.
     """
 
     def __init__(self,
@@ -70,7 +85,11 @@ class AMTMaskGenerator(BaseTransform):
                  throw_ratio: float = 0.40,
                  random_mask_ratio: float = 0.75,
                  rounding: str = 'floor',
-                 min_weight: float = 1e-3) -> None:
+                 min_weight: float = 1e-3,
+                 mask_power: float = 1.0,
+                 throw_mode: str = 'next',
+                 throw_power: float = 1.0,
+                 ramp_refreshes: int = 0) -> None:
         for name, value in (('input_size', input_size), ('mask_patch_size', mask_patch_size),
                             ('model_patch_size', model_patch_size)):
             if int(value) != value or value < 1:
@@ -89,6 +108,19 @@ class AMTMaskGenerator(BaseTransform):
                              f'{mask_ratio + throw_ratio:g} must be < 1')
         if not min_weight > 0:
             raise ValueError(f'AMTMaskGenerator: min_weight={min_weight} must be > 0')
+        for name, value in (('mask_power', mask_power), ('throw_power', throw_power)):
+            if not 0.0 <= value <= 8.0:
+                raise ValueError(f'AMTMaskGenerator: {name}={value} must be in [0, 8]')
+        if throw_mode not in ('next', 'least'):
+            raise ValueError(f"AMTMaskGenerator: throw_mode={throw_mode!r} must be 'next' or "
+                             "'least'")
+        if int(ramp_refreshes) != ramp_refreshes or ramp_refreshes < 0:
+            raise ValueError(f'AMTMaskGenerator: ramp_refreshes={ramp_refreshes} must be an '
+                             'integer >= 0')
+        self.mask_power = float(mask_power)
+        self.throw_mode = throw_mode
+        self.throw_power = float(throw_power)
+        self.ramp_refreshes = int(ramp_refreshes)
         self.input_size = int(input_size)
         self.mask_patch_size = int(mask_patch_size)
         self.model_patch_size = int(model_patch_size)
@@ -111,7 +143,12 @@ class AMTMaskGenerator(BaseTransform):
         self._warned = False
 
     def patch_weights(self, results: dict) -> np.ndarray:
-        """Sampling weight of each mask patch, ``(grid * grid,)``, all > 0."""
+        """Sampling weight of each mask patch, ``(grid * grid,)``, all > 0.
+
+        With ``ramp_refreshes`` the weights are raised to ``min(1, k / ramp_refreshes)`` after
+        refresh ``k`` (``amt_refreshes`` from ``LoadAttentionMap``); :meth:`draw` then raises
+        them to its powers, so the ramp scales both powers.
+        """
         attn_map = results.get('attn_map')
         if attn_map is None:
             return np.ones(self.num_patches, dtype=np.float64)
@@ -123,17 +160,34 @@ class AMTMaskGenerator(BaseTransform):
                               'constant attention map; using uniform weights (warned once)')
                 self._warned = True
             return np.ones(self.num_patches, dtype=np.float64)
-        return np.maximum(w, 0.0, dtype=np.float64) + self.min_weight
+        w = np.maximum(w, 0.0, dtype=np.float64) + self.min_weight
+        if self.ramp_refreshes:
+            w = w**min(1.0, results.get('amt_refreshes', 0) / self.ramp_refreshes)
+        return w
 
-    def draw(self, weights: np.ndarray, n_mask: int, n_throw: int) -> np.ndarray:
-        """Token mask on the mask grid from weights, ``(grid, grid)`` int8."""
+    @staticmethod
+    def _race(weights: np.ndarray) -> np.ndarray:
+        """A Plackett-Luce order of the indices: weighted sampling without replacement."""
         # Exponential race: E_i / w_i with E_i ~ Exp(1) in ascending order is a Plackett-Luce
         # draw of the order, the same law as Gumbel top-k on log w (-log E_i is Gumbel).
-        order = np.argsort(np.random.standard_exponential(weights.shape[0]) / weights,
-                           kind='stable')
+        return np.argsort(np.random.standard_exponential(weights.shape[0]) / weights,
+                          kind='stable')
+
+    def draw(self, weights: np.ndarray, n_mask: int, n_throw: int) -> np.ndarray:
+        """Token mask on the mask grid from weights, ``(grid, grid)`` int8.
+
+        The order of all patches is drawn with ``weights ** mask_power``; the first ``n_mask``
+        are masked. ``throw_mode='next'`` throws the next ``n_throw`` of that order,
+        ``'least'`` draws them from the rest with ``weights ** -throw_power``.
+        """
+        order = self._race(weights**self.mask_power if self.mask_power != 1 else weights)
         mask = np.zeros(self.num_patches, dtype=np.int8)
         mask[order[:n_mask]] = 1
-        mask[order[n_mask:n_mask + n_throw]] = -1
+        if self.throw_mode == 'next':
+            mask[order[n_mask:n_mask + n_throw]] = -1
+        else:
+            rest = order[n_mask:]
+            mask[rest[self._race(weights[rest]**-self.throw_power)[:n_throw]]] = -1
         return mask.reshape(self.grid, self.grid)
 
     def transform(self, results: dict) -> dict:
@@ -155,4 +209,6 @@ class AMTMaskGenerator(BaseTransform):
                 f'mask_patch_size={self.mask_patch_size}, '
                 f'model_patch_size={self.model_patch_size}, mask_ratio={self.mask_ratio}, '
                 f'throw_ratio={self.throw_ratio}, random_mask_ratio={self.random_mask_ratio}, '
-                f'rounding={self.rounding!r})')
+                f'rounding={self.rounding!r}, mask_power={self.mask_power}, '
+                f'throw_mode={self.throw_mode!r}, throw_power={self.throw_power}, '
+                f'ramp_refreshes={self.ramp_refreshes})')

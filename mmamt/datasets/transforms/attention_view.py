@@ -90,7 +90,8 @@ class LoadAttentionMap(BaseTransform):
     inactive, so ``AMTMaskGenerator`` falls back to random masking.
 
     **Required Keys:** ``sample_idx``. **Added Keys:** ``attn_map`` (float32 ``(h, w)`` or None),
-    ``amt_active`` (bool), ``amt_view`` ((x0, y0, x1, y1)).
+    ``amt_active`` (bool), ``amt_refreshes`` (int, refreshes so far), ``amt_view``
+    ((x0, y0, x1, y1)).
     """
 
     def __init__(self) -> None:
@@ -105,12 +106,14 @@ class LoadAttentionMap(BaseTransform):
         if self.bank is None:
             results['attn_map'] = None
             results['amt_active'] = False
+            results['amt_refreshes'] = 0
             return results
         if 'sample_idx' not in results:
             raise KeyError('LoadAttentionMap needs `sample_idx` in the results (mmengine '
                            'BaseDataset sets it)')
         results['attn_map'] = self.bank.get(int(results['sample_idx']))
         results['amt_active'] = self.bank.active
+        results['amt_refreshes'] = self.bank.num_refreshes
         return results
 
     def __repr__(self) -> str:

@@ -12,8 +12,8 @@ from mmengine.hooks import Hook
 from mmengine.optim import AmpOptimWrapper
 from mmengine.runner import BaseLoop
 from mmengine.runner.amp import autocast
-from mmengine.utils import ProgressBar
 from mmpretrain.registry import HOOKS, TRANSFORMS
+from mmpretrain.utils import track_on_main_process
 from torch.utils.data import DataLoader
 
 from mmamt.datasets import AttentionBank, LoadAttentionMap
@@ -207,20 +207,16 @@ class AttentionRefreshHook(Hook):
             num_workers=train_loader.num_workers if self.num_workers is None
             else self.num_workers,
             collate_fn=default_collate)
-        rank, world = get_dist_info()
-        bar = ProgressBar(len(indices) * world) if rank == 0 else None
         out_idx, out_maps = [], []
         with eval_mode(model):
-            for batch in loader:
+            # rich: a bar on a terminal, a single line in a non-interactive log (mmengine's
+            # ProgressBar wrote every update into the log file).
+            for batch in track_on_main_process(loader, 'AMT refresh', total=len(loader)):
                 data = model.data_preprocessor(batch, False)
                 with self._autocast(runner):
                     maps = backbone.attention_map(data['inputs'])
                 out_maps.append((maps.float().clamp(0, 1) * 255).round().to(torch.uint8).cpu())
                 out_idx.append(torch.tensor([int(s.sample_idx) for s in data['data_samples']]))
-                if bar is not None:
-                    bar.update(len(maps) * world)
-        if bar is not None:
-            bar.file.write('\n')
         grid = self.bank.grid
         if not out_idx:
             return torch.zeros(0, dtype=torch.long), torch.zeros(0, *grid, dtype=torch.uint8)
