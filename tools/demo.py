@@ -1,24 +1,157 @@
-"""`make demo`: MAE-AMT pre-training on the built-in synthetic data, then a linear probe.
+"""`make demo`: mmpretrain's MAE and MAE-AMT side by side on the built-in synthetic data.
 
-1. writes the synthetic data set to data/synthetic (once; deterministic);
-2. pre-trains configs/demo/mae-amt_vit-tiny-p8_1xb32-20e_synthetic.py (a tiny ViT, AMT from
-   epoch 5 on, attention refreshed after epochs 4, 8, 12, 16) into work_dirs/demo;
-3. reports the linear-probe accuracy of its features on the synthetic labels next to a randomly
-   initialised encoder's;
+1. writes the synthetic data set to data/synthetic (once; deterministic; object colours are
+   random, so the label, the shape of the largest object, has no colour shortcut);
+2. pre-trains configs/demo/mae_vit-tiny-p8_1xb32-20e_synthetic.py (MAE, 0.75 random masking) and
+   configs/demo/mae-amt_vit-tiny-p8_1xb32-20e_synthetic.py (MAE-AMT) with the same encoder,
+   decoder, optimizer, schedule, epochs and seed, one process each (the comparison harness,
+   mmamt.analysis.compare);
+3. probes each frozen encoder, and a randomly initialised one, with a logistic regression on
+   [CLS] features (train split -> val split top-1);
 4. writes AMT panels (image, attention, mask, reconstruction) for a few validation images and
-   the per-refresh attention statistics (entropy, share of attention on objects).
+   prints one table plus the attention share on objects after each refresh;
+5. writes the numbers to work_dirs/demo/summary.json.
 """
 import argparse
+import json
 import os
 import os.path as osp
-import sys
 import time
+import warnings
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
+CONFIGS = {
+    'mae': osp.join(ROOT, 'configs', 'demo', 'mae_vit-tiny-p8_1xb32-20e_synthetic.py'),
+    'mae-amt': osp.join(ROOT, 'configs', 'demo', 'mae-amt_vit-tiny-p8_1xb32-20e_synthetic.py'),
+}
+# Upstream deprecation noise (pkg_resources, mmengine's FileClient, torch) says nothing about
+# the demo; the subprocesses inherit the filter through PYTHONWARNINGS.
+WARNING_CATEGORIES = (DeprecationWarning, FutureWarning, UserWarning)
 
-CONFIG = osp.join(ROOT, 'configs', 'demo', 'mae-amt_vit-tiny-p8_1xb32-20e_synthetic.py')
+
+def quiet_warnings() -> None:
+    """Filter upstream deprecation warnings here and in the runs' subprocesses."""
+    for category in WARNING_CATEGORIES:
+        warnings.filterwarnings('ignore', category=category)
+    os.environ['PYTHONWARNINGS'] = ','.join(f'ignore::{c.__name__}' for c in WARNING_CATEGORIES)
+
+
+def run_demo(work_dir: str, data_root: str, num_train: int = 960, num_val: int = 240,
+             epochs: int = None, seeds=(0, ), jobs: int = 2, num_panels: int = 8,
+             log=print) -> dict:
+    """The whole demo; returns the summary written to ``work_dir/summary.json``.
+
+    Args:
+        work_dir (str): Where runs, panels and the summary go.
+        data_root (str): Where the synthetic data set is written (once).
+        num_train (int): Training images. Defaults to 960.
+        num_val (int): Validation images of the probe. Defaults to 240.
+        epochs (int, optional): Pre-training epochs; the demo configs' 20 when None.
+        seeds (Sequence[int]): Pre-training (and random-init) seeds. Defaults to (0,).
+        jobs (int): Runs at a time (one torch thread each). Defaults to 2.
+        num_panels (int): Validation images drawn as AMT panels. Defaults to 8.
+        log (callable): Progress lines. Defaults to ``print``.
+    """
+    from mmengine.config import Config
+
+    from mmamt.analysis import Variant, build_run_config, compare
+    from mmamt.datasets.synthetic import make_synthetic_dataset
+    from mmamt.visualization import write_panels
+
+    start = time.time()
+    log(f'[demo] 1/4 synthetic data -> {data_root}')
+    paths = make_synthetic_dataset(data_root, num_train=num_train, num_val=num_val,
+                                   image_size=64, seed=0)
+    data = paths['imagenet']
+    epochs = epochs or Config.fromfile(CONFIGS['mae-amt']).train_cfg.max_epochs
+    log(f'[demo] 2/4 MAE and MAE-AMT pre-training, {epochs} epochs each, side by side '
+        f'-> {work_dir}')
+    variants = [Variant(name, config) for name, config in CONFIGS.items()]
+    out = compare(variants, data, work_dir, epochs, list(seeds), jobs=jobs, threads=1,
+                  keep_visualization=True, log=log)
+    summary, runs = out['summary'], out['runs']
+
+    log('[demo] 3/4 AMT panels of validation images')
+    amt_run = next(r for r in runs if r['variant']['name'] == 'mae-amt')
+    panel_dir = osp.join(work_dir, 'amt_panels')
+    cfg = build_run_config(Variant(**amt_run['variant']), data, amt_run['work_dir'], epochs,
+                           amt_run['seed'])
+    panels = write_panels(cfg, amt_run['checkpoint'], panel_dir, images=osp.join(data, 'val'),
+                          num=num_panels)
+
+    log('[demo] 4/4 summary')
+    v = summary['variants']
+    result = dict(
+        probe_top1=dict(random=summary['random']['top1_cls']['mean'],
+                        mae=v['mae']['top1_cls']['mean'],
+                        **{'mae-amt': v['mae-amt']['top1_cls']['mean']}),
+        probe_top1_mean_patch=dict(random=summary['random']['top1_mean']['mean'],
+                                   mae=v['mae']['top1_mean']['mean'],
+                                   **{'mae-amt': v['mae-amt']['top1_mean']['mean']}),
+        majority_class=summary['majority_baseline'],
+        seconds_per_epoch={name: v[name]['seconds_per_epoch']['mean'] for name in v},
+        final_loss={name: v[name]['final_loss']['mean'] for name in v},
+        encoder_tokens_per_image={name: v[name]['last_epoch_tokens'] for name in v},
+        attention_per_refresh=amt_run['attention'],
+        epochs=epochs, seeds=list(seeds), num_train=num_train, num_val=num_val,
+        checkpoints={r['variant']['name'] + f'/seed{r["seed"]}': r['checkpoint'] for r in runs},
+        panels=panel_dir, num_panels=len(panels),
+        refresh_panels=osp.join(amt_run['work_dir'], '<timestamp>', 'vis_data', 'vis_image'),
+        seconds_total=time.time() - start)
+    tmp = osp.join(work_dir, f'summary.json.tmp{os.getpid()}')
+    with open(tmp, 'w', encoding='utf-8') as f:
+        json.dump(result, f, indent=1)
+    os.replace(tmp, osp.join(work_dir, 'summary.json'))
+    return result
+
+
+def format_summary(result: dict) -> str:
+    """The demo's closing screen."""
+    p, pm = result['probe_top1'], result['probe_top1_mean_patch']
+    spe, loss, tok = (result['seconds_per_epoch'], result['final_loss'],
+                      result['encoder_tokens_per_image'])
+    seeds = len(result['seeds'])
+    lines = [
+        '=' * 78,
+        f'mmamt demo: MAE vs MAE-AMT, {result["epochs"]} epochs, {result["num_train"]} train / '
+        f'{result["num_val"]} val images, {seeds} seed(s), {result["seconds_total"]:.0f}s',
+        '',
+        f'{"encoder":<16}{"s/epoch":>9}{"final loss":>12}{"tokens/img":>12}'
+        f'{"probe [CLS]":>13}{"mean-patch":>12}',
+    ]
+    for name in ('mae', 'mae-amt'):
+        label = {'mae': 'MAE', 'mae-amt': 'MAE-AMT'}[name]
+        lines.append(f'{label:<16}{spe[name]:>9.2f}{loss[name]:>12.3f}{tok[name]:>12.1f}'
+                     f'{p[name]:>12.1f}%{pm[name]:>11.1f}%')
+    lines.append(f'{"random init":<16}{"-":>9}{"-":>12}{"-":>12}{p["random"]:>12.1f}%'
+                 f'{pm["random"]:>11.1f}%')
+    lines.append(f'{"majority class":<16}{"-":>9}{"-":>12}{"-":>12}'
+                 f'{result["majority_class"]:>12.1f}%{result["majority_class"]:>11.1f}%')
+    lines += [
+        '',
+        'probe: logistic regression on the frozen encoder\'s standardised features, fit on '
+        'train,',
+        'top-1 on val. tokens/img: tokens through the encoder per image in the last epoch '
+        '([CLS] incl.).',
+        'Losses are not comparable across rows: MAE-AMT predicts a different share of patches.',
+    ]
+    attention = result.get('attention_per_refresh') or []
+    if attention:
+        lines += ['', 'MAE-AMT attention after each refresh (share of attention on objects vs '
+                  'their area):']
+        for a in attention:
+            if a.get('object_share') is None:
+                lines.append(f'  after epoch {a["epoch"]:>3}: entropy {a["entropy"]:.3f}')
+            else:
+                lines.append(f'  after epoch {a["epoch"]:>3}: {100 * a["object_share"]:.1f}% on '
+                             f'objects covering {100 * a["area_share"]:.1f}% of the image '
+                             f'({a["ratio"]:.2f}x), entropy {a["entropy"]:.3f}')
+    lines += ['', 'checkpoints:'] + [f'  {k}: {v}' for k, v in result['checkpoints'].items()]
+    lines += [f'AMT panels ({result["num_panels"]}): {result["panels"]}',
+              f'panels after each refresh: {result["refresh_panels"]}',
+              'summary: ' + osp.join(osp.dirname(result['panels']), 'summary.json'),
+              '=' * 78]
+    return '\n'.join(lines)
 
 
 def main() -> None:
@@ -27,56 +160,16 @@ def main() -> None:
     parser.add_argument('--data-root', default=osp.join(ROOT, 'data', 'synthetic'))
     parser.add_argument('--num-train', type=int, default=960)
     parser.add_argument('--num-val', type=int, default=240)
+    parser.add_argument('--epochs', type=int, default=None,
+                        help='pre-training epochs (default: the demo configs\')')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0])
+    parser.add_argument('--jobs', type=int, default=2, help='pre-training runs at a time')
     args = parser.parse_args()
-
-    from mmengine.config import Config
-    from mmengine.runner import Runner
-
-    import mmamt  # noqa: F401
-    from mmamt.datasets.synthetic import make_synthetic_dataset
-    from feature_probe import probe
-
-    from mmamt.visualization import (bank_report, find_bank_files, format_report,
-                                     write_panels)
-
-    start = time.time()
-    print(f'[demo] 1/4 synthetic data -> {args.data_root}')
-    make_synthetic_dataset(args.data_root, num_train=args.num_train, num_val=args.num_val,
-                           image_size=64, seed=0)
-
-    print(f'[demo] 2/4 MAE-AMT pre-training ({osp.relpath(CONFIG, ROOT)}) -> {args.work_dir}')
-    cfg = Config.fromfile(CONFIG)
-    cfg.work_dir = args.work_dir
-    cfg.train_dataloader.dataset.data_root = osp.join(args.data_root, 'imagenet')
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    ckpt = osp.join(args.work_dir, f'epoch_{runner.max_epochs}.pth')
-
-    print('[demo] 3/4 linear probe on the synthetic labels (frozen encoder, [CLS] features)')
-    data = osp.join(args.data_root, 'imagenet')
-    trained = probe(CONFIG, ckpt, data)
-    random_init = probe(CONFIG, None, data)
-
-    print('[demo] 4/4 pictures and attention statistics')
-    panel_dir = osp.join(args.work_dir, 'amt_panels')
-    panels = write_panels(cfg, ckpt, panel_dir, images=osp.join(data, 'val'), num=8)
-    dataset = runner.train_dataloader.dataset
-    img_paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
-    stats = bank_report(find_bank_files([osp.join(args.work_dir, 'amt_bank')]), img_paths)
+    quiet_warnings()
+    result = run_demo(args.work_dir, args.data_root, args.num_train, args.num_val, args.epochs,
+                      args.seeds, args.jobs)
     print()
-    print('=' * 72)
-    print(f'MAE-AMT demo finished in {time.time() - start:.0f}s')
-    print(f'  checkpoint:        {ckpt}')
-    print(f'  attention banks:   {osp.join(args.work_dir, "amt_bank")}')
-    print(f'  linear probe top-1 ({trained["num_train"]} train / {trained["num_val"]} val):')
-    print(f'    MAE-AMT encoder: {trained["accuracy"]:.1f}%')
-    print(f'    random encoder:  {random_init["accuracy"]:.1f}%')
-    print(f'    majority class:  {trained["majority_baseline"]:.1f}%')
-    print(f'  AMT panels ({len(panels)}): {panel_dir}')
-    print(f'  panels after each refresh: {args.work_dir}/<timestamp>/vis_data/vis_image/amt/')
-    print('  attention per refresh (entropy 1 = uniform; ratio > 1: attention prefers objects):')
-    print('\n'.join('    ' + line for line in format_report(stats).splitlines()))
-    print('=' * 72)
+    print(format_summary(result))
 
 
 if __name__ == '__main__':
