@@ -341,6 +341,10 @@ def run_variants(variants: Sequence[Variant], data_root: str, work_dir: str, epo
             else:
                 pending.append(spec)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    # The runs import the very mmamt this process runs (a checkout or an install).
+    package_root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    env['PYTHONPATH'] = os.pathsep.join(
+        p for p in (package_root, os.environ.get('PYTHONPATH')) if p)
     running = []
     while pending or running:
         while pending and len(running) < jobs:
