@@ -1,0 +1,41 @@
+"""The data preprocessor of the AMT algorithms: images and token split to the device together."""
+from mmpretrain.models.utils import SelfSupDataPreprocessor
+from mmpretrain.registry import MODELS
+
+from .token_mask import TokenSplit
+
+
+@MODELS.register_module()
+class AMTDataPreprocessor(SelfSupDataPreprocessor):
+    """``SelfSupDataPreprocessor`` that also hands the model the batch's :class:`TokenSplit`.
+
+    The per-sample token masks that ``AMTMaskGenerator`` drew in the dataloader workers are
+    stacked and split here, on the CPU, where their counts are checked once; the three index
+    tensors then go to the device with the images, as one copy each. The model's forward pass
+    gets them as ``token_split`` and never reads a device value back. The data samples, which
+    the AMT losses do not read, stay on the CPU as they came (no ``B`` small transfers per
+    step). Batches without masks (validation, feature extraction) are handled exactly as
+    ``SelfSupDataPreprocessor`` handles them.
+
+    Args: see ``mmpretrain.models.SelfSupDataPreprocessor``.
+    """
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        """Normalise the images and split the token masks.
+
+        Args:
+            data (dict): ``inputs`` ``(B, 3, H, W)`` (uint8) and ``data_samples`` from
+                ``default_collate``.
+            training (bool): Whether it is a training step. Defaults to False.
+
+        Returns:
+            dict: ``inputs`` on the device; when the samples carry masks also ``token_split``
+            (:class:`TokenSplit` on the device) and ``data_samples`` as given (CPU).
+        """
+        samples = data.get('data_samples')
+        if not samples or not all('mask' in s for s in samples):
+            return super().forward(data, training)
+        split = TokenSplit.from_data_samples(samples)
+        out = super().forward(dict(inputs=data['inputs'], data_samples=None), training)
+        out.update(data_samples=samples, token_split=self.cast_data(split))
+        return out
