@@ -1,7 +1,9 @@
 """Compile-ready: no graph break in the AMT forward, and mmengine's ``compile=True`` trains.
 
-Slow-ish (torch.compile with inductor on the CPU, gcc); the models are the tiny ones of the
-engine tests (32 px, 2 layers of 32 dims) and the runs 2 short epochs.
+SLOW: the Runner tests compile with inductor on the CPU (gcc), about 1 to 2 minutes each on a
+busy 2-core machine. The models are the tiny ones of the engine tests (32 px, 2 layers of 32
+dims), the runs 2 epochs of 5 steps (random masking, then AMT after a refresh), static shapes
+(``dynamic=False``: two shapes, two compiles).
 """
 import pytest
 import torch
@@ -37,7 +39,7 @@ def _losses(synthetic_root, work_dir, algo, compile):
                    num_workers=0, algo=algo)
     cfg.model.data_preprocessor.type = 'AMTDataPreprocessor'
     cfg.default_hooks.checkpoint.interval = 10
-    cfg.compile = compile
+    cfg.compile = dict(dynamic=False) if compile else False
     runner = Runner.from_cfg(cfg)
     runner.train()
     return runner.message_hub.get_scalar('train/loss').data[0]
@@ -47,7 +49,9 @@ def _losses(synthetic_root, work_dir, algo, compile):
 def test_runner_compile_trains_like_eager(synthetic_root, tmp_path, algo):
     torch._dynamo.reset()
     eager = _losses(synthetic_root, tmp_path / 'eager', algo, False)
+    assert not torch._dynamo.utils.counters['stats']['unique_graphs']
     compiled = _losses(synthetic_root, tmp_path / 'compiled', algo, True)
+    assert torch._dynamo.utils.counters['stats']['unique_graphs'] >= 2  # it did compile
     assert len(eager) == len(compiled) == 10  # 40 images, batch 8, 2 epochs (AMT in the 2nd)
     torch.testing.assert_close(torch.tensor(compiled), torch.tensor(eager), rtol=1e-3,
                                atol=1e-4)

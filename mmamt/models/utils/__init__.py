@@ -1,4 +1,5 @@
 from .cls_attention import CLSAttentionMixin, cls_attention_probs, normalize_attention
+from .compile_ready import plain_drop_probs
 from .data_preprocessor import AMTDataPreprocessor
 from .token_mask import (MASKED, THROWN, VISIBLE, MaskedPatchLossMixin, TokenSplit, gather_tokens,
                          scatter_tokens, split_token_mask, stack_token_masks)
@@ -6,5 +7,5 @@ from .token_mask import (MASKED, THROWN, VISIBLE, MaskedPatchLossMixin, TokenSpl
 __all__ = [
     'CLSAttentionMixin', 'cls_attention_probs', 'normalize_attention', 'MASKED', 'THROWN',
     'VISIBLE', 'TokenSplit', 'AMTDataPreprocessor', 'gather_tokens', 'scatter_tokens',
-    'split_token_mask', 'stack_token_masks', 'MaskedPatchLossMixin'
+    'split_token_mask', 'stack_token_masks', 'MaskedPatchLossMixin', 'plain_drop_probs'
 ]

@@ -12,6 +12,8 @@ from typing import List, NamedTuple, Optional, Sequence
 
 import torch
 
+from .compile_ready import plain_drop_probs
+
 MASKED, THROWN, VISIBLE = 1, -1, 0
 
 
@@ -162,6 +164,10 @@ class MaskedPatchLossMixin:
     compares these predictions with the target of the masked patches only: nothing is
     scattered to the full grid, and visible and thrown patches cost nothing.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        plain_drop_probs(self)  # no graph break per layer under torch.compile
 
     def forward(self, inputs: torch.Tensor, data_samples: Optional[List] = None,
                 mode: str = 'tensor', token_split: Optional[TokenSplit] = None):
