@@ -1,8 +1,23 @@
 """The data preprocessor of the AMT algorithms: images and token split to the device together."""
+from typing import Optional
+
+import torch
 from mmpretrain.models.utils import SelfSupDataPreprocessor
 from mmpretrain.registry import MODELS
 
 from .token_mask import TokenSplit
+
+
+@torch.compiler.disable
+def split_batch(data_samples: Optional[list]) -> Optional[TokenSplit]:
+    """:meth:`TokenSplit.from_data_samples`, or None when the samples carry no mask.
+
+    Kept out of torch.compile: it is host work (a loop over the samples and the count checks),
+    which dynamo would otherwise unroll per sample and break on.
+    """
+    if not data_samples or not all('mask' in s for s in data_samples):
+        return None
+    return TokenSplit.from_data_samples(data_samples)
 
 
 @MODELS.register_module()
@@ -33,9 +48,9 @@ class AMTDataPreprocessor(SelfSupDataPreprocessor):
             (:class:`TokenSplit` on the device) and ``data_samples`` as given (CPU).
         """
         samples = data.get('data_samples')
-        if not samples or not all('mask' in s for s in samples):
+        split = split_batch(samples)
+        if split is None:
             return super().forward(data, training)
-        split = TokenSplit.from_data_samples(samples)
         out = super().forward(dict(inputs=data['inputs'], data_samples=None), training)
         out.update(data_samples=samples, token_split=self.cast_data(split))
         return out
