@@ -26,7 +26,7 @@ class AMTDataPreprocessor(SelfSupDataPreprocessor):
 
     The per-sample token masks that ``AMTMaskGenerator`` drew in the dataloader workers are
     stacked and split here, on the CPU, where their counts are checked once; the three index
-    tensors then go to the device with the images, as one copy each. The model's forward pass
+    tensors then go to the device with the images, as one non-blocking copy each. The model's forward pass
     gets them as ``token_split`` and never reads a device value back. The data samples, which
     the AMT losses do not read, stay on the CPU as they came (no ``B`` small transfers per
     step). Batches without masks (validation, feature extraction) are handled exactly as
@@ -52,5 +52,7 @@ class AMTDataPreprocessor(SelfSupDataPreprocessor):
         if split is None:
             return super().forward(data, training)
         out = super().forward(dict(inputs=data['inputs'], data_samples=None), training)
-        out.update(data_samples=samples, token_split=self.cast_data(split))
+        # Non-blocking: from pageable memory the copy is staged at once and never waits for the
+        # device, whatever ``non_blocking`` says for the images.
+        out.update(data_samples=samples, token_split=split.to_device(self.device))
         return out
