@@ -131,8 +131,9 @@ register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)
 def use_atomic_checkpoints(cfg: Config) -> Config:
     """Make the config's ``CheckpointHook`` save through :class:`AtomicLocalBackend`.
 
-    Leaves the hook alone when it writes elsewhere than a local folder (``out_dir`` with a
-    ``scheme://``) or already has ``backend_args`` / ``file_client_args``.
+    Leaves the hook alone when it is not a ``CheckpointHook`` (or subclass named so), writes
+    elsewhere than a local folder (``out_dir`` with a ``scheme://``) or already has
+    ``backend_args`` / ``file_client_args``.
 
     Args:
         cfg (Config): A Runner config; changed in place.
@@ -141,7 +142,8 @@ def use_atomic_checkpoints(cfg: Config) -> Config:
         Config: ``cfg``.
     """
     hook = (cfg.get('default_hooks') or {}).get('checkpoint')
-    if not hook or hook.get('backend_args') is not None or hook.get('file_client_args'):
+    if (not hook or not str(hook.get('type', 'CheckpointHook')).endswith('CheckpointHook')
+            or hook.get('backend_args') is not None or hook.get('file_client_args')):
         return cfg
     out_dir = hook.get('out_dir')
     if out_dir is not None and '://' in str(out_dir):

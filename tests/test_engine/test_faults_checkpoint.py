@@ -104,6 +104,7 @@ def test_checkpoint_error_on_corrupt_member(tmp_path):
     (dict(type='CheckpointHook', interval=1), dict(backend='mmamt_atomic_local')),
     (dict(type='CheckpointHook', out_dir='s3://bucket/x'), None),
     (dict(type='CheckpointHook', backend_args=dict(backend='local')), dict(backend='local')),
+    (dict(type='SomeOtherHook'), None),
 ])
 def test_use_atomic_checkpoints(hook_cfg, expected):
     from mmengine.config import Config

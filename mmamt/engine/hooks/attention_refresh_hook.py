@@ -149,14 +149,14 @@ class AttentionRefreshHook(Hook):
         """
         model = unwrap(runner.model)
         backbone = self._backbone(runner)
-        img_h, img_w = (int(v) for v in backbone.img_size)
+        img_h, img_w = (int(v) for v in backbone.input_size)
         stride = backbone.patch_embed.projection.stride
         patch = int(stride[0])
         num_patches = int(backbone.patch_resolution[0] * backbone.patch_resolution[1])
         model_text = f'model.backbone (img_size={img_h}, patch_size={patch})'
         problems = []
         if img_h != img_w or stride[0] != stride[1]:
-            problems.append(f'model.backbone.img_size={backbone.img_size} and patch_size='
+            problems.append(f'model.backbone.img_size={(img_h, img_w)} and patch_size='
                             f'{tuple(stride)} must be square for AMTMaskGenerator')
         for gen in find_transforms(dataset, AMTMaskGenerator):
             if gen.input_size != img_h:
