@@ -112,3 +112,31 @@ def test_use_atomic_checkpoints(hook_cfg, expected):
     from mmamt.utils import use_atomic_checkpoints
     cfg = use_atomic_checkpoints(Config(dict(default_hooks=dict(checkpoint=hook_cfg))))
     assert cfg.default_hooks.checkpoint.get('backend_args') == expected
+
+
+def test_resolve_resume_without_a_process(tmp_path, capsys):
+    from mmengine.config import Config
+
+    from mmamt.utils import resolve_resume
+
+    def cfg(load_from=None):
+        return Config(dict(work_dir=str(tmp_path), resume=True, load_from=load_from))
+
+    assert resolve_resume(cfg()).load_from is None  # nothing saved yet: start from scratch
+    for e in (1, 2, 3):
+        torch.save({'meta': dict(epoch=e)}, tmp_path / f'epoch_{e}.pth')
+    (tmp_path / 'epoch_3.pth').write_bytes((tmp_path / 'epoch_3.pth').read_bytes()[:100])
+    # a half-written last_checkpoint (mmengine writes it in place) names no file
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epo'))
+    assert resolve_resume(cfg()).load_from == str(tmp_path / 'epoch_2.pth')
+    out = capsys.readouterr().out
+    assert f'{tmp_path / "epo"} (no such file)' in out and f'{tmp_path / "epoch_3.pth"}' in out
+    # a readable last_checkpoint is used as it is, even when not the newest file
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_1.pth'))
+    assert resolve_resume(cfg()).load_from == str(tmp_path / 'epoch_1.pth')
+    # checkpoints there but none reads: stop instead of starting over
+    for e in (1, 2):
+        (tmp_path / f'epoch_{e}.pth').write_bytes(b'')
+    with pytest.raises(ValueError, match='cannot resume: no checkpoint in .* reads'):
+        resolve_resume(cfg())
+    assert resolve_resume(Config(dict(work_dir=str(tmp_path)))).get('load_from') is None
