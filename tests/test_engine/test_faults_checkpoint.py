@@ -116,8 +116,12 @@ def test_use_atomic_checkpoints(hook_cfg, expected):
 
 def test_resolve_resume_without_a_process(tmp_path, capsys):
     from mmengine.config import Config
+    from mmengine.logging import MMLogger
 
     from mmamt.utils import resolve_resume
+
+    # the warnings go to the current logger: make one that writes to this test's stdout
+    MMLogger.get_instance(f'resolve_resume_{tmp_path.name}', log_level='INFO')
 
     def cfg(load_from=None):
         return Config(dict(work_dir=str(tmp_path), resume=True, load_from=load_from))
