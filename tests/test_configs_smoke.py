@@ -26,7 +26,7 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.runner import Runner
 
-from mmamt.utils import resolve_scoped_collate_fns, setup_cpu_distributed
+from mmamt.utils import resolve_scoped_collate_fns, setup_checkpoints, setup_cpu_distributed
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / 'configs'
@@ -173,7 +173,8 @@ def test_config_trains(path, in_data_parent, tmp_path):
     cfg.work_dir = str(tmp_path / 'work')
     cfg.launcher = 'none'
     # What tools/train.py does after merging its options.
-    runner = Runner.from_cfg(setup_cpu_distributed(resolve_scoped_collate_fns(cfg)))
+    runner = Runner.from_cfg(
+        setup_checkpoints(setup_cpu_distributed(resolve_scoped_collate_fns(cfg))))
     runner.train()
 
     assert runner.iter == runner.train_loop.max_iters
