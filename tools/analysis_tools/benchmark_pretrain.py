@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import tempfile
 from typing import Dict, Optional, Sequence
 
 import torch
@@ -27,6 +26,7 @@ from mmengine.config import DictAction
 
 from mmamt.analysis import (PeakMemory, StepBench, load_config, machine_info, paired_speedup,
                             round_robin)
+from mmamt.utils import atomic_write_bytes
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -110,11 +110,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     results['machine']['loadavg_end'] = list(os.getloadavg())
     print(markdown(results))
     if args.json:
-        folder = osp.dirname(osp.abspath(args.json))
-        os.makedirs(folder, exist_ok=True)
-        with tempfile.NamedTemporaryFile('w', dir=folder, delete=False, suffix='.tmp') as f:
-            json.dump(results, f, indent=2)
-        os.replace(f.name, args.json)
+        atomic_write_bytes(json.dumps(results, indent=2).encode(), args.json)
         print(f'results written to {args.json}')
     return results
 
