@@ -40,6 +40,7 @@ def _losses(synthetic_root, work_dir, algo, compile):
     cfg.model.data_preprocessor.type = 'AMTDataPreprocessor'
     cfg.default_hooks.checkpoint.interval = 10
     cfg.compile = dict(dynamic=False) if compile else False
+    cfg.experiment_name = f'{algo}_compile_{compile}'  # own message hub, even in one second
     runner = Runner.from_cfg(cfg)
     runner.train()
     return runner.message_hub.get_scalar('train/loss').data[0]
@@ -48,6 +49,7 @@ def _losses(synthetic_root, work_dir, algo, compile):
 @pytest.mark.parametrize('algo', ['mae', 'simmim'])
 def test_runner_compile_trains_like_eager(synthetic_root, tmp_path, algo):
     torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
     eager = _losses(synthetic_root, tmp_path / 'eager', algo, False)
     assert not torch._dynamo.utils.counters['stats']['unique_graphs']
     compiled = _losses(synthetic_root, tmp_path / 'compiled', algo, True)
