@@ -59,7 +59,7 @@ def run_demo(work_dir: str, data_root: str, num_train: int = 960, num_val: int =
         log (callable): Progress lines. Defaults to ``print``.
     """
     from mmamt.analysis import Variant, build_run_config, compare
-    from mmamt.datasets.synthetic import make_synthetic_dataset
+    from mmamt.testing.synthetic import make_synthetic_dataset
     from mmamt.visualization import write_panels
 
     start = time.time()

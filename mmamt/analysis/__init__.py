@@ -1,10 +1,19 @@
-"""Measuring pre-training: a frozen-encoder linear probe and a side-by-side comparison harness."""
+"""Measuring pre-training: its cost (step time, memory, FLOPs, pipeline, refresh) and its result
+(a frozen-encoder linear probe and a side-by-side comparison harness), used by the thin tools in
+``tools/analysis_tools`` and ``tools/demo.py``. Not imported by ``import mmamt``."""
+from .bench import (PeakMemory, StepBench, load_config, machine_info, paired_speedup,
+                    round_robin)
 from .compare import (PretrainStatsHook, Variant, build_run_config, compare, format_table,
                       parse_variant, run_variants, scale_schedule, summarize)
+from .flops import count_flops, training_gflops
+from .pipeline_cost import pipeline_cost
 from .probe import build_encoder_model, extract, fit_logistic, load_split, probe, probe_model
+from .refresh_cost import refresh_cost, refresh_schedule, refresh_share
 
 __all__ = [
-    'PretrainStatsHook', 'Variant', 'build_run_config', 'compare', 'format_table',
-    'parse_variant', 'run_variants', 'scale_schedule', 'summarize', 'build_encoder_model',
-    'extract', 'fit_logistic', 'load_split', 'probe', 'probe_model'
+    'PeakMemory', 'StepBench', 'load_config', 'machine_info', 'paired_speedup', 'round_robin',
+    'count_flops', 'training_gflops', 'pipeline_cost', 'refresh_cost', 'refresh_schedule',
+    'refresh_share', 'PretrainStatsHook', 'Variant', 'build_run_config', 'compare',
+    'format_table', 'parse_variant', 'run_variants', 'scale_schedule', 'summarize',
+    'build_encoder_model', 'extract', 'fit_logistic', 'load_split', 'probe', 'probe_model'
 ]
