@@ -1,6 +1,8 @@
 # The MAE-AMT training pipeline at 224 px: mmpretrain's MAE pipeline (RandomResizedCrop 0.2-1,
 # flip) with the attention map carried along, then the AMT token mask (0.45 masked, 0.40 thrown;
-# 0.75 random masking before the first refresh).
+# 0.75 random masking before the first refresh). The guidance ramps up over the first 4 refreshes
+# (ramp_refreshes=4; the reference's full-strength guidance from the 4th on), the best variant
+# measured in docs/does-amt-help.md; ramp_refreshes=0 is the reference code.
 amt_train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAttentionMap'),
@@ -18,6 +20,7 @@ amt_train_pipeline = [
         model_patch_size=16,
         mask_ratio=0.45,
         throw_ratio=0.40,
-        random_mask_ratio=0.75),
+        random_mask_ratio=0.75,
+        ramp_refreshes=4),
     dict(type='PackInputs'),
 ]

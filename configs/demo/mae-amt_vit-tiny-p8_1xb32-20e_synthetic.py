@@ -46,7 +46,8 @@ train_pipeline = [
          backend='pillow', interpolation='bicubic'),
     dict(type='AMTRandomFlip', prob=0.5),
     dict(type='AMTMaskGenerator', input_size=img_size, mask_patch_size=patch_size,
-         model_patch_size=patch_size, mask_ratio=0.45, throw_ratio=0.40, random_mask_ratio=0.75),
+         model_patch_size=patch_size, mask_ratio=0.45, throw_ratio=0.40, random_mask_ratio=0.75,
+         ramp_refreshes=4),  # guidance ramped over the 4 refreshes: docs/does-amt-help.md
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(
