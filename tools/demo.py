@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import sys
 import time
 import warnings
 
@@ -81,6 +82,8 @@ def run_demo(work_dir: str, data_root: str, num_train: int = 960, num_val: int =
                            amt_run['seed'])
     panels = write_panels(cfg, amt_run['checkpoint'], panel_dir, images=osp.join(data, 'val'),
                           num=num_panels)
+    if not sys.stdout.isatty():
+        print(flush=True)  # rich leaves its last bar line open in a log
 
     log('[demo] 4/4 summary')
     v = summary['variants']

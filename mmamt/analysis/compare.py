@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
 
@@ -185,9 +186,11 @@ class PretrainStatsHook(Hook):
         from mmamt.utils import unwrap
 
         def count(module, inputs, output):
-            if module.training and isinstance(output, tuple) and hasattr(output[0], 'shape'):
-                self._tokens[0] += int(output[0].shape[0] * output[0].shape[1])
-                self._tokens[1] += int(output[0].shape[0])
+            # MAEViT returns (latent, mask, ids_restore), AMTMAEViT the latent alone.
+            latent = output[0] if isinstance(output, (tuple, list)) else output
+            if module.training and isinstance(latent, torch.Tensor) and latent.dim() == 3:
+                self._tokens[0] += int(latent.shape[0] * latent.shape[1])
+                self._tokens[1] += int(latent.shape[0])
 
         self._handle = unwrap(runner.model).backbone.register_forward_hook(count)
 
@@ -243,7 +246,6 @@ def run_one(spec: Dict) -> Dict:
         ``epoch_tokens``, ``checkpoint``, ``probe`` (see :func:`mmamt.analysis.probe_model`) and
         ``attention`` (per refresh, or None).
     """
-    import torch
     from mmengine.runner import Runner
 
     import mmamt  # noqa: F401  (registers the AMT modules)
