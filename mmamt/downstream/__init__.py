@@ -1,5 +1,7 @@
-"""What mmamt registers into mmdet (``det``) and mmseg (``seg``), and the checkpoint converter."""
-from . import det, seg  # noqa: F401
-from .errors import PretrainedKeyError
+"""Downstream use of mmamt's pre-training: what it registers into mmdet (:mod:`.det`) and mmseg
+(:mod:`.seg`), the checkpoint converter (:mod:`.convert`) and the key maps they share
+(:mod:`.keymap`).
 
-__all__ = ['PretrainedKeyError']
+Nothing is imported here: ``import mmamt.downstream.det`` pulls in mmdet, ``.seg`` mmseg, and
+the converter imports either only when converting for it.
+"""
