@@ -228,7 +228,11 @@ def read_backbone_cfg(meta: Mapping, cfg: Optional[Union[str, Mapping]] = None) 
     if cfg is not None:
         if isinstance(cfg, str):
             from mmengine.config import Config
-            cfg = Config.fromfile(cfg).to_dict()
+            try:
+                cfg = Config.fromfile(cfg).to_dict()
+            except Exception as err:  # a missing file, a syntax error, a failing _base_
+                raise CheckpointConversionError(
+                    f'--config {cfg}: {type(err).__name__}: {err}') from err
         model = cfg.get('model')
     elif isinstance(meta.get('cfg'), str):
         try:

@@ -356,3 +356,30 @@ def test_cli_overwrites_an_existing_output_only_with_force(ckpts, tmp_path, caps
     assert dst.read_bytes() == b'previous output'
     assert cli_main([ckpts['mae'][0], str(dst), '--to', 'mmdet', '--force']) == 0
     assert 'state_dict' in torch.load(dst, map_location='cpu', weights_only=True)
+
+
+def test_downstream_packages_import_only_what_they_need():
+    """``mmamt.downstream.det`` / ``.seg`` register everything on their own; the converter
+    pulls in no mmdet, mmseg or timm beyond what ``import mmamt`` does."""
+    script = """
+import sys
+import mmamt
+before = set(sys.modules)
+import mmamt.downstream.convert
+new = {m.split('.')[0] for m in set(sys.modules) - before}
+assert not new & {'mmdet', 'mmseg', 'timm'}, new
+import mmamt.downstream.det
+from mmdet.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
+for name in ('ViTDetBackbone', 'SimpleFPN', 'LN2d'):
+    assert MODELS.get(name) is not None, name
+assert OPTIM_WRAPPER_CONSTRUCTORS.get('ViTLayerDecayOptimizerConstructor') is not None
+assert 'mmseg' not in sys.modules
+import mmamt.downstream.seg
+from mmseg.registry import MODELS as SEG_MODELS
+assert SEG_MODELS.get('MAEStrict') is not None
+print('ok')
+"""
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    proc = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                          env=env, cwd=REPO, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == 'ok', proc.stderr[-2000:]

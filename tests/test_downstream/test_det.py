@@ -243,6 +243,18 @@ def test_pos_embed_of_another_pretrain_grid_is_resampled(tiny_checkpoints):
     torch.testing.assert_close(model.pos_embed[:, :1], src[:, :1])  # class row kept as is
 
 
+def test_relative_position_tables_of_another_size_are_resampled():
+    """A ViTDet state dict with other windows loads: the tables are resampled, not refused."""
+    small = micro_backbone(window_size=2)  # windowed layer 0: tables of 2 * 2 - 1 offsets
+    with torch.no_grad():
+        small.layers[0].attn.rel_pos_h.normal_()
+    big = micro_backbone(window_size=4)
+    report = big.load_pretrained(small.state_dict())
+    assert 'layers.0.attn.rel_pos_h' in report.used and not report.new
+    table = big.layers[0].attn.rel_pos_h
+    assert table.shape == (7, 16) and table.abs().sum() > 0
+
+
 def test_renamed_missing_or_misshapen_key_raises(tiny_checkpoints):
     state = torch.load(tiny_checkpoints['dst'], map_location='cpu')['state_dict']
     renamed = OrderedDict(state)
