@@ -1,17 +1,22 @@
 # mmamt: `make demo` and `make test` set up .venv first when needed (see tools/install.sh).
+#   make install       pre-training environment: mmcv-lite, no compiler needed (a few minutes)
+#   make install-full  + mmdet, mmseg, test requirements and mmcv built with its ops (cached)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo test clean-venv
+.PHONY: install install-full demo test clean-venv
 
 install:
-	@PYTHON=$(PYTHON) VENV=$(VENV) bash tools/install.sh
+	@MODE=lite PYTHON=$(PYTHON) VENV=$(VENV) bash tools/install.sh
+
+install-full:
+	@MODE=full PYTHON=$(PYTHON) VENV=$(VENV) bash tools/install.sh
 
 demo: install
 	@$(PY) tools/demo.py
 
-test: install
+test: install-full
 	@$(PY) -m pytest tests -q -p no:cacheprovider
 
 clean-venv:

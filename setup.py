@@ -1,4 +1,8 @@
-"""Install mmamt. Pins live in requirements/; torch and mmcv come first (see `make install`)."""
+"""Install mmamt. Pins live in requirements/; torch and mmcv come first (see tools/install.sh).
+
+mmcv is not in ``install_requires``: pre-training runs on mmcv-lite, detection needs the full mmcv
+build, and both provide the same ``mmcv`` package (requirements/mminstall.txt).
+"""
 import re
 from pathlib import Path
 
@@ -38,6 +42,7 @@ setup(
     install_requires=read_requirements('torch.txt') + read_requirements('runtime.txt'),
     extras_require={
         'tests': read_requirements('tests.txt'),
+        'downstream': read_requirements('downstream.txt'),
         'optional': read_requirements('optional.txt'),
     },
 )

@@ -9,7 +9,7 @@ os.environ.setdefault('OMP_NUM_THREADS', '2')
 @pytest.fixture(scope='session')
 def synthetic_root(tmp_path_factory):
     """The built-in synthetic data set (small), made once per test session."""
-    from mmamt.datasets.synthetic import make_synthetic_dataset
+    from mmamt.testing.synthetic import make_synthetic_dataset
     root = tmp_path_factory.mktemp('synthetic')
     make_synthetic_dataset(str(root), num_train=40, num_val=12, image_size=64, seed=0)
     return root
@@ -51,3 +51,13 @@ def _no_leftover_registry_scope():
     yield
     DefaultScope._instance_dict.clear()
     DefaultScope._instance_dict.update(saved)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say how many shipped configs the config smoke test trained (all of them, when green)."""
+    import sys
+    smoke = sys.modules.get('tests.test_configs_smoke')
+    if smoke is not None:
+        terminalreporter.write_line(
+            f'config smoke test: {len(smoke.EXERCISED)} of {len(smoke.CONFIGS)} configs under '
+            'configs/ (outside _base_/) trained')

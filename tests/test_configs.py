@@ -57,3 +57,12 @@ def test_reference_recipes():
     assert sim.train_cfg.max_epochs == 200 and sim.optim_wrapper.clip_grad.max_norm == 5.0
     assert sim.model.backbone.drop_path_rate == 0.1
     assert sim.model.backbone.layer_scale_init_value == 0.1
+
+
+@pytest.mark.parametrize('path', CONFIGS)
+def test_no_collate_fn_carries_a_registry_scope(path):
+    """Configs run with upstream tools too (mim train), which do not resolve scoped collates."""
+    cfg = Config.fromfile(str(ROOT / path))
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        collate_fn = (cfg.get(key) or {}).get('collate_fn')
+        assert not isinstance(collate_fn, dict) or '_scope_' not in collate_fn, (key, collate_fn)

@@ -2,6 +2,8 @@
 import torch
 
 import mmamt
+import mmamt.downstream.det  # noqa: F401  (what the mmdet configs import)
+import mmamt.downstream.seg  # noqa: F401  (what the mmseg configs import)
 
 
 def test_version_and_registration():

@@ -33,7 +33,7 @@ def main() -> None:
     from mmengine.runner import Runner
 
     import mmamt  # noqa: F401
-    from mmamt.datasets.synthetic import make_synthetic_dataset
+    from mmamt.testing.synthetic import make_synthetic_dataset
     from feature_probe import probe
 
     from mmamt.visualization import (bank_report, find_bank_files, format_report,

@@ -1,15 +1,28 @@
 #!/usr/bin/env bash
 # Create .venv and install mmamt with its pinned OpenMMLab stack. Idempotent: a second run with
-# unchanged requirements returns at once, and the mmcv wheel (compiled ops) is cached outside .venv.
+# unchanged requirements returns at once.
+#
+#   MODE=lite (make install): pre-training and the demo. mmcv-lite 2.1.0 (pure Python, no
+#             compiler), mmengine, mmpretrain, timm. A few minutes on a fresh machine.
+#   MODE=full (make install-full, used by make test): adds mmdet, mmseg, the test requirements
+#             and replaces mmcv-lite by mmcv 2.1.0 with compiled ops, built once from its source
+#             release and cached outside .venv (tools/build_mmcv.sh; about 11 min on 2 cores).
+# A full environment also satisfies MODE=lite, so `make demo` after `make test` installs nothing.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=$(realpath -m "${VENV:-.venv}")
 CACHE=${MMAMT_CACHE:-$HOME/.cache/mmamt}
+MODE=${MODE:-lite}
 MMCV_VERSION=2.1.0
 
 log() { echo "[mmamt install] $*"; }
+
+case "$MODE" in
+    lite | full) ;;
+    *) echo "tools/install.sh: MODE=$MODE must be 'lite' or 'full'" >&2; exit 2 ;;
+esac
 
 "$PYTHON" - <<'PY' || { echo "mmamt needs Python >= 3.10" >&2; exit 1; }
 import sys
@@ -19,9 +32,14 @@ PY
 stamp_of() {
     cat requirements/*.txt setup.py tools/install.sh tools/build_mmcv.sh | sha256sum | cut -d' ' -f1
 }
-STAMP_FILE="$VENV/.mmamt-install-stamp"
-if [[ -f "$STAMP_FILE" && "$(cat "$STAMP_FILE")" == "$(stamp_of)" ]] \
-    && "$VENV/bin/python" -c "import mmamt, mmcv.ops" 2>/dev/null; then
+stamp_file() { echo "$VENV/.mmamt-install-stamp-$1"; }
+up_to_date() {  # $1 = lite | full
+    local check='import mmamt'
+    [[ "$1" == full ]] && check='import mmamt, mmcv.ops, mmdet, mmseg'
+    [[ -f "$(stamp_file "$1")" && "$(cat "$(stamp_file "$1")")" == "$(stamp_of)" ]] \
+        && "$VENV/bin/python" -c "$check" 2>/dev/null
+}
+if up_to_date full || { [[ "$MODE" == lite ]] && up_to_date lite; }; then
     log "up to date ($VENV)"
     exit 0
 fi
@@ -30,24 +48,44 @@ if [[ ! -x "$VENV/bin/python" ]]; then
     log "creating $VENV with $("$PYTHON" --version)"
     "$PYTHON" -m venv "$VENV"
 fi
-PIP=("$VENV/bin/python" -m pip)
+PY="$VENV/bin/python"
+PIP=("$PY" -m pip)
 export PIP_DISABLE_PIP_VERSION_CHECK=1
-"${PIP[@]}" install --quiet wheel "setuptools>=77.0.3,<81" ninja
+"${PIP[@]}" install --quiet wheel "setuptools>=77.0.3,<81"
 log "installing torch (requirements/torch.txt)"
 "${PIP[@]}" install --quiet -r requirements/torch.txt
 
-if "$VENV/bin/python" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV_VERSION'" 2>/dev/null; then
-    log "mmcv $MMCV_VERSION with ops already installed"
+mmcv_has() {  # $1 = python expression that must hold after `import mmcv`
+    "$PY" -c "import mmcv; assert mmcv.__version__ == '$MMCV_VERSION'; $1" 2>/dev/null
+}
+if [[ "$MODE" == full ]]; then
+    if mmcv_has "import mmcv.ops"; then
+        log "mmcv $MMCV_VERSION with ops already installed"
+    else
+        "${PIP[@]}" install --quiet ninja
+        WHEEL=$(VENV="$VENV" CACHE="$CACHE" MMCV_VERSION="$MMCV_VERSION" bash tools/build_mmcv.sh)
+        # mmcv-lite and mmcv ship the same `mmcv` package: remove one before the other.
+        "${PIP[@]}" uninstall --quiet --yes mmcv-lite 2>/dev/null || true
+        log "installing $WHEEL"
+        "${PIP[@]}" install --quiet --no-deps --force-reinstall "$WHEEL"
+    fi
+elif mmcv_has "pass"; then
+    log "mmcv $MMCV_VERSION already installed"
 else
-    WHEEL=$(VENV="$VENV" CACHE="$CACHE" MMCV_VERSION="$MMCV_VERSION" bash tools/build_mmcv.sh)
-    log "installing $WHEEL"
-    "${PIP[@]}" install --quiet --no-deps "$WHEEL"
+    log "installing mmcv-lite $MMCV_VERSION (no compiled ops: pre-training needs none)"
+    "${PIP[@]}" install --quiet "mmcv-lite==$MMCV_VERSION"
 fi
 
-log "installing the OpenMMLab stack (requirements/runtime.txt, tests.txt)"
-"${PIP[@]}" install --quiet -r requirements/runtime.txt -r requirements/tests.txt
+REQS=(-r requirements/runtime.txt)
+[[ "$MODE" == full ]] && REQS+=(-r requirements/downstream.txt -r requirements/tests.txt)
+log "installing the OpenMMLab stack (${REQS[*]})"
+"${PIP[@]}" install --quiet "${REQS[@]}"
 "${PIP[@]}" install --quiet --no-deps --no-build-isolation -e .
 
-"$VENV/bin/python" -c "import mmamt, mmcv.ops, mmdet, mmseg, mmpretrain, timm; print('mmamt', mmamt.__version__)"
-stamp_of > "$STAMP_FILE.tmp" && mv "$STAMP_FILE.tmp" "$STAMP_FILE"
-log "done"
+if [[ "$MODE" == full ]]; then
+    "$PY" -c "import mmamt, mmcv.ops, mmdet, mmseg, mmpretrain, timm; print('mmamt', mmamt.__version__, '(full)')"
+else
+    "$PY" -c "import mmamt, mmpretrain, timm; print('mmamt', mmamt.__version__, '(pre-training)')"
+fi
+stamp_of > "$(stamp_file "$MODE").tmp" && mv "$(stamp_file "$MODE").tmp" "$(stamp_file "$MODE")"
+log "done ($MODE)"

@@ -7,6 +7,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmamt  # noqa: F401
+from mmamt.utils import resolve_scoped_collate_fns
 
 
 def parse_args() -> argparse.Namespace:
@@ -37,7 +38,7 @@ def main() -> None:
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
-    runner = Runner.from_cfg(cfg)
+    runner = Runner.from_cfg(resolve_scoped_collate_fns(cfg))
     metrics = runner.test()
     if args.out:
         from mmengine.fileio import dump

@@ -7,7 +7,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmamt  # noqa: F401  (registers mmamt modules, makes checkpoints resumable)
-from mmamt.utils import setup_cpu_distributed
+from mmamt.utils import resolve_scoped_collate_fns, setup_cpu_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -75,7 +75,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main() -> None:
     args = parse_args()
-    cfg = setup_cpu_distributed(merge_args(Config.fromfile(args.config), args))
+    cfg = merge_args(Config.fromfile(args.config), args)
+    cfg = setup_cpu_distributed(resolve_scoped_collate_fns(cfg))
     runner = Runner.from_cfg(cfg)
     runner.train()
 

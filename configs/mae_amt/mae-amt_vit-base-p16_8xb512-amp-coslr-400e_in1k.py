@@ -12,6 +12,10 @@ model = dict(
     backbone=dict(type='AMTMAEViT'),
     neck=dict(type='AMTMAEPretrainDecoder'))
 
-train_dataloader = dict(dataset=dict(pipeline={{_base_.amt_train_pipeline}}))
+# mmengine 0.10.7 passes the `_scope_` that `mmpretrain::` inheritance adds to the inherited
+# collate_fn on to the function (tools/train.py also resolves it: resolve_scoped_collate_fns).
+train_dataloader = dict(
+    dataset=dict(pipeline={{_base_.amt_train_pipeline}}),
+    collate_fn=dict(_delete_=True, type='default_collate'))
 
 custom_hooks = [dict(type='AttentionRefreshHook', start_epoch=40, interval=40)]

@@ -401,8 +401,8 @@ def test_vit_b_config_builds_the_vitdet_recipe():
 def test_demo_config_trains_and_reports_coco_metrics(tmp_path, amt_checkpoint):
     """From a converted MAE-AMT pre-training checkpoint to COCO bbox and segm AP."""
     synthetic = pytest.importorskip(
-        'mmamt.datasets.synthetic',
-        reason='mmamt.datasets.synthetic (the synthetic data generator) has not landed yet')
+        'mmamt.testing.synthetic',
+        reason='mmamt.testing.synthetic (the synthetic data generator) has not landed yet')
     from mmengine.config import Config
     from mmengine.runner import Runner
 

@@ -82,7 +82,7 @@ def test_benchmark_config(protocol, data):
 
 def test_demo_linear_probe_runs_and_reports_accuracy(tmp_path, amt_checkpoint):
     """From a converted MAE-AMT pre-training checkpoint to top-1 accuracy."""
-    synthetic = pytest.importorskip('mmamt.datasets.synthetic',
+    synthetic = pytest.importorskip('mmamt.testing.synthetic',
                                     reason='the synthetic data generator has not landed yet')
     from mmengine.runner import Runner
     data_root = tmp_path / 'data'

@@ -109,7 +109,7 @@ def test_benchmark_config_follows_mae_recipe():
 
 def test_demo_upernet_trains_and_reports_miou(amt_checkpoint, tmp_path):
     """From a converted MAE-AMT pre-training checkpoint to mIoU."""
-    synthetic = pytest.importorskip('mmamt.datasets.synthetic',
+    synthetic = pytest.importorskip('mmamt.testing.synthetic',
                                     reason='the synthetic data generator has not landed yet')
     from mmengine.runner import Runner
     data_root = tmp_path / 'data'

@@ -14,7 +14,7 @@ _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     'mmdet::common/lsj-100e_coco-instance.py',
 ]
-custom_imports = dict(imports=['mmamt'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmamt.downstream.det'], allow_failed_imports=False)
 
 pretrained = 'work_dirs/pretrain/vitdet_backbone.pth'  # written by convert_amt.py --to mmdet
 image_size = (1024, 1024)

@@ -9,7 +9,7 @@
 #       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/pretrain_mmseg.pth
 _base_ = 'mmseg::mae/mae-base_upernet_8xb2-amp-160k_ade20k-512x512.py'
 
-custom_imports = dict(imports=['mmamt'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmamt.downstream.seg'], allow_failed_imports=False)
 
 # The `convert_amt.py --to mmseg` output.
 pretrained = 'work_dirs/pretrain_mmseg.pth'

@@ -13,7 +13,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from mmamt.datasets.synthetic import SYNTHETIC_CLASSES, make_synthetic_dataset
+from mmamt.testing.synthetic import SYNTHETIC_CLASSES, make_synthetic_dataset
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCRIPT = osp.join(REPO, 'tools', 'dataset_converters', 'make_synthetic_data.py')

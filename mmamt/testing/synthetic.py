@@ -442,7 +442,7 @@ def make_synthetic_dataset(out_dir: str,
         return paths
     os.makedirs(paths['root'], exist_ok=True)
     _prepare_out_dir(paths)
-    manifest = dict(generator='mmamt.datasets.synthetic', classes=list(SYNTHETIC_CLASSES),
+    manifest = dict(generator='mmamt.testing.synthetic', classes=list(SYNTHETIC_CLASSES),
                     args=args, complete=False)
     # Written first, so that an interrupted run is recognised as ours and cleaned up next time.
     _write_json(paths['manifest'], manifest)

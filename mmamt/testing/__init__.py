@@ -1,0 +1,12 @@
+"""Test and demo data: the synthetic shapes data set and the real data sets' layouts made of it.
+
+Not imported by ``import mmamt`` (it needs pycocotools); tests, the demo and
+``tools/dataset_converters/make_synthetic_data.py`` import it.
+"""
+from .data_layouts import COCO_NAMES, TINY_IMAGENET_WNIDS, make_dataset_layouts
+from .synthetic import SYNTHETIC_CLASSES, make_synthetic_dataset
+
+__all__ = [
+    'COCO_NAMES', 'TINY_IMAGENET_WNIDS', 'make_dataset_layouts', 'SYNTHETIC_CLASSES',
+    'make_synthetic_dataset'
+]

@@ -1,0 +1,178 @@
+"""The synthetic images in the on-disk layout of every real data set that mmamt's configs read.
+
+``make_dataset_layouts(DATA_DIR)`` first writes the synthetic shapes data set
+(:func:`mmamt.testing.make_synthetic_dataset`) to ``DATA_DIR/synthetic``, then lays the *same*
+images out as the configs under ``configs/`` expect to find the real data sets (the paths in the
+README's "Data" table), so that every config's own loader runs on its own format::
+
+    DATA_DIR/
+    ├── synthetic/                      the demo configs' layouts (imagenet/, coco/, ade/)
+    ├── imagenet/{train,val}/<class>/*.png, imagenet/meta/{train,val}.txt     (ImageNet)
+    ├── cifar10/cifar-10-batches-py/    data_batch_1..5, test_batch, batches.meta (pickles)
+    ├── cifar100/cifar-100-python/      train, test, meta (pickles)
+    ├── stl10/{train,test}/<class>/*.png, stl10/unlabeled/*.png, stl10/meta/pretrain.txt
+    ├── tiny-imagenet/{train,val}/<wnid>/*.JPEG
+    ├── coco/{train2017,val2017}/*.png, coco/annotations/instances_{train,val}2017.json
+    └── ade/ADEChallengeData2016/{images,annotations}/{training,validation}/*
+
+CIFAR, STL-10 and Tiny ImageNet images are resized to their data sets' sizes (32, 96, 64 px).
+The CIFAR pickles have the real keys and shapes, but not the real files' md5 sums, which
+mmpretrain's ``CIFAR10``/``CIFAR100`` check: the returned ``cifar_md5`` says which sums to accept
+(tests patch the loaders' file lists with them). COCO categories carry the names of COCO's first
+five classes (ids 1-5), so mmdet's ``CocoDataset`` with its 80 COCO classes keeps them.
+"""
+import hashlib
+import json
+import os
+import os.path as osp
+import pickle
+import shutil
+from typing import Dict, List, Tuple
+
+import numpy as np
+from PIL import Image
+
+from .synthetic import SYNTHETIC_CLASSES, make_synthetic_dataset
+
+# COCO's first five categories (ids 1-5 in instances_*2017.json) stand in for the five shapes.
+COCO_NAMES = ('person', 'bicycle', 'car', 'motorcycle', 'airplane')
+TINY_IMAGENET_WNIDS = tuple(f'n0000000{k}' for k in range(len(SYNTHETIC_CLASSES)))
+_CIFAR_TRAIN_BATCHES = 5
+
+
+def _read_split(imagenet_root: str, split: str) -> List[Tuple[str, int, str]]:
+    """``(stem, label, absolute path)`` of each image of a split, in the generator's order."""
+    with open(osp.join(imagenet_root, 'meta', f'{split}.txt'), encoding='utf-8') as f:
+        entries = [line.split() for line in f if line.strip()]
+    return [(osp.splitext(osp.basename(rel))[0], int(label),
+             osp.join(imagenet_root, split, rel)) for rel, label in entries]
+
+
+def _resized(path: str, size: int) -> Image.Image:
+    return Image.open(path).convert('RGB').resize((size, size), Image.BICUBIC)
+
+
+def _dump_pickle(path: str, obj: dict) -> str:
+    """Pickle ``obj`` to ``path`` atomically; return the file's md5 (what mmpretrain checks)."""
+    data = pickle.dumps(obj, protocol=2)
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'wb') as f:
+        f.write(data)
+    os.replace(tmp, path)
+    return hashlib.md5(data).hexdigest()
+
+
+def _write_cifar(out_dir: str, splits: Dict[str, list], cifar100: bool) -> Dict[str, str]:
+    """CIFAR-10 or CIFAR-100 (``cifar100=True``) python pickles; returns ``{file: md5}``."""
+    os.makedirs(out_dir, exist_ok=True)
+    label_key = 'fine_labels' if cifar100 else 'labels'
+
+    def batch(items: list) -> dict:
+        data = np.stack([np.asarray(_resized(p, 32)).transpose(2, 0, 1).reshape(-1)
+                         for _, _, p in items]) if items else np.zeros((0, 3072), np.uint8)
+        return {'data': data.astype(np.uint8), label_key: [lbl for _, lbl, _ in items],
+                'filenames': [f'{stem}.png' for stem, _, _ in items]}
+
+    md5 = {}
+    names = list(SYNTHETIC_CLASSES)
+    if cifar100:
+        md5['train'] = _dump_pickle(osp.join(out_dir, 'train'), batch(splits['train']))
+        md5['test'] = _dump_pickle(osp.join(out_dir, 'test'), batch(splits['val']))
+        md5['meta'] = _dump_pickle(osp.join(out_dir, 'meta'),
+                                   {'fine_label_names': names, 'coarse_label_names': names})
+        return md5
+    for k in range(_CIFAR_TRAIN_BATCHES):
+        name = f'data_batch_{k + 1}'
+        md5[name] = _dump_pickle(osp.join(out_dir, name),
+                                 batch(splits['train'][k::_CIFAR_TRAIN_BATCHES]))
+    md5['test_batch'] = _dump_pickle(osp.join(out_dir, 'test_batch'), batch(splits['val']))
+    md5['batches.meta'] = _dump_pickle(osp.join(out_dir, 'batches.meta'), {'label_names': names})
+    return md5
+
+
+def _write_stl10(out_dir: str, splits: Dict[str, list]) -> None:
+    """The layout of ``tools/dataset_converters/stl10_to_folders.py`` (96 px PNGs)."""
+    lines = []
+    for split, folder in (('train', 'train'), ('val', 'test')):
+        for i, (_, label, path) in enumerate(splits[split]):
+            rel = osp.join(folder, SYNTHETIC_CLASSES[label], f'{i}.png')
+            os.makedirs(osp.dirname(osp.join(out_dir, rel)), exist_ok=True)
+            _resized(path, 96).save(osp.join(out_dir, rel))
+            if split == 'train':
+                lines.append(rel)
+    # The unlabelled split: the training images again, without their class folders.
+    for i, (_, _, path) in enumerate(splits['train']):
+        rel = osp.join('unlabeled', f'{i}.png')
+        os.makedirs(osp.join(out_dir, 'unlabeled'), exist_ok=True)
+        _resized(path, 96).save(osp.join(out_dir, rel))
+        lines.append(rel)
+    _write_text(osp.join(out_dir, 'meta', 'pretrain.txt'), ''.join(f'{x}\n' for x in lines))
+
+
+def _write_tiny_imagenet(out_dir: str, splits: Dict[str, list]) -> None:
+    """The layout of ``tools/dataset_converters/tiny_imagenet_to_folders.py`` (64 px JPEGs)."""
+    for split in ('train', 'val'):
+        for i, (_, label, path) in enumerate(splits[split]):
+            folder = osp.join(out_dir, split, TINY_IMAGENET_WNIDS[label])
+            os.makedirs(folder, exist_ok=True)
+            _resized(path, 64).save(osp.join(folder, f'{TINY_IMAGENET_WNIDS[label]}_{i}.JPEG'),
+                                    format='JPEG', quality=95)
+
+
+def _write_text(path: str, text: str) -> None:
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w', encoding='utf-8') as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _write_coco(out_dir: str, synthetic_coco: str) -> None:
+    """COCO 2017 folder and file names; categories renamed to COCO's first five classes."""
+    for split in ('train', 'val'):
+        shutil.copytree(osp.join(synthetic_coco, split), osp.join(out_dir, f'{split}2017'),
+                        dirs_exist_ok=True)
+        with open(osp.join(synthetic_coco, 'annotations', f'instances_{split}.json'),
+                  encoding='utf-8') as f:
+            coco = json.load(f)
+        for cat in coco['categories']:
+            cat['name'] = COCO_NAMES[cat['id'] - 1]
+        _write_text(osp.join(out_dir, 'annotations', f'instances_{split}2017.json'),
+                    json.dumps(coco, separators=(',', ':')))
+
+
+def make_dataset_layouts(data_dir: str, num_train: int = 4, num_val: int = 2,
+                         image_size: int = 64, seed: int = 0) -> Dict[str, object]:
+    """Write the synthetic images in every layout the configs read (see the module docstring).
+
+    Args:
+        data_dir (str): The folder that plays ``data/``; created if missing. Existing layouts
+            in it are replaced.
+        num_train (int): Training images per data set, >= 1. Defaults to 4.
+        num_val (int): Validation images per data set, >= 1. Defaults to 2.
+        image_size (int): Side of the synthetic images, in [32, 4096]. Defaults to 64.
+        seed (int): Seed of the synthetic images, >= 0. Defaults to 0.
+
+    Returns:
+        dict: ``data_dir`` (absolute), ``synthetic`` (the paths returned by
+        ``make_synthetic_dataset``) and ``cifar_md5``: ``{'cifar10': {file: md5},
+        'cifar100': {file: md5}}``.
+    """
+    data_dir = osp.abspath(data_dir)
+    synthetic = make_synthetic_dataset(osp.join(data_dir, 'synthetic'), num_train=num_train,
+                                       num_val=num_val, image_size=image_size, seed=seed)
+    splits = {s: _read_split(synthetic['imagenet'], s) for s in ('train', 'val')}
+    for name in ('imagenet', 'cifar10', 'cifar100', 'stl10', 'tiny-imagenet', 'coco', 'ade'):
+        shutil.rmtree(osp.join(data_dir, name), ignore_errors=True)
+    shutil.copytree(synthetic['imagenet'], osp.join(data_dir, 'imagenet'))
+    cifar_md5 = {
+        'cifar10': _write_cifar(osp.join(data_dir, 'cifar10', 'cifar-10-batches-py'), splits,
+                                cifar100=False),
+        'cifar100': _write_cifar(osp.join(data_dir, 'cifar100', 'cifar-100-python'), splits,
+                                 cifar100=True),
+    }
+    _write_stl10(osp.join(data_dir, 'stl10'), splits)
+    _write_tiny_imagenet(osp.join(data_dir, 'tiny-imagenet'), splits)
+    _write_coco(osp.join(data_dir, 'coco'), synthetic['coco'])
+    shutil.copytree(synthetic['ade'], osp.join(data_dir, 'ade', 'ADEChallengeData2016'))
+    return dict(data_dir=data_dir, synthetic=synthetic, cifar_md5=cifar_md5)
