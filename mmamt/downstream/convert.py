@@ -254,7 +254,17 @@ def read_backbone_cfg(meta: Mapping, cfg: Optional[Union[str, Mapping]] = None) 
             "no model.backbone config: the checkpoint has no readable meta['cfg'] (mmengine's "
             'Runner stores one in every checkpoint) and none was given; pass --config with the '
             'pre-training config')
-    return dict(backbone)
+    return _plain(backbone)
+
+
+def _plain(value: object) -> object:
+    """Deep-copy config values into plain dicts and lists (``ConfigDict`` does not pass
+    ``torch.load(weights_only=True)`` once stored in a converted checkpoint's meta)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value
 
 
 def infer_arch(backbone_cfg: Mapping) -> ViTArch:

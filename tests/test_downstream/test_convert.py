@@ -217,9 +217,13 @@ def test_checkpoint_without_config_needs_one(ckpts, tmp_path):
     torch.save(ckpt['state_dict'], bare)  # no meta at all
     with pytest.raises(CheckpointConversionError, match='--config'):
         convert_checkpoint(bare, None, 'mmdet')
-    result = convert_checkpoint(bare, None, 'mmdet', cfg=dict(model=mae_model_cfg()))
+    out = str(tmp_path / 'det.pth')
+    result = convert_checkpoint(bare, out, 'mmdet', cfg=Config(dict(model=mae_model_cfg())))
     assert result.coverage.ok and result.arch.num_heads == HEADS
     assert result.arch.img_size == (IMG, IMG)
+    # the config given is recorded in plain types, so the output loads safely and converts on
+    saved = torch.load(out, map_location='cpu', weights_only=True)
+    assert saved['meta']['mmamt_convert']['backbone']['arch'] == ARCH
     # a config file works the same
     cfg_file = tmp_path / 'pretrain_cfg.py'
     Config(dict(model=mae_model_cfg())).dump(str(cfg_file))
