@@ -5,7 +5,8 @@ real data sets (``mmamt.testing.make_dataset_layouts``, so each config's own loa
 format). What the test changes, and nothing else:
 
 - the model: a tiny ViT of the same type, patch size and image size (2 layers, 32 channels), the
-  necks and heads sized to it, no pretrained checkpoint;
+  necks and heads sized to it (Mask R-CNN's pyramid and heads at 16 channels), no pretrained
+  checkpoint;
 - the loaders: batch 2, no workers, a dataset wrapper's repeats set to 1;
 - the loop: 2 iterations (1 epoch of 4 images), or 2 epochs when the config has the attention
   loop, whose refresh hook then runs once, after epoch 1 (``start_epoch=1``), so the second
@@ -25,7 +26,7 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.runner import Runner
 
-from mmamt.utils import resolve_scoped_collate_fns, setup_cpu_distributed
+from mmamt.utils import resolve_scoped_collate_fns, setup_checkpoints, setup_cpu_distributed
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / 'configs'
@@ -77,6 +78,9 @@ def shrink_model(model: ConfigDict) -> None:
     elif neck_kind is not None:
         raise KeyError(f'no tiny version of neck {neck_kind!r}: add a rule to shrink_model')
 
+    if model.get('roi_head'):  # Mask R-CNN: the pyramid, RPN and RoI heads at 16 channels
+        shrink_two_stage_detector(model)
+
     for key in ('head', 'decode_head', 'auxiliary_head'):
         head = model.get(key)
         if not head:
@@ -87,6 +91,18 @@ def shrink_model(model: ConfigDict) -> None:
             head.update(in_channels=[DIMS] * 4, channels=16)
         elif head.type == 'FCNHead':
             head.update(in_channels=DIMS, channels=16)
+
+
+def shrink_two_stage_detector(model: ConfigDict, channels: int = 16) -> None:
+    model.neck.out_channels = channels
+    model.rpn_head.update(in_channels=channels, feat_channels=channels)
+    roi = model.roi_head
+    roi.bbox_roi_extractor.out_channels = channels
+    roi.bbox_head.update(in_channels=channels, conv_out_channels=channels,
+                         fc_out_channels=2 * channels)
+    if roi.get('mask_head'):
+        roi.mask_roi_extractor.out_channels = channels
+        roi.mask_head.update(in_channels=channels, conv_out_channels=channels)
 
 
 def shrink_loaders(cfg: Config) -> None:
@@ -157,7 +173,8 @@ def test_config_trains(path, in_data_parent, tmp_path):
     cfg.work_dir = str(tmp_path / 'work')
     cfg.launcher = 'none'
     # What tools/train.py does after merging its options.
-    runner = Runner.from_cfg(setup_cpu_distributed(resolve_scoped_collate_fns(cfg)))
+    runner = Runner.from_cfg(
+        setup_checkpoints(setup_cpu_distributed(resolve_scoped_collate_fns(cfg))))
     runner.train()
 
     assert runner.iter == runner.train_loop.max_iters
@@ -168,8 +185,10 @@ def test_config_trains(path, in_data_parent, tmp_path):
     if has_attention_loop(cfg):
         # The refresh after epoch 1 wrote its bank; epoch 2 then trained with AMT masking.
         assert osp.isfile(osp.join(cfg.work_dir, 'amt_bank', 'epoch_1.pth'))
+    # An untrained detector finds nothing, and COCO metrics of nothing are {}: that the loop
+    # ran its evaluator is what counts here.
     if cfg.get('val_cfg') and cfg.get('val_dataloader'):
-        assert runner.val()
+        assert isinstance(runner.val(), dict)
     if cfg.get('test_cfg') and cfg.get('test_dataloader'):
-        assert runner.test()
+        assert isinstance(runner.test(), dict)
     EXERCISED.append(path)

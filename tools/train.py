@@ -7,7 +7,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmamt  # noqa: F401  (registers mmamt modules, makes checkpoints resumable)
-from mmamt.utils import resolve_scoped_collate_fns, setup_cpu_distributed
+from mmamt.utils import resolve_scoped_collate_fns, setup_checkpoints, setup_cpu_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -17,7 +17,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from this checkpoint; without a path, from the latest in work_dir')
-    parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    amp = parser.add_mutually_exclusive_group()
+    amp.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    amp.add_argument('--no-amp', action='store_true',
+                     help='train in fp32 although the config asks for AmpOptimWrapper '
+                     '(which needs a GPU), e.g. to check a config on a CPU')
     parser.add_argument('--no-validate', action='store_true', help='skip validation')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by the actual batch size (auto_scale_lr)')
@@ -49,6 +53,10 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
             raise ValueError(f'--amp needs optim_wrapper.type OptimWrapper, got {optim_wrapper}')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.no_amp and cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
+        cfg.optim_wrapper.type = 'OptimWrapper'
+        for key in ('loss_scale', 'dtype', 'use_fsdp'):
+            cfg.optim_wrapper.pop(key, None)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
@@ -77,6 +85,7 @@ def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     cfg = setup_cpu_distributed(resolve_scoped_collate_fns(cfg))
+    cfg = setup_checkpoints(cfg)  # atomic checkpoint files; --resume skips unreadable ones
     runner = Runner.from_cfg(cfg)
     runner.train()
 

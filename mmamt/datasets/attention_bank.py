@@ -6,6 +6,8 @@ storage lives in shared memory, created in the main process before workers start
 refresh in the main process reaches persistent workers with no copy per worker. The small
 ``state`` tensor (AMT active flag, epoch of the last refresh) is shared the same way.
 """
+import hashlib
+import os.path as osp
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
@@ -39,6 +41,38 @@ def map_entropy(maps) -> np.ndarray:
     return (-(p * p.log()).sum(dim=1) / np.log(maps.shape[1])).numpy()
 
 
+def dataset_identity(dataset) -> str:
+    """What identifies a training set and its order, for checking a saved bank against it.
+
+    A SHA-256 over the number of samples and, per sample in ``sample_idx`` order, its image path
+    relative to the dataset's image folder (so moving the data root keeps the identity) or, for
+    data sets held in memory without paths (CIFAR, MNIST), the image array. Deleting one image and
+    adding another, or reordering, changes it.
+
+    Args:
+        dataset (mmengine.dataset.BaseDataset): The training set.
+
+    Returns:
+        str: ``'sha256:<64 hex digits>'``.
+    """
+    root = (getattr(dataset, 'data_prefix', None) or {}).get('img_path') or ''
+    root = osp.normpath(root) + osp.sep if root else ''
+    digest = hashlib.sha256(f'n={len(dataset)}'.encode())
+    for i in range(len(dataset)):
+        info = dataset.get_data_info(i)
+        path, img = info.get('img_path'), info.get('img')
+        if path is not None:
+            path = osp.normpath(str(path))
+            if root and path.startswith(root):
+                path = path[len(root):]
+            digest.update(b'\0p' + path.replace(osp.sep, '/').encode())
+        elif isinstance(img, np.ndarray):
+            digest.update(b'\0i' + str(img.shape).encode() + np.ascontiguousarray(img).tobytes())
+        else:
+            digest.update(b'\0?')
+    return 'sha256:' + digest.hexdigest()
+
+
 class AttentionBank:
     """Per-sample AMT attention maps, indexed by ``sample_idx``.
 
@@ -46,12 +80,17 @@ class AttentionBank:
         num_samples (int): Number of samples in the training set.
         grid (tuple[int, int]): ``(h, w)`` of each map (the model's patch grid at the refresh
             input size).
+        data_id (str, optional): :func:`dataset_identity` of the training set the maps belong
+            to; saved with the maps and checked when they are loaded. Defaults to None (not
+            checked).
     """
 
-    def __init__(self, num_samples: int, grid: Tuple[int, int]) -> None:
+    def __init__(self, num_samples: int, grid: Tuple[int, int],
+                 data_id: Optional[str] = None) -> None:
         if num_samples < 1:
             raise ValueError(f'num_samples must be >= 1, got {num_samples}')
         self.grid = (int(grid[0]), int(grid[1]))
+        self.data_id = data_id
         # Uniform until the first refresh, which makes AMT sampling equal to random sampling.
         self.maps = torch.full((num_samples, *self.grid), 255, dtype=torch.uint8).share_memory_()
         # [active, last_refresh_epoch, number of refreshes]
@@ -128,8 +167,35 @@ class AttentionBank:
     def state_dict(self) -> Dict:
         """Everything needed to resume without recomputing the maps."""
         return dict(maps=self.maps.clone(), num_samples=self.num_samples, grid=list(self.grid),
-                    active=self.active, last_refresh_epoch=self.last_refresh_epoch,
-                    num_refreshes=self.num_refreshes)
+                    data_id=self.data_id, active=self.active,
+                    last_refresh_epoch=self.last_refresh_epoch, num_refreshes=self.num_refreshes)
+
+    def data_mismatch(self, state: Dict, source: str = 'checkpoint') -> Optional[str]:
+        """How the training data a saved bank was made for differs from this bank's.
+
+        Args:
+            state (dict): A :meth:`state_dict`.
+            source (str): Where ``state`` comes from, for the error message.
+
+        Returns:
+            str | None: A description of the difference; None when the data is the same or the
+            saved bank records no identity (saved by an older mmamt).
+
+        Raises:
+            ValueError: If the saved bank has another grid (the model changed, not the data).
+        """
+        if tuple(state['grid']) != self.grid:
+            raise ValueError(f'the attention bank in the {source} has grid={tuple(state["grid"])}'
+                             f' but the model gives {self.grid}: resume with the same model '
+                             'input size and patch size (or start a new run)')
+        if int(state['num_samples']) != self.num_samples:
+            return (f'the saved bank has num_samples={state["num_samples"]} but '
+                    f'train_dataloader.dataset has {self.num_samples} samples')
+        saved = state.get('data_id')
+        if saved is not None and self.data_id is not None and saved != self.data_id:
+            return (f'same number of samples ({self.num_samples}) but other images or another '
+                    f'order (data_id {saved[:15]}... saved, {self.data_id[:15]}... now)')
+        return None
 
     def load_state_dict(self, state: Dict, source: str = 'checkpoint') -> None:
         """Restore maps and flags in place (workers keep seeing the same memory).
@@ -137,14 +203,12 @@ class AttentionBank:
         Raises:
             ValueError: If the saved bank was made for a different data set or grid.
         """
-        if int(state['num_samples']) != self.num_samples:
-            raise ValueError(
-                f'the attention bank in the {source} has num_samples={state["num_samples"]} but '
-                f'train_dataloader.dataset has {self.num_samples} samples: resume with the same '
-                'training set (or start a new run)')
-        if tuple(state['grid']) != self.grid:
-            raise ValueError(f'the attention bank in the {source} has grid={tuple(state["grid"])}'
-                             f' but the model gives {self.grid}')
+        mismatch = self.data_mismatch(state, source)
+        if mismatch is not None:
+            raise ValueError(f'the attention bank in the {source} belongs to other training data: '
+                             f'{mismatch}')
+        if self.data_id is None:
+            self.data_id = state.get('data_id')
         self.maps.copy_(state['maps'])
         self.state[0] = int(bool(state['active']))
         self.state[1] = int(state['last_refresh_epoch'])
@@ -158,7 +222,7 @@ class AttentionBank:
     def from_file(cls, path: str) -> 'AttentionBank':
         """Load a bank written by :meth:`save`."""
         state = torch.load(path, map_location='cpu', weights_only=True)
-        bank = cls(int(state['num_samples']), tuple(state['grid']))
+        bank = cls(int(state['num_samples']), tuple(state['grid']), state.get('data_id'))
         bank.load_state_dict(state, source=path)
         return bank
 

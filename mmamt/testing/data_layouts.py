@@ -32,6 +32,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 from PIL import Image
 
+from ..utils.io import atomic_write_bytes
 from .synthetic import SYNTHETIC_CLASSES, make_synthetic_dataset
 
 # COCO's first five categories (ids 1-5 in instances_*2017.json) stand in for the five shapes.
@@ -55,10 +56,7 @@ def _resized(path: str, size: int) -> Image.Image:
 def _dump_pickle(path: str, obj: dict) -> str:
     """Pickle ``obj`` to ``path`` atomically; return the file's md5 (what mmpretrain checks)."""
     data = pickle.dumps(obj, protocol=2)
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'wb') as f:
-        f.write(data)
-    os.replace(tmp, path)
+    atomic_write_bytes(data, path)
     return hashlib.md5(data).hexdigest()
 
 
@@ -121,10 +119,7 @@ def _write_tiny_imagenet(out_dir: str, splits: Dict[str, list]) -> None:
 
 def _write_text(path: str, text: str) -> None:
     os.makedirs(osp.dirname(path), exist_ok=True)
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(text)
-    os.replace(tmp, path)
+    atomic_write_bytes(text.encode('utf-8'), path)
 
 
 def _write_coco(out_dir: str, synthetic_coco: str) -> None:

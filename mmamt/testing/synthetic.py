@@ -47,6 +47,8 @@ import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_utils
 
+from ..utils.io import atomic_write_bytes
+
 SYNTHETIC_CLASSES = ('circle', 'square', 'triangle', 'ring', 'cross')
 
 # Bump when the drawing or the layout changes, so that old data sets are regenerated.
@@ -264,11 +266,8 @@ def _encode_instance(mask: np.ndarray) -> Tuple[List[float], float, dict]:
 
 
 def _write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, so readers never see half a file."""
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(text)
-    os.replace(tmp, path)
+    """Write ``text`` to ``path`` so that readers never see half a file."""
+    atomic_write_bytes(text.encode('utf-8'), path)
 
 
 def _write_json(path: str, obj: dict) -> None:

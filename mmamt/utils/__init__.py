@@ -1,10 +1,14 @@
-from .checkpoint import register_safe_globals, safe_checkpoint_globals
+from .checkpoint import (AtomicLocalBackend, checkpoint_error, register_safe_globals,
+                         resolve_resume, safe_checkpoint_globals, setup_checkpoints,
+                         use_atomic_checkpoints)
 from .dist import setup_cpu_distributed
-from .io import atomic_torch_save
+from .io import atomic_torch_save, atomic_write, atomic_write_bytes, clean_stale_temporaries
 from .model import eval_mode, unwrap
 from .scope import config_scope, resolve_scoped_collate_fns
 
 __all__ = [
     'register_safe_globals', 'safe_checkpoint_globals', 'setup_cpu_distributed', 'config_scope',
-    'eval_mode', 'unwrap', 'atomic_torch_save', 'resolve_scoped_collate_fns'
+    'eval_mode', 'unwrap', 'atomic_torch_save', 'atomic_write', 'atomic_write_bytes',
+    'clean_stale_temporaries', 'AtomicLocalBackend', 'checkpoint_error', 'resolve_resume',
+    'setup_checkpoints', 'use_atomic_checkpoints', 'resolve_scoped_collate_fns'
 ]

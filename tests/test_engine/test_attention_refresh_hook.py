@@ -122,18 +122,19 @@ def test_resume_restores_bank_bit_for_bit(synthetic_root, tmp_path):
     assert all((m == -1).sum() == 4 for _, m in recorder.masks[2])
 
 
-def test_resume_with_a_different_dataset_is_refused(synthetic_root, tmp_path):
+def test_resume_with_a_different_grid_is_refused(synthetic_root, tmp_path):
+    # (a different training set is resumed with recomputed maps: test_faults_resume.py)
     cfg = tiny_cfg(synthetic_root, tmp_path / 'a', max_epochs=1, start_epoch=1, num_workers=0)
     Runner.from_cfg(cfg).train()
     ckpt = torch.load(tmp_path / 'a' / 'epoch_1.pth', map_location='cpu', weights_only=False)
-    ckpt['amt_bank']['num_samples'] += 1
-    ckpt['amt_bank']['maps'] = torch.zeros(ckpt['amt_bank']['num_samples'], 4, 4,
+    ckpt['amt_bank']['grid'] = [8, 8]
+    ckpt['amt_bank']['maps'] = torch.zeros(ckpt['amt_bank']['num_samples'], 8, 8,
                                            dtype=torch.uint8)
     bad = tmp_path / 'bad.pth'
     torch.save(ckpt, bad)
     cfg = tiny_cfg(synthetic_root, tmp_path / 'b', max_epochs=2, num_workers=0)
     cfg.resume, cfg.load_from = True, str(bad)
-    with pytest.raises(ValueError, match='num_samples'):
+    with pytest.raises(ValueError, match=r'grid=\(8, 8\) but the model gives \(4, 4\)'):
         Runner.from_cfg(cfg).train()
 
 

@@ -16,11 +16,12 @@ configs read ``train/`` and ``test/``. Images are 96x96 RGB, stored column-major
 import argparse
 import os
 import os.path as osp
-import tempfile
 from typing import Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 from PIL import Image
+
+from mmamt.utils.io import atomic_write_bytes
 
 SIZE = 96
 IMAGE_BYTES = 3 * SIZE * SIZE
@@ -50,10 +51,7 @@ def read_labels(path: str) -> np.ndarray:
 
 def _write_list(path: str, lines: Sequence[str]) -> None:
     os.makedirs(osp.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=osp.dirname(path), suffix='.tmp')
-    with os.fdopen(fd, 'w') as f:
-        f.write(''.join(f'{line}\n' for line in lines))
-    os.replace(tmp, path)
+    atomic_write_bytes(''.join(f'{line}\n' for line in lines).encode('utf-8'), path)
 
 
 def convert(src: str, out: str, skip_unlabeled: bool = False) -> Dict[str, int]:

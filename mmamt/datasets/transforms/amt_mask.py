@@ -108,6 +108,15 @@ class AMTMaskGenerator(BaseTransform):
                 raise ValueError(
                     f'AMTMaskGenerator: {key} leaves no visible patch of the '
                     f'{self.grid}x{self.grid} mask grid ({n_mask} masked, {n_throw} thrown)')
+        # No masked patch means a loss averaged over nothing: NaN at every step.
+        lowest = f'[{1 / self.num_patches:g}, 1)' if rounding == 'floor' else '(0, 1)'
+        for key, value, (n_mask, _) in (('mask_ratio', mask_ratio, self.amt_counts),
+                                        ('random_mask_ratio', random_mask_ratio,
+                                         self.random_counts)):
+            if n_mask < 1:
+                raise ValueError(
+                    f'AMTMaskGenerator: {key}={value} masks no patch of the {self.grid}x'
+                    f'{self.grid} mask grid (the loss would be NaN); it must be in {lowest}')
         self._warned = False
 
     def patch_weights(self, results: dict) -> np.ndarray:

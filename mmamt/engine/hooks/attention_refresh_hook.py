@@ -16,7 +16,8 @@ from mmengine.utils import ProgressBar
 from mmpretrain.registry import HOOKS, TRANSFORMS
 from torch.utils.data import DataLoader
 
-from mmamt.datasets import AttentionBank, LoadAttentionMap
+from mmamt.datasets import AMTMaskGenerator, AttentionBank, LoadAttentionMap, dataset_identity
+from mmamt.datasets.transforms import SampleNamingCompose
 from mmamt.utils import eval_mode, unwrap
 
 BANK_KEY = 'amt_bank'
@@ -42,7 +43,14 @@ class AttentionRefreshHook(Hook):
     dataloader workers start, so persistent workers read the new maps the epoch after a refresh.
     It is saved into every checkpoint (``checkpoint['amt_bank']``, one byte per patch) and
     restored on resume, flag included; after each refresh it is also written atomically to
-    ``work_dir/amt_bank/epoch_<e>.pth``.
+    ``work_dir/amt_bank/epoch_<e>.pth``. The bank records an identity of the training set
+    (:func:`~mmamt.datasets.dataset_identity`); a checkpoint whose bank belongs to other data
+    (images added, removed, renamed or reordered) is resumed with uniform maps and a warning. On
+    resume, a scheduled refresh that has not run for the resumed model (e.g. the run was extended
+    past its old last epoch, or the maps were discarded) runs before training continues.
+
+    Before training, the hook checks that the mask generator, backbone, neck and head agree on
+    the input size, patch size and number of patches, and names the config keys that differ.
 
     Args:
         start_epoch (int): Completed epochs before the first refresh. Defaults to 40.
@@ -118,11 +126,61 @@ class AttentionRefreshHook(Hook):
         if not loaders:
             raise ValueError('AttentionRefreshHook: train_dataloader.dataset.pipeline has no '
                              'LoadAttentionMap; put it right after LoadImageFromFile')
+        self.check_sizes(runner, dataset)
         grid = tuple(self._backbone(runner).patch_resolution)
-        self.bank = AttentionBank(len(dataset), grid)
+        self.bank = AttentionBank(len(dataset), grid, dataset_identity(dataset))
         for t in loaders:
             t.attach(self.bank)
+        if type(dataset.pipeline) is Compose:
+            # errors of the loading transforms then name the sample and its file
+            dataset.pipeline = SampleNamingCompose(dataset.pipeline.transforms)
         return self.bank
+
+    def check_sizes(self, runner, dataset) -> None:
+        """Refuse a pipeline and model that disagree on sizes, naming the config keys.
+
+        Mismatches train silently otherwise (the decoder uses a slice of its position
+        embeddings, the bank has the wrong grid) or fail deep inside the model
+        (``index 16 is out of bounds`` in ``gather_tokens``). Only sizes fixed at construction
+        are compared, so this costs nothing per step.
+
+        Raises:
+            ValueError: Listing every mismatch found.
+        """
+        model = unwrap(runner.model)
+        backbone = self._backbone(runner)
+        img_h, img_w = (int(v) for v in backbone.input_size)
+        stride = backbone.patch_embed.projection.stride
+        patch = int(stride[0])
+        num_patches = int(backbone.patch_resolution[0] * backbone.patch_resolution[1])
+        model_text = f'model.backbone (img_size={img_h}, patch_size={patch})'
+        problems = []
+        if img_h != img_w or stride[0] != stride[1]:
+            problems.append(f'model.backbone.img_size={(img_h, img_w)} and patch_size='
+                            f'{tuple(stride)} must be square for AMTMaskGenerator')
+        for gen in find_transforms(dataset, AMTMaskGenerator):
+            if gen.input_size != img_h:
+                problems.append(f'train_dataloader.dataset.pipeline AMTMaskGenerator.input_size='
+                                f'{gen.input_size} but model.backbone.img_size={img_h}')
+            if gen.model_patch_size != patch:
+                problems.append('train_dataloader.dataset.pipeline AMTMaskGenerator.'
+                                f'model_patch_size={gen.model_patch_size} but '
+                                f'model.backbone.patch_size={patch}')
+        neck = getattr(model, 'neck', None)
+        if neck is not None and hasattr(neck, 'num_patches') and neck.num_patches != num_patches:
+            problems.append(f'model.neck.num_patches={neck.num_patches} but {model_text} has '
+                            f'{num_patches} patches')
+        if (neck is not None and hasattr(neck, 'encoder_stride')
+                and neck.encoder_stride != patch):
+            problems.append(f'model.neck.encoder_stride={neck.encoder_stride} but '
+                            f'model.backbone.patch_size={patch}')
+        head = getattr(model, 'head', None)
+        if head is not None and hasattr(head, 'patch_size') and head.patch_size != patch:
+            problems.append(f'model.head.patch_size={head.patch_size} but '
+                            f'model.backbone.patch_size={patch}')
+        if problems:
+            raise ValueError('AttentionRefreshHook: sizes disagree: ' + '; '.join(problems) +
+                             '. Set them all from one img_size and patch_size.')
 
     def before_run(self, runner) -> None:
         if isinstance(runner._train_loop, BaseLoop):
@@ -149,11 +207,42 @@ class AttentionRefreshHook(Hook):
         bank = self._ensure_bank(runner)
         if BANK_KEY not in checkpoint:
             runner.logger.warning('AMT: the checkpoint has no attention bank; maps start uniform '
-                                  'and AMT inactive until the next refresh')
+                                  'and AMT inactive until a refresh (before training continues '
+                                  'if one was due)')
             return
-        bank.load_state_dict(checkpoint[BANK_KEY])
+        saved = checkpoint[BANK_KEY]
+        mismatch = bank.data_mismatch(saved)
+        if mismatch is not None:
+            # The maps are a function of the model and the data: recomputing them from the
+            # resumed model is sound, reusing them would give samples their neighbours' maps.
+            runner.logger.warning(
+                f'AMT: the attention bank in the checkpoint belongs to other training data '
+                f'({mismatch}); its maps are discarded: maps start uniform and AMT inactive until '
+                'a refresh (before training continues if one was due)')
+            return
+        if saved.get('data_id') is None:
+            runner.logger.warning('AMT: the attention bank in the checkpoint records no data '
+                                  'identity (saved by an older mmamt); assuming the training set '
+                                  'is unchanged')
+        bank.load_state_dict(saved)
         runner.logger.info(f'AMT: restored the attention bank (active={bank.active}, last refresh '
                            f'after epoch {bank.last_refresh_epoch})')
+
+    def due_refresh(self, completed: int, max_epochs: int) -> Optional[int]:
+        """The latest scheduled refresh at or before ``completed`` epochs, if any."""
+        due = [e for e in self.refresh_epochs(max_epochs) if e <= completed]
+        return due[-1] if due else None
+
+    def before_train(self, runner) -> None:
+        """On resume, run a scheduled refresh that the resumed bank has not seen."""
+        completed = runner.epoch
+        due = self.due_refresh(completed, runner.max_epochs)
+        if self.bank is None or due is None or self.bank.last_refresh_epoch >= due:
+            return
+        runner.logger.info(f'AMT: the refresh scheduled after epoch {due} has not run for this '
+                           f'model (last refresh: {self.bank.last_refresh_epoch}); running it '
+                           f'now, before epoch {completed + 1}')
+        self.refresh(runner, completed)
 
     # -- refresh -----------------------------------------------------------------------------
     def after_train_epoch(self, runner) -> None:
@@ -182,7 +271,7 @@ class AttentionRefreshHook(Hook):
             transforms = [TRANSFORMS.build(copy.deepcopy(t)) if isinstance(t, dict) else t
                           for t in self.pipeline]
         view = copy.copy(dataset)
-        view.pipeline = Compose(transforms)
+        view.pipeline = SampleNamingCompose(transforms)
         return view
 
     @staticmethod
