@@ -273,6 +273,13 @@ def test_renamed_missing_or_misshapen_key_raises(tiny_checkpoints):
     with pytest.raises(KeyCoverageError, match='wrong shape'):
         tiny_backbone(arch=dict(TINY, feedforward_channels=96)).load_pretrained(state)
 
+    # A refused checkpoint leaves the model as it was: nothing is loaded half-way.
+    model = tiny_backbone()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(KeyCoverageError):
+        model.load_pretrained(missing)
+    assert all(v.equal(before[k]) for k, v in model.state_dict().items())
+
     # Layer scale in the model but not in the checkpoint is missing, not silently new.
     with pytest.raises(KeyCoverageError, match='gamma1'):
         tiny_backbone(layer_scale_init_value=0.1).load_pretrained(state)

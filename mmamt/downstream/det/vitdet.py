@@ -299,8 +299,9 @@ class ViTDetBackbone(BaseModule):
         dropped = {} if self.final_norm else {r'ln1\.(weight|bias)': 'final_norm=False'}
         tensors, coverage = match_keys(state_dict, self.state_dict(), KEY_MAPS['mmdet'],
                                        type(self).__name__, source, dropped)
+        coverage.check()  # before anything is loaded
         self.load_state_dict(tensors, strict=False)  # nothing missing but the new tables
-        logger.info(coverage.check().line())
+        logger.info(coverage.line())
         return coverage
 
     def _fit_pos_embed(self, value: torch.Tensor, logger: MMLogger) -> torch.Tensor:
