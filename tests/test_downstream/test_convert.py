@@ -332,6 +332,14 @@ def test_cli_process_exit_status(ckpts, tmp_path):
                           capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
     assert proc.returncode == 1, proc.stderr
     assert 'MISSING: patch_embed.projection.bias' in proc.stdout
+    # OUT a symlink to IN: refused with status 2, IN unchanged
+    link = tmp_path / 'out_link.pth'
+    link.symlink_to(src)
+    before = open(src, 'rb').read()
+    proc = subprocess.run([sys.executable, CLI, src, str(link), '--to', 'mmpretrain', '--force'],
+                          capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    assert proc.returncode == 2 and 'is the input' in proc.stderr, proc.stderr
+    assert open(src, 'rb').read() == before
 
 
 def test_cli_refuses_to_overwrite_its_input(ckpts, tmp_path, capsys):
