@@ -25,7 +25,7 @@ import ast
 import os.path as osp
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
-from typing import Dict, Mapping, Optional, Tuple, Union
+from typing import Callable, Dict, Mapping, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -285,7 +285,7 @@ def infer_arch(backbone_cfg: Mapping) -> ViTArch:
     from mmpretrain.registry import MODELS
     try:
         with DefaultScope.overwrite_default_scope('mmpretrain'):
-            return ViTArch.from_backbone(MODELS.build(dict(backbone_cfg)))
+            return ViTArch.from_backbone(_build_for_shapes(MODELS.build, dict(backbone_cfg)))
     except Exception as err:  # the registry, the constructor or a non-ViT backbone
         raise CheckpointConversionError(
             f'model.backbone ({backbone_cfg.get("type")}) of the config does not build a plain '
@@ -353,6 +353,16 @@ def build_timm_model(arch: ViTArch, model_name: Optional[str] = None) -> nn.Modu
                              **{k: v for k, v in kwargs.items() if k in keep})
 
 
+def _build_for_shapes(build: Callable[..., nn.Module], *args) -> nn.Module:
+    """Build a module whose tensor names and shapes are all that is read: on the meta device
+    (nothing allocated, ViT-H included) where its constructor allows."""
+    try:
+        with torch.device('meta'):
+            return build(*args)
+    except RuntimeError:  # a constructor reading tensor values (mmseg's MAE: linspace().item())
+        return build(*args)
+
+
 def target_module(arch: ViTArch, target: str) -> nn.Module:
     """Build the (randomly initialised) module a target loads the converted weights into.
 
@@ -412,9 +422,10 @@ def convert_state_dict(backbone: Mapping[str, torch.Tensor],
     """
     if target not in TARGETS:
         raise CheckpointConversionError(f'--to must be one of {TARGETS}, got {target!r}')
-    expected = target_module(arch, target).state_dict()
+    expected = _build_for_shapes(target_module, arch, target).state_dict()
     # Source names are VisionTransformer's: a tensor already named like the target's is stray.
-    names = expected if target == 'mmpretrain' else target_module(arch, 'mmpretrain').state_dict()
+    names = expected if target == 'mmpretrain' else _build_for_shapes(
+        target_module, arch, 'mmpretrain').state_dict()
     tensors, coverage = match_keys(backbone, expected, KEY_MAPS[target],
                                    f'{target} ({arch.describe()})', source, source_names=names)
     # No qkv bias is exactly a zero one, and mmseg's MAE always has one.
