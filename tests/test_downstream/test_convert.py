@@ -397,3 +397,19 @@ print('ok')
     proc = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
                           env=env, cwd=REPO, timeout=300)
     assert proc.returncode == 0 and proc.stdout.strip() == 'ok', proc.stderr[-2000:]
+
+
+def test_config_text_is_read_not_run(ckpts, tmp_path):
+    """``meta['cfg']`` of a foreign checkpoint is read as literals: code in it never runs, and
+    entries that are not literals are left out."""
+    _, ckpt = ckpts['mae']
+    marker = tmp_path / 'ran'
+    cfg_text = (f"import os\nos.system('touch {marker}')\n"
+                f"model = dict(type='MAE', backbone=dict(type='MAEViT', arch={ARCH!r}, "
+                f"img_size={IMG}, patch_size={PATCH}, "
+                f"init_cfg=__import__('os').system('touch {marker}')))\n")
+    src = str(tmp_path / 'foreign.pth')
+    torch.save(dict(meta=dict(cfg=cfg_text), state_dict=ckpt['state_dict']), src)
+    result = convert_checkpoint(src, None, 'mmdet')
+    assert result.coverage.ok and 'init_cfg' not in result.info['backbone']
+    assert not marker.exists()
