@@ -7,6 +7,9 @@ _base_ = [
 ]
 custom_imports = dict(imports=['mmamt'], allow_failed_imports=False)
 
+# AMTDataPreprocessor: splits the token masks on the CPU and moves them with the images, so that
+# the training step never waits for the GPU.
+data_preprocessor = dict(type='AMTDataPreprocessor')
 model = dict(
     type='MAEAMT',
     backbone=dict(type='AMTMAEViT'),

@@ -9,7 +9,7 @@ custom_imports = dict(imports=['mmamt'], allow_failed_imports=False)
 model = dict(
     type='SimMIMAMT',
     data_preprocessor=dict(
-        type='SelfSupDataPreprocessor',
+        type='AMTDataPreprocessor',  # token split on the CPU, with the images
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375],
         to_rgb=True),

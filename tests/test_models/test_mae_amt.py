@@ -5,7 +5,8 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmamt  # noqa: F401
-from mmamt.models.utils import cls_attention_probs, normalize_attention, split_token_mask
+from mmamt.models.utils import (TokenSplit, cls_attention_probs, normalize_attention,
+                                split_token_mask)
 
 ARCH = dict(embed_dims=48, num_layers=2, num_heads=3, feedforward_channels=96)
 
@@ -68,13 +69,13 @@ def setup():
 
 def test_encoder_ignores_masked_and_thrown_pixels(setup):
     model, img, mask = setup
-    latent, token_mask = model.backbone(img, mask=mask)
+    split = TokenSplit.from_mask(mask)
+    latent = model.backbone(img, mask=split)
     assert latent.shape == (2, 1 + 3, 48)
-    assert token_mask.shape == (2, 16)
     for value in (1, -1):
-        latent2, _ = model.backbone(perturb(img, mask, value, 8), mask=mask)
+        latent2 = model.backbone(perturb(img, mask, value, 8), mask=split)
         torch.testing.assert_close(latent, latent2)
-    latent3, _ = model.backbone(perturb(img, mask, 0, 8), mask=mask)
+    latent3 = model.backbone(perturb(img, mask, 0, 8), mask=split)
     assert not torch.allclose(latent, latent3)
 
 
@@ -101,8 +102,8 @@ def test_decoder_sequence_is_cls_visible_masked(setup):
     seen = []
     handle = model.neck.decoder_blocks[0].register_forward_pre_hook(
         lambda mod, args: seen.append(args[0].shape[1]))
-    latent, token_mask = model.backbone(img, mask=mask)
-    pred = model.neck(latent, token_mask)
+    split = TokenSplit.from_mask(mask)
+    pred = model.neck(model.backbone(img, mask=split), split)
     handle.remove()
     assert seen == [1 + 3 + 7]
     assert pred.shape == (2, 7, 8 * 8 * 3)
@@ -111,8 +112,8 @@ def test_decoder_sequence_is_cls_visible_masked(setup):
 def test_decoder_prediction_follows_position_not_order(setup):
     """The masked prediction of a patch depends on which patch it is (own pos embedding)."""
     model, img, mask = setup
-    latent, token_mask = model.backbone(img, mask=mask)
-    pred = model.neck(latent, token_mask)
+    split = TokenSplit.from_mask(mask)
+    pred = model.neck(model.backbone(img, mask=split), split)
     assert not torch.allclose(pred[:, 0], pred[:, 1])
 
 
@@ -182,7 +183,7 @@ def test_other_archs_and_grids(img_size, patch_size, arch):
     grid = img_size // patch_size
     L = grid * grid
     mask = make_mask(1, grid, n_mask=L // 2, n_throw=L // 4)
-    latent, _ = backbone(torch.randn(1, 3, img_size, img_size), mask=mask)
+    latent = backbone(torch.randn(1, 3, img_size, img_size), mask=TokenSplit.from_mask(mask))
     assert latent.shape[1] == 1 + L - L // 2 - L // 4
     assert backbone.attention_map(torch.randn(1, 3, img_size, img_size)).shape == (1, grid, grid)
 
@@ -191,6 +192,7 @@ def test_split_token_mask_orders():
     mask = torch.tensor([[1, 0, -1, 0, 1, -1]])
     vis, msk, thr = split_token_mask(mask)
     assert vis.tolist() == [[1, 3]] and msk.tolist() == [[0, 4]] and thr.tolist() == [[2, 5]]
+    assert torch.equal(TokenSplit(vis, msk, thr).token_mask(), mask)
 
 
 def test_full_image_features_without_mask():

@@ -3,6 +3,7 @@ import torch
 from mmpretrain.registry import MODELS
 
 import mmamt  # noqa: F401
+from mmamt.models.utils import TokenSplit
 from tests.test_engine._amt_runner import tiny_model
 from tests.test_models.test_mae_amt import make_mask, perturb, samples_of
 
@@ -27,16 +28,16 @@ def setup():
 
 def test_encoder_length_is_cls_visible_masked(setup):
     model, img, mask = setup
-    latent, token_mask = model.backbone(img, mask=mask)
+    latent = model.backbone(img, mask=TokenSplit.from_mask(mask))
     assert latent.shape == (2, 1 + 16 + 28, 32)
-    assert token_mask.shape == (2, 64)
 
 
 def test_encoder_ignores_masked_and_thrown_pixels(setup):
     model, img, mask = setup
-    latent, _ = model.backbone(img, mask=mask)
+    split = TokenSplit.from_mask(mask)
+    latent = model.backbone(img, mask=split)
     for value in (1, -1):
-        latent2, _ = model.backbone(perturb(img, mask, value, 4), mask=mask)
+        latent2 = model.backbone(perturb(img, mask, value, 4), mask=split)
         torch.testing.assert_close(latent, latent2)
 
 
@@ -55,7 +56,7 @@ def test_any_ratio_works(setup, n_mask, n_throw):
     """The reference's square reshape works for one exact count only; here any count does."""
     model, img, _ = setup
     mask = mask_from_coarse(make_mask(2, 4, n_mask=n_mask, n_throw=n_throw))
-    latent, _ = model.backbone(img, mask=mask)
+    latent = model.backbone(img, mask=TokenSplit.from_mask(mask))
     assert latent.shape[1] == 1 + 4 * (16 - n_throw)
     assert torch.isfinite(model.loss(img, samples_of(mask))['loss'])
 

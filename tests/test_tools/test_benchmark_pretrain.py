@@ -1,3 +1,4 @@
+"""The benchmark tools, run on the tiny demo configs (64 px, patch 8) against tiny baselines."""
 import importlib.util
 import json
 from pathlib import Path
@@ -5,6 +6,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / 'configs' / 'demo'
 
 
 def load_tool(name):
@@ -16,78 +18,104 @@ def load_tool(name):
 
 
 @pytest.fixture(scope='module')
-def results(tmp_path_factory):
-    tool = load_tool('benchmark_pretrain')
+def configs(tmp_path_factory):
+    """The demo configs and baselines beside them: mmpretrain's MAE, and SimMIM-ViT (the
+    SimMIM-AMT config without the refresh hook, i.e. random masking, nothing thrown)."""
+    folder = tmp_path_factory.mktemp('cfgs')
+    mae = DEMO / 'mae-amt_vit-tiny-p8_1xb32-20e_synthetic.py'
+    simmim = DEMO / 'simmim-amt_vit-tiny-p8_1xb32-20e_synthetic.py'
+    (folder / 'mae.py').write_text(f"""
+_base_ = '{mae}'
+model = dict(type='MAE', data_preprocessor=dict(type='SelfSupDataPreprocessor'),
+             backbone=dict(type='MAEViT'), neck=dict(type='MAEPretrainDecoder'))
+train_dataloader = dict(dataset=dict(pipeline=[
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomResizedCrop', scale=64, crop_ratio_range=(0.35, 1.0), backend='pillow',
+         interpolation='bicubic'),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackInputs')]))
+custom_hooks = []
+""")
+    (folder / 'simmim_vit.py').write_text(f"_base_ = '{simmim}'\ncustom_hooks = []\n")
+    return dict(mae_amt=str(mae), mae=str(folder / 'mae.py'), simmim_amt=str(simmim),
+                simmim_vit=str(folder / 'simmim_vit.py'))
+
+
+@pytest.fixture(scope='module')
+def results(configs, tmp_path_factory):
     out = tmp_path_factory.mktemp('bench') / 'bench.json'
-    tool.main(['--arch', 'tiny', '--img-size', '64', '--batch-size', '2', '--device', 'cpu',
-               '--warmup', '1', '--reps', '2', '--pipeline-images', '6', '--pipeline-reps', '2',
-               '--dataset-size', '1000', '--json', str(out)])
+    tool = load_tool('benchmark_pretrain')
+    tool.main([configs['mae_amt'], '--baseline', configs['mae'], '--batch-size', '2', '3',
+               '--device', 'cpu', '--warmup', '1', '--reps', '2', '--json', str(out)])
     return json.loads(out.read_text())
 
 
-def test_every_variant_has_every_key(results):
-    keys = {'step_time_s', 'img_per_s', 'peak_mem_mb', 'gflops', 'speedup_vs_baseline',
-            'flops_ratio'}
-    assert set(results['variants']) == {'MAE', 'MAE-AMT', 'SimMIM-ViT', 'SimMIM-AMT'}
-    for name, v in results['variants'].items():
-        assert keys <= set(v), name
-        assert v['step_time_s'] > 0 and v['img_per_s'] > 0 and v['gflops'] > 0, name
-        # At least the parameters and the AdamW states are resident.
-        assert v['peak_mem_mb'] >= v['state_mem_mb'] > 0, name
-        assert len(v['step_times_s']) == 2, name
+def test_every_setting_has_every_key(results):
+    assert results['machine']['device_name'].startswith('CPU')
+    assert [(r['batch_size'], r['precision'], r['compile']) for r in results['runs']] == \
+        [(2, 'fp32', False), (3, 'fp32', False)]
+    keys = {'step_time_s', 'img_per_s', 'peak_mem_mb', 'tokens', 'config'}
+    for run in results['runs']:
+        assert set(run['results']) == {'config', 'baseline'}
+        for name, r in run['results'].items():
+            assert keys <= set(r), name
+            assert r['step_time_s'] > 0 and r['img_per_s'] > 0 and len(r['step_times_s']) == 2
+            assert r['peak_mem_mb'] > r['transient_mem_mb'] >= 0
+        assert run['results']['config']['speedup_vs_baseline'] > 0
 
 
-def test_throwing_cuts_tokens_and_flops(results):
-    v = results['variants']
-    # 64 px, patch 16: 16 patches. MAE keeps 4 visible; MAE-AMT 7 masked, 6 thrown, 3 visible.
-    assert v['MAE']['tokens'] == dict(visible=4, masked=12, thrown=0)
-    assert v['MAE-AMT']['tokens'] == dict(visible=3, masked=7, thrown=6)
-    assert v['MAE-AMT']['decoder_tokens'] < v['MAE']['decoder_tokens']
-    assert v['MAE-AMT']['flops_ratio'] < 1
-    # SimMIM 2x2 grid of 32-px mask patches: ceil(0.44 * 4) = 2 masked; AMT also throws 1.
-    assert v['SimMIM-ViT']['tokens']['thrown'] == 0
-    assert v['SimMIM-AMT']['tokens'] == dict(visible=4, masked=8, thrown=4)
-    assert v['SimMIM-AMT']['flops_ratio'] < 1
-    for name in ('MAE', 'SimMIM-ViT'):
-        assert v[name]['flops_ratio'] == pytest.approx(1.0)
-        assert v[name]['speedup_vs_baseline'] == pytest.approx(1.0)
+def test_counts_come_from_the_configs(results):
+    run = results['runs'][0]['results']
+    # 64 px, patch 8: 64 patches. MAE keeps 16 visible; MAE-AMT (0.45 / 0.40): 28 masked,
+    # 26 thrown, 10 visible, drawn by the config's own AMTMaskGenerator.
+    assert run['baseline']['tokens'] == dict(visible=16, masked=48, thrown=0)
+    assert run['config']['tokens'] == dict(visible=10, masked=28, thrown=26)
 
 
-def test_refresh_section(results):
-    r = results['refresh']
-    assert r['MAE']['refreshes'] == len(range(40, 400, 40)) == 9
-    assert r['SimMIM']['refreshes'] == len(range(40, 200, 40)) == 4
-    for key in ('MAE', 'SimMIM'):
-        assert 0 < r[key]['share'] < 1 and r[key]['img_per_s'] > 0
-    check = r['nxn_check']
-    # The last block's CLS path never forms a (tokens x tokens) attention matrix.
-    assert check['tokens'] == 17
-    assert check['last_block_nxn_outputs'] == 0 and not check['forms_nxn']
-    assert 0 < check['last_block_flops_ratio'] < 0.5
+def test_simmim_counts_and_precision_guard(configs):
+    tool = load_tool('benchmark_pretrain')
+    res = tool.main([configs['simmim_amt'], '--baseline', configs['simmim_vit'],
+                     '--batch-size', '2', '--device', 'cpu', '--warmup', '0', '--reps', '1'])
+    run = res['runs'][0]['results']
+    # 16-px mask patches on the 8-px ViT: 4x4 mask grid, ceil rounding
+    assert run['baseline']['tokens']['thrown'] == 0
+    assert run['config']['tokens']['thrown'] > 0
+    with pytest.raises(ValueError, match='needs --device cuda'):
+        tool.main([configs['simmim_amt'], '--batch-size', '2', '--device', 'cpu',
+                   '--precision', 'bf16'])
 
 
-def test_pipeline_section(results):
-    p = results['pipeline']
-    assert p['mae_ms_per_sample'] > 0 and p['amt_ms_per_sample'] > 0
-    assert 'overhead' in p and 'overhead_with_decode' in p
-    assert {'LoadAttentionMap', 'AMTMaskGenerator'} <= set(p['per_transform_us']['MAE-AMT'])
-    assert set(results['targets']) >= {'MAE-AMT speedup vs MAE', 'AMT transforms overhead'}
+def test_flops_tool(configs):
+    tool = load_tool('get_pretrain_flops')
+    amt = tool.main([configs['mae_amt']])
+    mae = tool.main([configs['mae']])
+    assert 0 < amt['gflops_per_image'] < mae['gflops_per_image']
+
+
+def test_refresh_tool(configs):
+    tool = load_tool('benchmark_refresh')
+    out = tool.main([configs['mae_amt'], '--batch-size', '2', '--device', 'cpu',
+                     '--dataset-size', '1000', '--warmup', '0', '--reps', '1'])
+    # the demo schedule: 20 epochs, refreshed after 4, 8, 12 and 16
+    assert (out['epochs'], out['refreshes']) == (20, 4)
+    assert 0 < out['share'] < 1 and out['refresh_img_per_s'] > 0
 
 
 def test_refresh_share_formula():
-    tool = load_tool('benchmark_pretrain')
+    from mmamt.analysis import refresh_share
+
     # 9 refreshes of 1000 images at 100 img/s = 90 s; 400 epochs at 1000 img/s = 400 s.
-    assert tool.refresh_share(9, 400, 1000, 100.0, 1000.0) == pytest.approx(90 / 490)
+    assert refresh_share(9, 400, 1000, 100.0, 1000.0) == pytest.approx(90 / 490)
 
 
-def test_shape_recorder_sees_a_materialised_attention():
-    """The N x N check must be able to fail: a naive attention is caught."""
-    import torch
-    tool = load_tool('benchmark_pretrain')
-    q = torch.randn(2, 4, 17, 8)
-    with tool.ShapeRecorder(batch=2) as rec:
-        (q @ q.transpose(-2, -1)).softmax(-1)
-    assert rec.square(17)
+def test_pipeline_tool(configs):
+    tool = load_tool('benchmark_pipeline')
+    p = tool.main([configs['mae_amt'], '--baseline', configs['mae'], '--images', '4',
+                   '--reps', '1', '--source', '80', '60'])
+    assert p['baseline_ms_per_sample'] > 0 and p['config_ms_per_sample'] > 0
+    assert 'overhead' in p and 'overhead_with_decode' in p
+    assert {'LoadAttentionMap', 'AMTMaskGenerator'} <= set(p['per_transform_us']['config'])
+    assert 'LoadAttentionMap' not in p['per_transform_us']['baseline']
 
 
 def test_bank_memory_probe_counts_a_shared_tensor_once():

@@ -5,7 +5,7 @@ import torch
 from mmpretrain.registry import MODELS
 
 import mmamt  # noqa: F401
-from mmamt.models.utils import gather_tokens, kept_indices, split_token_mask
+from mmamt.models.utils import TokenSplit, gather_tokens
 from mmamt.visualization import (attention_maps, input_size, patches_to_images, reconstruct,
                                  unnormalize)
 
@@ -38,9 +38,8 @@ def test_mae_perfect_prediction_undoes_norm_pix():
     target = model.head.construct_target(inputs)  # per-patch normalised
 
     # A decoder that predicts the normalised target of each masked patch, in ascending order.
-    def perfect(latent, token_mask):
-        _, ids_masked, _ = split_token_mask(token_mask)
-        return gather_tokens(target, ids_masked)
+    def perfect(latent, split):
+        return gather_tokens(target, split.masked)
 
     real = reconstruct(model, inputs, mask)
     model.neck.forward = perfect
@@ -64,14 +63,17 @@ def test_simmim_takes_masked_tokens_of_the_kept_sequence():
     target = model.head.patchify(inputs)
     seen = {}
 
-    # Per kept token (ascending), its own pixels + 1: visible tokens must not leak into the output.
+    # Per masked token, its own pixels + 1: visible tokens must not leak into the output.
     def shifted(latent):
         seen['n'] = latent.shape[1]
-        return gather_tokens(target, kept_indices(mask)) + 1
+        return gather_tokens(target, TokenSplit.from_mask(mask).masked) + 1
 
     model.neck.forward = shifted
+    model.backbone.register_forward_hook(
+        lambda mod, args, out: seen.update(encoder=out.shape[1]))
     recon = reconstruct(model, inputs, mask)
-    assert seen['n'] == 64 - 16  # thrown tokens are not in the encoder sequence
+    assert seen['encoder'] == 1 + 64 - 16  # thrown tokens are not in the encoder sequence
+    assert seen['n'] == 28  # the decoder maps the masked tokens only
     diff = recon - target
     assert torch.allclose(diff[mask == 1], torch.ones(1))
     assert torch.equal(diff[mask != 1], torch.zeros_like(diff[mask != 1]))

@@ -9,8 +9,7 @@ from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from mmpretrain.models.utils import resize_pos_embed
 from mmpretrain.registry import MODELS
 
-from ..utils import (CLSAttentionMixin, MaskedPatchLossMixin, gather_tokens, kept_indices,
-                     scatter_tokens)
+from ..utils import CLSAttentionMixin, MaskedPatchLossMixin, TokenSplit, gather_tokens
 
 
 @MODELS.register_module()
@@ -45,39 +44,40 @@ class AMTSimMIMViT(CLSAttentionMixin, VisionTransformer):
         cls = (self.cls_token + pos[:, :1]).expand(tokens.shape[0], -1, -1)
         return self.pre_norm(self.drop_after_pos(torch.cat([cls, tokens + pos[:, 1:]], dim=1)))
 
-    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None
-                ) -> Union[Tuple[torch.Tensor, ...], Tuple[torch.Tensor, torch.Tensor]]:
+    def forward(self, x: torch.Tensor, mask: Optional[TokenSplit] = None
+                ) -> Union[torch.Tensor, Tuple[torch.Tensor, ...]]:
         """Encode the image with masked patches replaced and thrown patches removed.
 
         Args:
             x (torch.Tensor): Images, ``(B, 3, H, W)``.
-            mask (torch.Tensor, optional): Token mask ``(B, L)`` or ``(B, h, w)``, 1 masked,
-                -1 thrown, 0 visible. None extracts features of the full image as
-                ``VisionTransformer`` does. Defaults to None.
+            mask (TokenSplit, optional): The batch's split into visible, masked and thrown
+                patches. None extracts features of the full image as ``VisionTransformer``
+                does. Defaults to None.
 
         Returns:
-            tuple: With a mask, ``(latent, token_mask)``: ``latent`` is
-            ``(B, 1 + L_vis + L_mask, C)`` ([CLS] first, kept patches in ascending order) and
-            ``token_mask`` the flat ``(B, L)`` int64 mask.
+            torch.Tensor: With a split, ``(B, 1 + L_vis + L_mask, C)``: [CLS], the visible
+            patches (order of ``mask.visible``), then the mask tokens of the masked patches
+            (order of ``mask.masked``).
         """
         if mask is None:
             return super().forward(x)
-        token_mask = mask.reshape(mask.shape[0], -1).long()
         tokens, hw = self.patch_embed(x)
-        if token_mask.shape[1] != tokens.shape[1]:
-            raise ValueError(f'token mask has {token_mask.shape[1]} entries per image but the '
-                             f'image has {tokens.shape[1]} patches ({hw[0]}x{hw[1]})')
-        w = (token_mask == 1).unsqueeze(-1).to(tokens.dtype)
-        tokens = tokens * (1 - w) + self.mask_token.to(tokens.dtype) * w
+        if mask.num_patches != tokens.shape[1]:
+            raise ValueError(f'the token split covers {mask.num_patches} patches per image but '
+                             f'the image has {tokens.shape[1]} ({hw[0]}x{hw[1]})')
         pos = self._pos_embed(hw)
-        kept = gather_tokens(tokens + pos[:, 1:], kept_indices(token_mask))
+        # A masked patch is the mask token plus its own position embedding; its pixels are
+        # never read. The encoder is permutation-equivariant, so visible-then-masked order is as
+        # good as patch order and keeps the masked tokens in one contiguous slice.
+        visible = gather_tokens(tokens + pos[:, 1:], mask.visible)
+        masked = self.mask_token.to(tokens.dtype) + gather_tokens(pos[:, 1:], mask.masked)
         cls = (self.cls_token + pos[:, :1]).expand(tokens.shape[0], -1, -1)
-        latent = self.pre_norm(self.drop_after_pos(torch.cat([cls, kept], dim=1)))
+        latent = self.pre_norm(self.drop_after_pos(torch.cat([cls, visible, masked], dim=1)))
         for layer in self.layers:
             latent = layer(latent)
         if self.final_norm:
             latent = self.ln1(latent)
-        return latent, token_mask
+        return latent
 
 
 @MODELS.register_module()
@@ -107,9 +107,10 @@ class SimMIMAMT(MaskedPatchLossMixin, BaseSelfSupervisor):
     """SimMIM with AMT on a ViT: `Good helper is around you: Attention-driven Masked Image
     Modeling <https://arxiv.org/abs/2211.15362>`_ (SimMIM: `<https://arxiv.org/abs/2111.09886>`_).
 
-    The token mask comes from ``AMTMaskGenerator`` (32-px mask patches on the 16-px ViT). Each
-    kept token is mapped to its pixels; the L1 loss covers the masked patches' pixels only, so
-    thrown patches are neither encoded nor reconstructed. The head is mmpretrain's
+    The token mask comes from ``AMTMaskGenerator`` (32-px mask patches on the 16-px ViT) and
+    reaches the model as a ``TokenSplit`` from ``AMTDataPreprocessor``. Each masked token is
+    mapped to its pixels; the L1 loss covers the masked patches' pixels only, so thrown patches
+    are neither encoded nor reconstructed. The head is mmpretrain's
     ``MAEPretrainHead`` (``norm_pix=False``, L1 ``PixelReconstructionLoss``), used as MAE-AMT
     uses it.
     """
@@ -117,19 +118,15 @@ class SimMIMAMT(MaskedPatchLossMixin, BaseSelfSupervisor):
     def extract_feat(self, inputs: torch.Tensor):
         return self.backbone(inputs, mask=None)
 
-    def predict_patches(self, inputs: torch.Tensor, token_mask: torch.Tensor
-                        ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Pixel predictions of every kept (visible or masked) token on the full grid.
+    def predict_masked(self, inputs: torch.Tensor, split: TokenSplit) -> torch.Tensor:
+        """Pixel predictions of the masked tokens (the only ones the loss reads).
 
         Args:
             inputs (torch.Tensor): Images, ``(B, 3, H, W)``.
-            token_mask (torch.Tensor): ``(B, L)`` or ``(B, h, w)``, 1 masked, -1 thrown,
-                0 visible.
+            split (TokenSplit): The batch's split.
 
         Returns:
-            tuple[torch.Tensor, torch.Tensor]: ``(B, L, p * p * 3)`` predictions (zero at thrown
-            patches) and the flat ``(B, L)`` token mask.
+            torch.Tensor: ``(B, L_mask, p * p * 3)``, in the order of ``split.masked``.
         """
-        latent, token_mask = self.backbone(inputs, mask=token_mask)
-        pred = self.neck(latent[:, 1:])  # (B, L_vis + L_mask, p*p*3)
-        return scatter_tokens(pred, kept_indices(token_mask), token_mask.shape[1]), token_mask
+        latent = self.backbone(inputs, mask=split)
+        return self.neck(latent[:, 1 + split.visible.shape[1]:])

@@ -3,7 +3,7 @@ import torch
 from mmpretrain.models.necks import MAEPretrainDecoder
 from mmpretrain.registry import MODELS
 
-from ..utils import gather_tokens, split_token_mask
+from ..utils import TokenSplit, gather_tokens
 
 
 @MODELS.register_module()
@@ -17,29 +17,30 @@ class AMTMAEPretrainDecoder(MAEPretrainDecoder):
     Args: see ``mmpretrain.models.MAEPretrainDecoder``.
     """
 
-    def forward(self, x: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, split: TokenSplit) -> torch.Tensor:
         """Predict the pixels of the masked patches.
 
         Args:
-            x (torch.Tensor): Encoder output, ``(B, 1 + L_vis, C_enc)``.
-            token_mask (torch.Tensor): ``(B, L)`` with 1 masked, -1 thrown, 0 visible.
+            x (torch.Tensor): Encoder output, ``(B, 1 + L_vis, C_enc)``, visible patches in the
+                order of ``split.visible``.
+            split (TokenSplit): The batch's split.
 
         Returns:
-            torch.Tensor: ``(B, L_mask, p * p * 3)``, the masked patches in ascending order.
+            torch.Tensor: ``(B, L_mask, p * p * 3)``, in the order of ``split.masked``.
         """
-        ids_visible, ids_masked, _ = split_token_mask(token_mask)
-        if x.shape[1] != 1 + ids_visible.shape[1]:
-            raise ValueError(f'encoder output has {x.shape[1] - 1} patch tokens but the mask has '
-                             f'{ids_visible.shape[1]} visible patches')
+        n_vis = split.visible.shape[1]
+        if x.shape[1] != 1 + n_vis:
+            raise ValueError(f'encoder output has {x.shape[1] - 1} patch tokens but the split '
+                             f'has {n_vis} visible patches')
         x = self.decoder_embed(x)
         pos = self.decoder_pos_embed
-        mask_tokens = self.mask_token.expand(x.shape[0], ids_masked.shape[1], -1)
+        mask_tokens = self.mask_token.expand(x.shape[0], split.masked.shape[1], -1)
         x = torch.cat([
             x[:, :1] + pos[:, :1],
-            x[:, 1:] + gather_tokens(pos[:, 1:], ids_visible),
-            mask_tokens + gather_tokens(pos[:, 1:], ids_masked),
+            x[:, 1:] + gather_tokens(pos[:, 1:], split.visible),
+            mask_tokens + gather_tokens(pos[:, 1:], split.masked),
         ], dim=1)
         for block in self.decoder_blocks:
             x = block(x)
-        x = self.decoder_pred(self.decoder_norm(x))
-        return x[:, 1 + ids_visible.shape[1]:]
+        # Only the masked tokens are predicted: norm and projection skip the rest.
+        return self.decoder_pred(self.decoder_norm(x[:, 1 + n_vis:]))

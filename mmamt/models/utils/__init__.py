@@ -1,9 +1,11 @@
 from .cls_attention import CLSAttentionMixin, cls_attention_probs, normalize_attention
-from .token_mask import (MASKED, THROWN, VISIBLE, MaskedPatchLossMixin, gather_tokens,
-                         kept_indices, scatter_tokens, split_token_mask, stack_token_masks)
+from .compile_ready import plain_drop_probs
+from .data_preprocessor import AMTDataPreprocessor
+from .token_mask import (MASKED, THROWN, VISIBLE, MaskedPatchLossMixin, TokenSplit, gather_tokens,
+                         scatter_tokens, split_token_mask, stack_token_masks)
 
 __all__ = [
     'CLSAttentionMixin', 'cls_attention_probs', 'normalize_attention', 'MASKED', 'THROWN',
-    'VISIBLE', 'gather_tokens', 'kept_indices', 'scatter_tokens', 'split_token_mask',
-    'stack_token_masks', 'MaskedPatchLossMixin'
+    'VISIBLE', 'TokenSplit', 'AMTDataPreprocessor', 'gather_tokens', 'scatter_tokens',
+    'split_token_mask', 'stack_token_masks', 'MaskedPatchLossMixin', 'plain_drop_probs'
 ]

@@ -1,59 +1,129 @@
-"""The AMT token mask: 1 = masked, -1 = thrown, 0 = visible, one value per model patch."""
-from typing import List, Tuple
+"""The AMT token mask and its split into visible, masked and thrown patches.
 
+The mask (1 = masked, -1 = thrown, 0 = visible, one value per model patch) is drawn per sample
+by ``AMTMaskGenerator`` in the dataloader workers. The data preprocessor (``AMTDataPreprocessor``)
+stacks the batch on the CPU, checks the counts once and turns it into a :class:`TokenSplit`:
+three index tensors whose widths are the counts. The model only gathers and scatters with
+them, so its forward pass never needs a value from the device (no host-device synchronisation)
+and its shapes are static for ``torch.compile``.
+"""
+import warnings
+from typing import List, NamedTuple, Optional, Sequence
+
+import numpy as np
 import torch
+
+from .compile_ready import plain_drop_probs
 
 MASKED, THROWN, VISIBLE = 1, -1, 0
 
 
-def stack_token_masks(data_samples: List, device: torch.device) -> torch.Tensor:
+class TokenSplit(NamedTuple):
+    """Patch indices of a batch by role; each row of one field has the same count.
+
+    Attributes:
+        visible (torch.Tensor): ``(B, L_vis)`` int64, ascending patch order.
+        masked (torch.Tensor): ``(B, L_mask)`` int64, ascending patch order.
+        thrown (torch.Tensor): ``(B, L_throw)`` int64, ascending patch order.
+    """
+
+    visible: torch.Tensor
+    masked: torch.Tensor
+    thrown: torch.Tensor
+
+    @property
+    def num_patches(self) -> int:
+        """``L``, the patches per image (all three roles)."""
+        return self.visible.shape[1] + self.masked.shape[1] + self.thrown.shape[1]
+
+    @classmethod
+    def from_mask(cls, token_mask: torch.Tensor) -> 'TokenSplit':
+        """Split a batch of token masks; the one place where counts are checked.
+
+        Meant for the CPU side (data preprocessor, tools): the checks read values, which on an
+        accelerator would synchronise with the host.
+
+        Args:
+            token_mask (torch.Tensor): ``(B, L)`` or ``(B, h, w)``, values in {1, -1, 0}.
+
+        Returns:
+            TokenSplit: Indices on the mask's device.
+
+        Raises:
+            ValueError: If a value is not in {1, -1, 0}, the samples of the batch have
+                different counts (they cannot be batched) or no patch is visible.
+        """
+        if token_mask.dim() not in (2, 3):
+            raise ValueError(f'token mask must be (B, L) or (B, h, w), got '
+                             f'{tuple(token_mask.shape)}')
+        mask = token_mask.reshape(token_mask.shape[0], -1)
+        counts = torch.stack([(mask == v).sum(1) for v in (VISIBLE, MASKED, THROWN)])  # (3, B)
+        if bool((counts.sum(0) != mask.shape[1]).any()):
+            raise ValueError('token mask values must be 1 (masked), -1 (thrown) or 0 (visible), '
+                             f'got {sorted(set(mask.unique().tolist()))}')
+        for name, c in zip(('visible', 'masked', 'thrown'), counts):
+            if bool((c != c[0]).any()):
+                raise ValueError(
+                    f'samples of one batch have different numbers of {name} patches '
+                    f'({c.tolist()}); AMTMaskGenerator (train_dataloader.dataset.pipeline) '
+                    'must give fixed counts')
+        n_vis, n_mask = int(counts[0, 0]), int(counts[1, 0])
+        if n_vis == 0:
+            raise ValueError('the token mask leaves no visible patch (AMTMaskGenerator: '
+                             'mask_ratio + throw_ratio, or random_mask_ratio, is too high)')
+        # Sort key: visible 0, masked 1, thrown 3 (the two low bits of 0, 1, -1); a stable sort
+        # keeps patch order within each role. On the CPU numpy's radix sort is 4x torch's.
+        key = mask & 3
+        if key.device.type == 'cpu':
+            order = torch.from_numpy(
+                np.argsort(key.to(torch.uint8).numpy(), axis=1, kind='stable').astype(np.int64))
+        else:
+            order = torch.argsort(key, dim=1, stable=True)
+        return cls(order[:, :n_vis].contiguous(), order[:, n_vis:n_vis + n_mask].contiguous(),
+                   order[:, n_vis + n_mask:].contiguous())
+
+    @classmethod
+    def from_data_samples(cls, data_samples: Sequence) -> 'TokenSplit':
+        """:meth:`from_mask` of the ``mask`` fields of packed data samples."""
+        return cls.from_mask(stack_token_masks(data_samples))
+
+    def to_device(self, device: torch.device) -> 'TokenSplit':
+        """The split on ``device`` (non-blocking where the source is pinned)."""
+        return TokenSplit(*(t.to(device, non_blocking=True) for t in self))
+
+    def token_mask(self) -> torch.Tensor:
+        """The flat ``(B, L)`` int64 token mask (1 masked, -1 thrown, 0 visible)."""
+        mask = self.visible.new_full((self.visible.shape[0], self.num_patches), VISIBLE)
+        mask.scatter_(1, self.masked, MASKED)
+        return mask.scatter_(1, self.thrown, THROWN)
+
+
+def stack_token_masks(data_samples: Sequence,
+                      device: Optional[torch.device] = None) -> torch.Tensor:
     """Collect the ``mask`` field of each data sample into a flat token mask.
 
     Args:
         data_samples (list[DataSample]): Samples packed by ``PackInputs`` after
             ``AMTMaskGenerator``; each ``mask`` is ``(h, w)``.
-        device (torch.device): Where the result goes.
+        device (torch.device, optional): Where the result goes. Defaults to the masks' device.
 
     Returns:
         torch.Tensor: ``(B, h * w)`` int64 token mask.
     """
-    masks = []
+    masks: List[torch.Tensor] = []
     for i, sample in enumerate(data_samples):
-        if 'mask' not in sample:
+        mask = sample.get('mask')
+        if mask is None:
             raise KeyError(f'data sample {i} has no `mask`: put AMTMaskGenerator (and PackInputs '
                            'after it) in the training pipeline')
-        masks.append(torch.as_tensor(sample.mask).reshape(-1))
-    return torch.stack(masks).to(device=device, dtype=torch.long)
+        masks.append(torch.as_tensor(mask))
+    stacked = torch.stack(masks)
+    return stacked.reshape(stacked.shape[0], -1).to(device=device, dtype=torch.long)
 
 
-def split_token_mask(token_mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Indices of the visible, masked and thrown patches, each in ascending patch order.
-
-    Args:
-        token_mask (torch.Tensor): ``(B, L)`` with values in {1, -1, 0}.
-
-    Returns:
-        tuple[torch.Tensor]: ``ids_visible (B, L_vis)``, ``ids_masked (B, L_mask)`` and
-        ``ids_thrown (B, L_throw)``.
-
-    Raises:
-        ValueError: If the samples of the batch have different counts (they cannot be batched)
-            or no patch is visible.
-    """
-    if token_mask.dim() != 2:
-        raise ValueError(f'token mask must be (B, L), got {tuple(token_mask.shape)}')
-    counts = [(token_mask == v).sum(dim=1) for v in (VISIBLE, MASKED, THROWN)]
-    for name, c in zip(('visible', 'masked', 'thrown'), counts):
-        if (c != c[0]).any():
-            raise ValueError(f'samples of one batch have different numbers of {name} patches '
-                             f'({c.tolist()}); the mask generator must give fixed counts')
-    n_vis, n_mask = int(counts[0][0]), int(counts[1][0])
-    if n_vis == 0:
-        raise ValueError('the token mask leaves no visible patch')
-    # visible (key 0) first, then masked (1), then thrown (2); stable keeps patch order.
-    key = torch.where(token_mask == VISIBLE, 0, torch.where(token_mask == MASKED, 1, 2))
-    order = torch.argsort(key, dim=1, stable=True)
-    return order[:, :n_vis], order[:, n_vis:n_vis + n_mask], order[:, n_vis + n_mask:]
+def split_token_mask(token_mask: torch.Tensor) -> TokenSplit:
+    """``TokenSplit.from_mask``: ``(ids_visible, ids_masked, ids_thrown)`` of a token mask."""
+    return TokenSplit.from_mask(token_mask)
 
 
 def gather_tokens(x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
@@ -63,49 +133,113 @@ def gather_tokens(x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     return torch.gather(x, 1, ids.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
 
 
-def kept_indices(token_mask: torch.Tensor) -> torch.Tensor:
-    """Indices of the patches that are not thrown (visible or masked), in ascending order.
-
-    Args:
-        token_mask (torch.Tensor): ``(B, L)`` with values in {1, -1, 0}.
-
-    Returns:
-        torch.Tensor: ``(B, L_vis + L_mask)``.
-    """
-    thrown = (token_mask == THROWN)
-    n_thrown = thrown.sum(dim=1)
-    if (n_thrown != n_thrown[0]).any():
-        raise ValueError(f'samples of one batch have different numbers of thrown patches '
-                         f'({n_thrown.tolist()}); the mask generator must give fixed counts')
-    order = torch.argsort(thrown.to(torch.int8), dim=1, stable=True)
-    return order[:, :token_mask.shape[1] - int(n_thrown[0])]
-
-
 def scatter_tokens(values: torch.Tensor, ids: torch.Tensor, length: int) -> torch.Tensor:
     """Place ``values (B, n, C)`` at positions ``ids (B, n)`` of a zero ``(B, length, C)``."""
     full = values.new_zeros(values.shape[0], length, values.shape[-1])
     return full.scatter(1, ids.unsqueeze(-1).expand_as(values), values)
 
 
-class MaskedPatchLossMixin:
-    """``loss`` for AMT algorithms: the head's pixel loss over the masked patches only.
+def split_of(data_samples: Optional[Sequence], token_split: Optional[TokenSplit],
+             device: torch.device) -> TokenSplit:
+    """The batch's split: given by the data preprocessor, or built from the data samples.
 
-    The host provides ``predict_patches(inputs, token_mask) -> (pred (B, L, P), token_mask)``
-    and an mmpretrain ``MAEPretrainHead``-style ``head`` (patchify, optional norm_pix target,
-    loss averaged over ``mask``). Thrown and visible patches carry zero weight.
+    The second path serves direct calls (``model.loss(inputs, data_samples)`` in tests and
+    tools). With masks already on an accelerator it has to synchronise; a Runner should use
+    ``AMTDataPreprocessor``, which does the split on the CPU.
+    """
+    if token_split is not None:
+        return token_split
+    if data_samples is None:
+        raise ValueError('an AMT algorithm needs the token masks: pass `token_split` (from '
+                         'AMTDataPreprocessor) or data samples with `mask`')
+    masks = stack_token_masks(data_samples)
+    if masks.device.type != 'cpu':
+        warnings.warn('the token masks reached the model on the device: every step syncs with '
+                      'the host. Set model.data_preprocessor.type to AMTDataPreprocessor.')
+        masks = masks.cpu()
+    return TokenSplit.from_mask(masks).to_device(device)
+
+
+class MaskedPatchLossMixin:
+    """``forward``/``loss``/``predict_patches`` of the AMT algorithms, from one split per step.
+
+    The host provides ``predict_masked(inputs, split) -> (B, L_mask, P)``, the predictions of
+    the masked patches in the order of ``split.masked``, and an mmpretrain
+    ``MAEPretrainHead``-style ``head`` (``patchify``, ``norm_pix``, ``loss_module``). The loss
+    compares these predictions with the target of the masked patches only: nothing is
+    scattered to the full grid, and visible and thrown patches cost nothing.
     """
 
-    def loss(self, inputs: torch.Tensor, data_samples: List, **kwargs) -> dict:
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        plain_drop_probs(self)  # no graph break per layer under torch.compile
+
+    def forward(self, inputs: torch.Tensor, data_samples: Optional[List] = None,
+                mode: str = 'tensor', token_split: Optional[TokenSplit] = None):
+        """mmpretrain's ``forward``, taking the split that ``AMTDataPreprocessor`` adds.
+
+        Args:
+            inputs (torch.Tensor): Images, ``(B, 3, H, W)``.
+            data_samples (list[DataSample], optional): Packed samples. Defaults to None.
+            mode (str): 'tensor' or 'loss'. Defaults to 'tensor'.
+            token_split (TokenSplit, optional): The batch's split. Defaults to None (taken
+                from the samples' ``mask``).
+        """
+        if mode == 'loss':
+            return self.loss(inputs, data_samples, token_split=token_split)
+        return super().forward(inputs, data_samples, mode=mode)
+
+    def masked_target(self, inputs: torch.Tensor, ids_masked: torch.Tensor) -> torch.Tensor:
+        """The head's target (``construct_target``) at the masked patches only.
+
+        Args:
+            inputs (torch.Tensor): Images, ``(B, 3, H, W)``.
+            ids_masked (torch.Tensor): ``(B, L_mask)``.
+
+        Returns:
+            torch.Tensor: ``(B, L_mask, p * p * 3)``, per patch normalised with ``norm_pix``.
+        """
+        target = gather_tokens(self.head.patchify(inputs), ids_masked)
+        if self.head.norm_pix:
+            # MAEPretrainHead.construct_target's statistics, which are per patch.
+            mean = target.mean(dim=-1, keepdim=True)
+            var = target.var(dim=-1, keepdim=True)
+            target = (target - mean) / (var + 1.e-6)**.5
+        return target
+
+    def loss(self, inputs: torch.Tensor, data_samples: Optional[List] = None,
+             token_split: Optional[TokenSplit] = None, **kwargs) -> dict:
         """Reconstruction loss over the masked patches.
 
         Args:
             inputs (torch.Tensor): Images, ``(B, 3, H, W)``.
-            data_samples (list[DataSample]): Each carries ``mask`` at the model patch grid.
+            data_samples (list[DataSample], optional): Each carries ``mask`` at the model patch
+                grid; only read when ``token_split`` is None.
+            token_split (TokenSplit, optional): The batch's split (``AMTDataPreprocessor``).
 
         Returns:
-            dict[str, torch.Tensor]: ``{'loss': ...}``.
+            dict[str, torch.Tensor]: ``{'loss': ...}``, the mean over masked patches (and their
+            pixels) of the head's criterion.
         """
-        token_mask = stack_token_masks(data_samples, inputs.device)
-        pred, token_mask = self.predict_patches(inputs, token_mask)
-        loss = self.head.loss(pred, inputs, (token_mask == MASKED).to(pred.dtype))
-        return dict(loss=loss)
+        split = split_of(data_samples, token_split, inputs.device)
+        pred = self.predict_masked(inputs, split)
+        return dict(loss=self.head.loss_module(pred, self.masked_target(inputs, split.masked)))
+
+    def predict_patches(self, inputs: torch.Tensor, token_mask: torch.Tensor
+                        ) -> tuple:
+        """The predictions of the masked patches placed on the full grid (for pictures).
+
+        Args:
+            inputs (torch.Tensor): Images, ``(B, 3, H, W)``.
+            token_mask (torch.Tensor): ``(B, L)`` or ``(B, h, w)``, 1 masked, -1 thrown,
+                0 visible.
+
+        Returns:
+            tuple[torch.Tensor, torch.Tensor]: ``(B, L, p * p * 3)`` predictions (in the head's
+            target space, zero at visible and thrown patches) and the flat ``(B, L)`` int64
+            token mask.
+        """
+        split = TokenSplit.from_mask(token_mask.cpu()).to_device(inputs.device)
+        pred = self.predict_masked(inputs, split)
+        full = scatter_tokens(pred, split.masked, split.num_patches)
+        return full, token_mask.reshape(token_mask.shape[0], -1).long()

@@ -1,0 +1,70 @@
+"""What the attention refresh costs over a whole pre-training run."""
+from typing import Dict
+
+import torch
+from mmengine.config import Config
+
+from .bench import StepBench, round_robin
+
+
+def refresh_schedule(cfg: Config) -> Dict[str, int]:
+    """Epochs, start and interval of the config's ``AttentionRefreshHook`` and its refreshes.
+
+    Raises:
+        ValueError: If the config has no ``AttentionRefreshHook`` in ``custom_hooks``.
+    """
+    hooks = [h for h in cfg.get('custom_hooks', []) if h.get('type') == 'AttentionRefreshHook']
+    if not hooks:
+        raise ValueError('the config has no AttentionRefreshHook in custom_hooks')
+    epochs = int(cfg.train_cfg.max_epochs)
+    start, interval = int(hooks[0].get('start_epoch', 40)), int(hooks[0].get('interval', 40))
+    return dict(epochs=epochs, start_epoch=start, interval=interval,
+                refreshes=len(range(start, epochs, interval)))
+
+
+def refresh_share(refreshes: int, epochs: int, dataset_size: int, refresh_ips: float,
+                  train_ips: float) -> float:
+    """Share of the whole pre-training time spent in refresh passes."""
+    refresh_s = refreshes * dataset_size / refresh_ips
+    train_s = epochs * dataset_size / train_ips
+    return refresh_s / (train_s + refresh_s)
+
+
+def refresh_cost(bench: StepBench, cfg: Config, dataset_size: int, warmup: int, reps: int,
+                 device: str, timer: str = 'wall', amp: bool = False) -> Dict:
+    """Refresh img/s (``backbone.attention_map``, no grad) against training img/s, interleaved.
+
+    Args:
+        bench (StepBench): The config's training step on its batch.
+        cfg (Config): The config (for the refresh schedule).
+        dataset_size (int): Images per epoch.
+        warmup (int): Untimed repetitions.
+        reps (int): Timed repetitions.
+        device (str): Where the model runs.
+        timer (str): 'wall' or 'cpu' (see ``round_robin``). Defaults to 'wall'.
+        amp (bool): Refresh under fp16 autocast, as AMP configs run it. Defaults to False.
+
+    Returns:
+        dict: img/s of both, the schedule and the share of the whole run (an upper bound: the
+        pre-AMT epochs run at the slower baseline speed).
+    """
+    backbone = bench.model.backbone
+    batch = bench.data['inputs'].shape[0]
+    inputs = bench.model.data_preprocessor(dict(inputs=bench.data['inputs'],
+                                                data_samples=None), False)['inputs']
+
+    @torch.no_grad()
+    def refresh() -> None:
+        backbone.eval()
+        with torch.autocast(device_type=torch.device(device).type, dtype=torch.float16,
+                            enabled=amp):
+            backbone.attention_map(inputs)
+        backbone.train()
+
+    times, _ = round_robin(dict(train=bench.step, refresh=refresh), warmup, reps, device, timer)
+    sched = refresh_schedule(cfg)
+    ips = {k: batch * reps / sum(v) for k, v in times.items()}
+    return dict(sched, dataset_size=dataset_size, refresh_img_per_s=ips['refresh'],
+                train_img_per_s=ips['train'], batch_size=batch,
+                share=refresh_share(sched['refreshes'], sched['epochs'], dataset_size,
+                                    ips['refresh'], ips['train']))
