@@ -65,7 +65,7 @@ SIM=configs/simmim_amt/simmim-amt_vit-base-p16_8xb256-amp-coslr-200e_in1k.py
 SIM_BASE=configs/simmim_amt/simmim_vit-base-p16_8xb256-amp-coslr-200e_in1k.py
 bench() {  # name, limit, config, baseline, batches, precision, compile
     local args=(--batch-size $5 --precision "$6" --compile "$7" --device cuda --warmup 3 --reps 10)
-    [[ "${DRY_RUN:-0}" == 1 ]] && args=(--batch-size 2 --precision fp32 --compile "$7" \
+    [[ "${DRY_RUN:-0}" == 1 ]] && args=(--batch-size 2 --precision fp32 --compile off \
         --device cpu --warmup 0 --reps 1)
     stage "$1" "$2" "$PY" tools/analysis_tools/benchmark_pretrain.py "$3" --baseline "$4" \
         "${args[@]}" --json "$RESULTS/$1.json"
