@@ -1,93 +1,41 @@
 """Convert MAE-AMT / SimMIM-AMT / MAE pre-training checkpoints for downstream use.
 
-One converter serves four targets. The source is an mmengine checkpoint of a plain-ViT MIM model
-whose encoder is an mmpretrain ``VisionTransformer`` (mmamt ``MAEAMT`` / ``SimMIMAMT``, mmpretrain
-``MAE``), i.e. its encoder weights sit under ``backbone.``::
+The source is an mmengine checkpoint of a plain-ViT MIM model whose encoder is an mmpretrain
+``VisionTransformer`` under ``backbone.`` (mmamt ``MAEAMT`` / ``SimMIMAMT``, mmpretrain ``MAE``).
+Its architecture comes from the run's config, which mmengine's Runner stores as text in
+``meta['cfg']`` (read here without executing it); a checkpoint without one needs the config
+given (``cfg=``, ``--config``). The module that receives the weights is built from that
+architecture, and :func:`~mmamt.downstream.keymap.match_keys` accounts for every tensor against
+its own ``state_dict()`` with the target's key map (:data:`~mmamt.downstream.keymap.KEY_MAPS`):
 
-    cls_token, pos_embed (1, 1 + Np, C), patch_embed.projection.{weight,bias},
-    layers.N.{ln1, attn.qkv, attn.proj, ln2, ffn.layers.0.0, ffn.layers.1}.{weight,bias},
-    layers.N.attn.gamma1.weight, layers.N.ffn.gamma2.weight   (with layer scale only),
-    ln1.{weight,bias}                                          (final norm),
-    mask_token                                                 (SimMIM only)
+- ``mmpretrain``: ``VisionTransformer`` names under ``backbone.`` (``{'state_dict', 'meta'}``),
+  for an ``ImageClassifier`` whose backbone ``init_cfg`` is ``Pretrained`` with
+  ``prefix='backbone.'`` (the MAE linear-probe and fine-tune configs).
+- ``mmdet``: mmamt's ``ViTDetBackbone`` (the same names without prefix, no ``cls_token``).
+- ``mmseg``: mmseg's ``MAE`` names, for mmamt's ``MAEStrict``.
+- ``timm``: a flat state dict for timm's ``VisionTransformer`` built with ``num_classes=0``.
 
-Targets and what they receive:
-
-- ``mmpretrain``: the same names under ``backbone.`` (``{'state_dict', 'meta'}``), for an
-  ``ImageClassifier`` whose backbone ``init_cfg`` is ``Pretrained`` with ``prefix='backbone.'``
-  (the MAE linear-probe and fine-tune configs).
-- ``mmdet``: the same names without prefix, ``cls_token`` dropped (ViTDet has no class token),
-  for mmamt's ``ViTDetBackbone``; its relative-position tables ``layers.N.attn.rel_pos_{h,w}`` are
-  new parameters.
-- ``mmseg``: the names of mmseg's ``MAE`` backbone without prefix (layer scale becomes
-  ``layers.N.gamma_{1,2}``); ``gamma_{1,2}`` (when the source has no layer scale) and
-  ``layers.N.attn.relative_position_bias_table`` are new parameters. Load it with mmamt's
-  ``MAEStrict``, which refuses anything else missing or left over.
-- ``timm``: a flat state dict for ``timm`` ``VisionTransformer`` (``vit_base_patch16_224`` names),
-  to be built with ``num_classes=0`` (and ``init_values`` when the source has layer scale).
-
-Every tensor is accounted for in a :class:`CoverageReport`; a missing or unused encoder weight, or
-a shape that does not fit the architecture, raises :class:`KeyCoverageError` and nothing is
-written. Inputs that are not checkpoints, hold no encoder or whose architecture cannot be
-determined raise :class:`CheckpointConversionError`.
+A missing or unused encoder weight, or a wrong shape, raises
+:class:`~mmamt.downstream.keymap.KeyCoverageError` and nothing is written. Inputs that cannot be
+converted (not a checkpoint, no encoder, no config, an output that is the input or that exists
+without ``force``) raise :class:`CheckpointConversionError`. mmdet, mmseg and timm are imported
+only when converting for them.
 """
 import ast
-import math
 import os.path as osp
-import re
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from dataclasses import asdict, dataclass
+from typing import Callable, Dict, Mapping, Optional, Tuple, Union
 
 import torch
+import torch.nn as nn
 
 from mmamt.utils.checkpoint import register_safe_globals
 from mmamt.utils.io import atomic_torch_save
+from .keymap import KEY_MAPS, Coverage, match_keys
 
-TARGETS = ('mmpretrain', 'mmdet', 'mmseg', 'timm')
+TARGETS = tuple(KEY_MAPS)
 BACKBONE_PREFIX = 'backbone.'
-# A progress bar only for encoders this large (ViT-B is about 340 MB); below it is just noise.
-PROGRESS_MIN_BYTES = 64 * 1024**2
-
-# Optional encoder tensors: present in one layer means expected in all.
-_QKV_BIAS_KEY = 'attn.qkv.bias'
-_LAYER_SCALE_KEYS = ('attn.gamma1.weight', 'ffn.gamma2.weight')
-# Encoder tensors that only pre-training uses.
-_PRETRAIN_ONLY = {'mask_token': 'pre-training mask token'}
-_LAYER_RE = re.compile(r'^layers\.(\d+)\.(.+)$')
-
-# Renames of the source names (module docstring) per target; no entry keeps the name.
-_RENAMES: Dict[str, Dict[str, Dict[str, str]]] = {
-    'mmpretrain': {'global': {}, 'layer': {}},
-    'mmdet': {'global': {}, 'layer': {}},
-    'mmseg': {
-        'global': {},
-        'layer': {'attn.gamma1.weight': 'gamma_1', 'ffn.gamma2.weight': 'gamma_2'},
-    },
-    'timm': {
-        'global': {
-            'patch_embed.projection.weight': 'patch_embed.proj.weight',
-            'patch_embed.projection.bias': 'patch_embed.proj.bias',
-            'ln1.weight': 'norm.weight',
-            'ln1.bias': 'norm.bias',
-        },
-        'layer': {
-            'ln1.weight': 'norm1.weight',
-            'ln1.bias': 'norm1.bias',
-            'attn.gamma1.weight': 'ls1.gamma',
-            'ln2.weight': 'norm2.weight',
-            'ln2.bias': 'norm2.bias',
-            'ffn.layers.0.0.weight': 'mlp.fc1.weight',
-            'ffn.layers.0.0.bias': 'mlp.fc1.bias',
-            'ffn.layers.1.weight': 'mlp.fc2.weight',
-            'ffn.layers.1.bias': 'mlp.fc2.bias',
-            'ffn.gamma2.weight': 'ls2.gamma',
-        },
-    },
-}
-_LAYER_NAME = {'timm': 'blocks'}
-# Encoder tensors a target does not take, with the reason.
-_TARGET_DROPS = {'mmdet': {'cls_token': 'ViTDet uses no class token'}}
-
 # timm's ViT family names by (embed_dims, num_layers, num_heads, feedforward_channels).
 _TIMM_SIZES = {
     (192, 12, 3, 768): 'tiny',
@@ -99,39 +47,24 @@ _TIMM_SIZES = {
 
 
 class CheckpointConversionError(ValueError):
-    """The input cannot be converted: not a checkpoint, no encoder, or unknown architecture."""
-
-
-class KeyCoverageError(RuntimeError):
-    """Some encoder weight is missing, left unused, or has a shape the architecture rejects.
-
-    Args:
-        report (CoverageReport): The full report; :meth:`CoverageReport.format` explains it.
-    """
-
-    def __init__(self, report: 'CoverageReport') -> None:
-        self.report = report
-        super().__init__(f'incomplete conversion to {report.target}: '
-                         f'{len(report.missing)} missing, {len(report.unused)} unused, '
-                         f'{len(report.mismatched)} with a wrong shape\n{report.format()}')
+    """The input cannot be converted: not a checkpoint, no encoder or config, or a bad OUT."""
 
 
 @dataclass
 class ViTArch:
-    """The plain-ViT encoder architecture a conversion needs.
+    """The plain-ViT encoder architecture a conversion needs, read from the built backbone.
 
     Args:
         embed_dims (int): Token width ``C``.
         num_layers (int): Number of transformer layers.
-        num_heads (int): Attention heads (not recoverable from the weights).
+        num_heads (int): Attention heads.
         feedforward_channels (int): Hidden width of the FFN.
         patch_size (int): Patch size of the patch embedding.
-        img_size (Tuple[int, int]): Pre-training image size; ``img_size / patch_size`` is the grid
-            of ``pos_embed``.
+        img_size (Tuple[int, int]): Pre-training image size (``img_size / patch_size`` is the
+            grid of ``pos_embed``).
         in_channels (int): Image channels. Defaults to 3.
-        qkv_bias (bool): Whether the source has ``attn.qkv.bias``. Defaults to True.
-        layer_scale (bool): Whether the source has layer scale (``gamma1`` / ``gamma2``).
-            Defaults to False.
+        qkv_bias (bool): Whether the qkv projections have a bias. Defaults to True.
+        layer_scale (bool): Whether the layers have layer scale. Defaults to False.
     """
 
     embed_dims: int
@@ -144,10 +77,19 @@ class ViTArch:
     qkv_bias: bool = True
     layer_scale: bool = False
 
-    @property
-    def grid(self) -> Tuple[int, int]:
-        """The patch grid ``(H / p, W / p)`` of the pre-training resolution."""
-        return (self.img_size[0] // self.patch_size, self.img_size[1] // self.patch_size)
+    @classmethod
+    def from_backbone(cls, vit: nn.Module) -> 'ViTArch':
+        """Read the architecture of an mmpretrain ``VisionTransformer`` (or subclass)."""
+        state = vit.state_dict()
+        proj = state['patch_embed.projection.weight']  # (C, in_channels, p, p)
+        grid = vit.patch_resolution
+        return cls(embed_dims=vit.embed_dims, num_layers=vit.num_layers,
+                   num_heads=vit.arch_settings['num_heads'],
+                   feedforward_channels=vit.arch_settings['feedforward_channels'],
+                   patch_size=proj.shape[-1],
+                   img_size=(grid[0] * proj.shape[-2], grid[1] * proj.shape[-1]),
+                   in_channels=proj.shape[1], qkv_bias='layers.0.attn.qkv.bias' in state,
+                   layer_scale='layers.0.attn.gamma1.weight' in state)
 
     def to_mmpretrain(self) -> dict:
         """Return the ``arch`` dict of an mmpretrain ``VisionTransformer``."""
@@ -164,116 +106,11 @@ class ViTArch:
 
     def to_dict(self) -> dict:
         """Return the architecture as plain python values (stored in the output ``meta``)."""
-        out = asdict(self)
-        out['img_size'] = list(self.img_size)
-        return out
-
-
-@dataclass
-class CoverageReport:
-    """Where every source tensor went in one conversion.
-
-    Attributes:
-        target (str): The target key scheme.
-        arch (str): A short description of the architecture the shapes were checked against.
-        source_keys (List[str]): Encoder tensors of the source (without ``backbone.``).
-        used (List[str]): Source tensors copied (renamed) into the output.
-        filled (List[str]): Output tensors (target names, without any prefix).
-        synthesised (Dict[str, str]): Output tensors the source has no counterpart for but whose
-            value is implied (e.g. zero ``qkv`` bias), with the reason.
-        new (Dict[str, str]): Documented new target parameters that stay at their initial value
-            (e.g. relative-position tables), with the reason.
-        dropped (Dict[str, str]): Source tensors left out by design, with the reason.
-        missing (List[str]): Encoder tensors the architecture needs but the source lacks.
-        unused (List[str]): Source encoder tensors no rule consumes (renamed, stray, ...).
-        mismatched (List[str]): ``'name: got shape, expected shape'`` lines.
-    """
-
-    target: str
-    arch: str = ''
-    source_keys: List[str] = field(default_factory=list)
-    used: List[str] = field(default_factory=list)
-    filled: List[str] = field(default_factory=list)
-    synthesised: Dict[str, str] = field(default_factory=dict)
-    new: Dict[str, str] = field(default_factory=dict)
-    dropped: Dict[str, str] = field(default_factory=dict)
-    missing: List[str] = field(default_factory=list)
-    unused: List[str] = field(default_factory=list)
-    mismatched: List[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing is missing, unused or of a wrong shape."""
-        return not (self.missing or self.unused or self.mismatched)
-
-    def summary(self) -> Dict[str, int]:
-        """Return the counts of every category (stored in the output ``meta``)."""
-        return dict(source=len(self.source_keys), used=len(self.used), filled=len(self.filled),
-                    synthesised=len(self.synthesised), new=len(self.new),
-                    dropped=len(self.dropped), missing=len(self.missing),
-                    unused=len(self.unused), mismatched=len(self.mismatched))
-
-    def format(self, max_listed: int = 20) -> str:
-        """Return a human-readable report: counts, then the reasons and the offending names.
-
-        Args:
-            max_listed (int): List at most this many names per failure category.
-                Defaults to 20.
-
-        Returns:
-            str: The report, one item per line.
-        """
-        n = self.summary()
-        lines = [
-            f'Key coverage for target "{self.target}" ({self.arch}):',
-            f'  source encoder tensors : {n["source"]}',
-            f'  used                   : {n["used"]}',
-            f'  target tensors filled  : {n["filled"]} (of which synthesised: '
-            f'{n["synthesised"]})',
-            f'  new (documented)       : {n["new"]}',
-            f'  dropped by design      : {n["dropped"]}',
-            f'  missing                : {n["missing"]}',
-            f'  unused                 : {n["unused"]}',
-            f'  wrong shape            : {n["mismatched"]}',
-        ]
-        for title, entries in (('synthesised', self.synthesised), ('new', self.new),
-                               ('dropped', self.dropped)):
-            for reason, names in _group_by_reason(entries).items():
-                lines.append(f'  {title}: {_abbreviate(names)} ({reason})')
-        for title, names in (('MISSING', self.missing), ('UNUSED', self.unused),
-                             ('WRONG SHAPE', self.mismatched)):
-            for name in names[:max_listed]:
-                lines.append(f'  {title}: {name}')
-            if len(names) > max_listed:
-                lines.append(f'  {title}: ... and {len(names) - max_listed} more')
-        if len(self.mismatched) > len(self.used):
-            lines.append(f'  most shapes do not fit {self.arch}: check --arch / --num-heads '
-                         '/ --img-size / --patch-size')
-        lines.append('  -> complete' if self.ok else '  -> INCOMPLETE')
-        return '\n'.join(lines)
-
-
-def _group_by_reason(entries: Dict[str, str]) -> Dict[str, List[str]]:
-    groups: Dict[str, List[str]] = OrderedDict()
-    for name, reason in entries.items():
-        groups.setdefault(reason, []).append(name)
-    return groups
-
-
-def _abbreviate(names: Sequence[str], limit: int = 4) -> str:
-    """Write per-layer names once with ``N`` for the layer index (``layers.N.gamma_1 x12``)."""
-    patterns: Dict[str, int] = OrderedDict()
-    for name in names:
-        key = re.sub(r'^(layers|blocks)\.\d+\.', r'\1.N.', name)
-        patterns[key] = patterns.get(key, 0) + 1
-    parts = [p if c == 1 else f'{p} x{c}' for p, c in patterns.items()]
-    if len(parts) > limit:
-        parts = parts[:limit] + [f'... ({len(parts) - limit} more)']
-    return ', '.join(parts)
+        return dict(asdict(self), img_size=list(self.img_size))
 
 
 # --------------------------------------------------------------------------------------------
-# Reading the source
+# Reading the source and its config
 # --------------------------------------------------------------------------------------------
 def load_source(path: str, unsafe_load: bool = False) -> Tuple[Dict[str, torch.Tensor], dict]:
     """Read a checkpoint and return its state dict and meta.
@@ -296,7 +133,16 @@ def load_source(path: str, unsafe_load: bool = False) -> Tuple[Dict[str, torch.T
     try:
         ckpt = torch.load(path, map_location='cpu', weights_only=not unsafe_load)
     except Exception as err:  # torch raises several types for bytes that are no checkpoint
-        raise CheckpointConversionError(_load_error_message(path, err, unsafe_load)) from err
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        refused = [ln for ln in lines if 'global' in ln.lower() and 'unsupported' in ln.lower()]
+        if refused and not unsafe_load:
+            raise CheckpointConversionError(
+                f'{path!r} references objects that the safe loader refuses ({refused[0]}); if '
+                'you trust the file, pass --unsafe-load (unsafe_load=True)') from err
+        detail = next((ln for ln in lines if 'weights_only' not in ln.replace(' ', '_').lower()
+                       and 'WeightsUnpickler' not in ln), lines[0] if lines else '')
+        raise CheckpointConversionError(f'{path!r} is not a readable torch checkpoint: '
+                                        f'{type(err).__name__}: {detail[:200]}') from err
     if not isinstance(ckpt, dict):
         raise CheckpointConversionError(
             f'{path!r} is not a checkpoint: it holds a {type(ckpt).__name__}, expected a dict '
@@ -311,42 +157,28 @@ def load_source(path: str, unsafe_load: bool = False) -> Tuple[Dict[str, torch.T
     return state_dict, meta if isinstance(meta, dict) else {}
 
 
-def _load_error_message(path: str, err: Exception, unsafe_load: bool) -> str:
-    """Say why ``torch.load`` failed: not a checkpoint, or a type outside the allow-list."""
-    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-    refused = [ln for ln in lines if 'global' in ln.lower() and 'unsupported' in ln.lower()]
-    if refused and not unsafe_load:
-        return (f'{path!r} references objects that the safe loader refuses ({refused[0]}); if '
-                'you trust the file, pass --unsafe-load (unsafe_load=True)')
-    detail = next((ln for ln in lines if 'WeightsUnpickler' not in ln and 'Weights only' not in
-                   ln and 'weights_only' not in ln), lines[0] if lines else '')
-    return (f'{path!r} is not a readable torch checkpoint: {type(err).__name__}: '
-            f'{detail[:200]}')
-
-
-def split_backbone(state_dict: Dict[str, torch.Tensor]
-                   ) -> Tuple[Dict[str, torch.Tensor], Dict[str, str]]:
+def split_backbone(state_dict: Mapping[str, torch.Tensor]
+                   ) -> Tuple['OrderedDict[str, torch.Tensor]', Dict[str, str]]:
     """Split a model state dict into encoder tensors and the rest (dropped by design).
 
     Args:
-        state_dict (Dict[str, torch.Tensor]): A whole-model state dict.
+        state_dict (Mapping[str, torch.Tensor]): A whole-model state dict.
 
     Returns:
-        Tuple[Dict[str, torch.Tensor], Dict[str, str]]: The encoder tensors without the
+        Tuple[OrderedDict[str, torch.Tensor], Dict[str, str]]: The encoder tensors without the
         ``backbone.`` prefix, and ``{key: reason}`` for every other key.
 
     Raises:
         CheckpointConversionError: If there is no ``backbone.*`` key.
     """
-    backbone = OrderedDict()
-    rest = OrderedDict()
+    backbone, rest = OrderedDict(), OrderedDict()
     for key, value in state_dict.items():
         if key.startswith(BACKBONE_PREFIX):
             backbone[key[len(BACKBONE_PREFIX):]] = value
         else:
             top = key.split('.', 1)[0]
-            rest[key] = ('MAE decoder' if top == 'neck' else
-                         'pre-training head' if top == 'head' else f'not the encoder ({top}.*)')
+            rest[key] = {'neck': 'MAE decoder', 'head': 'pre-training head'}.get(
+                top, f'not the encoder ({top}.*)')
     if not backbone:
         raise CheckpointConversionError(
             'the checkpoint holds no backbone: no "backbone.*" key among '
@@ -355,352 +187,114 @@ def split_backbone(state_dict: Dict[str, torch.Tensor]
     return backbone, rest
 
 
-class _SafeConfigReader:
-    """Evaluate the literal parts of a dumped config without executing it.
-
-    A checkpoint's ``meta['cfg']`` is python text; running it (``Config.fromstring``) would run
-    whatever a foreign checkpoint put there, so only literals and ``dict(...)`` calls are read.
-    """
-
-    _UNKNOWN = object()
-
-    def value(self, node: ast.AST) -> object:
-        """Return the literal value of an expression, or ``_UNKNOWN``."""
-        if isinstance(node, ast.Constant):
-            return node.value
-        if isinstance(node, (ast.List, ast.Tuple)):
-            items = [self.value(n) for n in node.elts]
-            return self._UNKNOWN if self._UNKNOWN in items else (
-                items if isinstance(node, ast.List) else tuple(items))
-        if isinstance(node, ast.Dict):
-            out = {}
-            for k, v in zip(node.keys, node.values):
-                key = self.value(k) if k is not None else self._UNKNOWN
-                if key is not self._UNKNOWN:
-                    out[key] = self.value(v)
-            return out
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                and node.func.id == 'dict' and not node.args):
-            return {kw.arg: self.value(kw.value) for kw in node.keywords if kw.arg}
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            inner = self.value(node.operand)
-            return -inner if isinstance(inner, (int, float)) else self._UNKNOWN
-        return self._UNKNOWN
-
-    def read(self, text: str) -> Dict[str, object]:
-        """Return ``{name: value}`` of the top-level assignments of a config text."""
+def _literal(node: ast.AST) -> object:
+    """Evaluate literals and ``dict(...)`` calls of a config text; entries that are other
+    expressions are left out. Raises ValueError for such an expression itself."""
+    if isinstance(node, (ast.List, ast.Tuple)):
+        items = [_literal(n) for n in node.elts]
+        return items if isinstance(node, ast.List) else tuple(items)
+    if isinstance(node, ast.Call) and getattr(node.func, 'id', None) == 'dict' and not node.args:
+        pairs = [(ast.Constant(kw.arg), kw.value) for kw in node.keywords if kw.arg]
+    elif isinstance(node, ast.Dict):
+        pairs = [(k, v) for k, v in zip(node.keys, node.values) if k is not None]
+    else:
+        return ast.literal_eval(node)
+    out = {}
+    for key, value in pairs:
         try:
-            tree = ast.parse(text)
-        except SyntaxError:
-            return {}
-        out = {}
-        for node in tree.body:
-            if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                    and isinstance(node.targets[0], ast.Name)):
-                out[node.targets[0].id] = self.value(node.value)
-        return out
+            out[_literal(key)] = _literal(value)
+        except (ValueError, TypeError):
+            pass
+    return out
 
 
-def backbone_cfg_from_meta(meta: dict) -> Optional[dict]:
-    """Return ``model.backbone`` of the config mmengine stored in ``meta['cfg']``, if any.
+def read_backbone_cfg(meta: Mapping, cfg: Optional[Union[str, Mapping]] = None) -> dict:
+    """Return the pre-training ``model.backbone`` config.
 
     Args:
-        meta (dict): Checkpoint meta.
+        meta (Mapping): Checkpoint meta: ``cfg`` (the config text an mmengine Runner stores,
+            read without executing it) or ``mmamt_convert.backbone`` (an earlier conversion).
+        cfg (str | Mapping, optional): The pre-training config (a file or a dict with
+            ``model.backbone``), for checkpoints without one; wins over ``meta``.
+            Defaults to None.
 
     Returns:
-        dict, optional: The backbone config (unreadable values left out), or None.
+        dict: The backbone config.
+
+    Raises:
+        CheckpointConversionError: If there is none.
     """
-    cfg = meta.get('cfg')
-    if isinstance(cfg, str):
-        cfg = _SafeConfigReader().read(cfg)
-    if not isinstance(cfg, dict):
-        return None
-    model = cfg.get('model')
-    backbone = model.get('backbone') if isinstance(model, dict) else None
-    if not isinstance(backbone, dict):
-        return None
-    return {k: v for k, v in backbone.items() if v is not _SafeConfigReader._UNKNOWN}
+    model = None
+    if cfg is not None:
+        if isinstance(cfg, str):
+            from mmengine.config import Config
+            try:
+                cfg = Config.fromfile(cfg).to_dict()
+            except Exception as err:  # a missing file, a syntax error, a failing _base_
+                raise CheckpointConversionError(
+                    f'--config {cfg}: {type(err).__name__}: {err}') from err
+        model = cfg.get('model')
+    elif isinstance(meta.get('cfg'), str):
+        try:
+            tree = ast.parse(meta['cfg'])
+        except SyntaxError:
+            tree = ast.Module(body=[], type_ignores=[])
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and [getattr(t, 'id', None)
+                                                 for t in node.targets] == ['model']:
+                try:
+                    model = _literal(node.value)
+                except (ValueError, TypeError):
+                    pass
+    elif isinstance(meta.get('mmamt_convert'), Mapping):
+        model = dict(backbone=meta['mmamt_convert'].get('backbone'))
+    backbone = model.get('backbone') if isinstance(model, Mapping) else None
+    if not isinstance(backbone, Mapping) or 'type' not in backbone:
+        raise CheckpointConversionError(
+            "no model.backbone config: the checkpoint has no readable meta['cfg'] (mmengine's "
+            'Runner stores one in every checkpoint) and none was given; pass --config with the '
+            'pre-training config')
+    return _plain(backbone)
 
 
-def _mmpretrain_arch_zoo() -> Dict[str, dict]:
-    from mmpretrain.models.backbones.vision_transformer import VisionTransformer
-    return VisionTransformer.arch_zoo
+def _plain(value: object) -> object:
+    """Deep-copy config values into plain dicts and lists (``ConfigDict`` does not pass
+    ``torch.load(weights_only=True)`` once stored in a converted checkpoint's meta)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value
 
 
-def _pair(value: Union[int, Sequence[int]]) -> Tuple[int, int]:
-    if isinstance(value, int):
-        return (value, value)
-    value = tuple(int(v) for v in value)
-    return value if len(value) == 2 else (value[0], value[0])
-
-
-def infer_arch(backbone: Dict[str, torch.Tensor],
-               meta: Optional[dict] = None,
-               arch: Optional[Union[str, dict]] = None,
-               num_heads: Optional[int] = None,
-               img_size: Optional[Union[int, Sequence[int]]] = None,
-               patch_size: Optional[int] = None) -> ViTArch:
-    """Work out the encoder architecture.
-
-    Explicit arguments win over the config stored in ``meta['cfg']``, which wins over what the
-    weight shapes say. Only ``num_heads`` cannot come from the weights.
+def infer_arch(backbone_cfg: Mapping) -> ViTArch:
+    """Build the pre-training backbone from its config and read its architecture.
 
     Args:
-        backbone (Dict[str, torch.Tensor]): Encoder tensors without ``backbone.``.
-        meta (dict, optional): Checkpoint meta. Defaults to None.
-        arch (str | dict, optional): An mmpretrain ``VisionTransformer`` arch name (``'b'``,
-            ``'base'``, ``'large'``, ...) or dict. Defaults to None.
-        num_heads (int, optional): Attention heads. Defaults to None.
-        img_size (int | Sequence[int], optional): Pre-training image size. Defaults to None.
-        patch_size (int, optional): Patch size. Defaults to None.
+        backbone_cfg (Mapping): ``model.backbone`` of the pre-training config (mmpretrain scope;
+            mmamt's backbones are registered there).
 
     Returns:
         ViTArch: The architecture.
 
     Raises:
-        CheckpointConversionError: If a value cannot be determined or an arch name is unknown.
+        CheckpointConversionError: If the config does not build a plain mmpretrain ViT.
     """
-    found: Dict[str, object] = {}
-    # 1. the weights
-    proj = backbone.get('patch_embed.projection.weight')
-    if proj is not None and proj.dim() == 4:
-        found.update(embed_dims=proj.shape[0], in_channels=proj.shape[1],
-                     patch_size=proj.shape[2])
-    layer_ids = {int(m.group(1)) for m in map(_LAYER_RE.match, backbone) if m}
-    if layer_ids:
-        found['num_layers'] = max(layer_ids) + 1
-    fc1 = backbone.get('layers.0.ffn.layers.0.0.weight')
-    if fc1 is not None and fc1.dim() == 2:
-        found['feedforward_channels'] = fc1.shape[0]
-    pos = backbone.get('pos_embed')
-    if pos is not None and pos.dim() == 3 and 'patch_size' in found:
-        side = math.isqrt(pos.shape[1] - 1)
-        if side * side == pos.shape[1] - 1:
-            found['img_size'] = (side * found['patch_size'], ) * 2
-    # 2. the stored config (or the record of an earlier conversion)
-    cfg = backbone_cfg_from_meta(meta or {}) or {}
-    previous = (meta or {}).get('mmamt_convert', {}).get('arch')
-    if not cfg and isinstance(previous, dict):
-        cfg = dict(arch=previous, **{k: previous[k] for k in ('img_size', 'patch_size',
-                                                               'in_channels') if k in previous})
-    explicit_flags = {}
-    if cfg:
-        try:
-            found.update(_arch_settings(cfg.get('arch', 'b'), 'meta cfg model.backbone.arch'))
-        except CheckpointConversionError:
-            if arch is None and num_heads is None:
-                raise  # nothing explicit to fall back on
-        for key in ('img_size', 'patch_size', 'in_channels'):
-            if isinstance(cfg.get(key), (int, list, tuple)):
-                found[key] = cfg[key]
-        if isinstance(cfg.get('qkv_bias'), bool):
-            explicit_flags['qkv_bias'] = cfg['qkv_bias']
-        if isinstance(cfg.get('layer_scale_init_value'), (int, float)):
-            explicit_flags['layer_scale'] = cfg['layer_scale_init_value'] > 0
-    # 3. explicit arguments
-    if arch is not None:
-        found.update(_arch_settings(arch, '--arch'))
-    for key, value in (('num_heads', num_heads), ('img_size', img_size),
-                       ('patch_size', patch_size)):
-        if value is not None:
-            found[key] = value
-    required = ('embed_dims', 'num_layers', 'num_heads', 'feedforward_channels', 'patch_size',
-                'img_size')
-    unknown = [k for k in required if k not in found]
-    if unknown:
+    import mmamt.models  # noqa: F401  (registers mmamt's backbones into mmpretrain)
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS
+    try:
+        with DefaultScope.overwrite_default_scope('mmpretrain'):
+            return ViTArch.from_backbone(_build_for_shapes(MODELS.build, dict(backbone_cfg)))
+    except Exception as err:  # the registry, the constructor or a non-ViT backbone
         raise CheckpointConversionError(
-            f'cannot determine the encoder architecture ({", ".join(unknown)}): the checkpoint '
-            "has no readable meta['cfg'] with model.backbone and the weights do not tell; pass "
-            '--arch (an mmpretrain VisionTransformer arch name such as base / large / huge) or '
-            '--num-heads (and --img-size / --patch-size if needed)')
-    if found['embed_dims'] % found['num_heads']:
-        raise CheckpointConversionError(
-            f'num_heads={found["num_heads"]} does not divide embed_dims={found["embed_dims"]}')
-    # Optional tensors: present in any layer means expected in every layer, unless the config
-    # says otherwise explicitly.
-    has = {
-        'qkv_bias': any(k.endswith(_QKV_BIAS_KEY) for k in backbone),
-        'layer_scale': any(k.endswith(_LAYER_SCALE_KEYS) for k in backbone),
-    }
-    for flag, value in explicit_flags.items():
-        has[flag] = has[flag] or value
-    return ViTArch(
-        embed_dims=int(found['embed_dims']),
-        num_layers=int(found['num_layers']),
-        num_heads=int(found['num_heads']),
-        feedforward_channels=int(found['feedforward_channels']),
-        patch_size=int(found['patch_size']),
-        img_size=_pair(found['img_size']),
-        in_channels=int(found.get('in_channels', 3)),
-        qkv_bias=has['qkv_bias'],
-        layer_scale=has['layer_scale'])
-
-
-def _arch_settings(arch: Union[str, dict], where: str) -> dict:
-    if isinstance(arch, dict):
-        keys = ('embed_dims', 'num_layers', 'num_heads', 'feedforward_channels')
-        if not all(isinstance(arch.get(k), int) for k in keys):
-            raise CheckpointConversionError(
-                f'{where} must be a dict with integer {keys}, got {arch}')
-        return {k: arch[k] for k in keys}
-    zoo = _mmpretrain_arch_zoo()
-    if not isinstance(arch, str) or arch.lower() not in zoo:
-        raise CheckpointConversionError(
-            f'{where}={arch!r} is not an mmpretrain VisionTransformer arch; choose from '
-            f'{sorted(zoo)}')
-    return dict(zoo[arch.lower()])
+            f'model.backbone ({backbone_cfg.get("type")}) of the config does not build a plain '
+            f'mmpretrain VisionTransformer: {type(err).__name__}: {err}') from err
 
 
 # --------------------------------------------------------------------------------------------
-# The conversion
+# The targets
 # --------------------------------------------------------------------------------------------
-def expected_source_shapes(arch: ViTArch) -> Dict[str, Tuple[int, ...]]:
-    """Return every encoder tensor the architecture has, with its shape (mmpretrain names).
-
-    Args:
-        arch (ViTArch): The architecture.
-
-    Returns:
-        Dict[str, Tuple[int, ...]]: ``{name: shape}`` in state-dict order.
-    """
-    c, f, p = arch.embed_dims, arch.feedforward_channels, arch.patch_size
-    gh, gw = arch.grid
-    shapes: Dict[str, Tuple[int, ...]] = OrderedDict([
-        ('cls_token', (1, 1, c)),
-        ('pos_embed', (1, 1 + gh * gw, c)),
-        ('patch_embed.projection.weight', (c, arch.in_channels, p, p)),
-        ('patch_embed.projection.bias', (c, )),
-    ])
-    per_layer = OrderedDict([
-        ('ln1.weight', (c, )), ('ln1.bias', (c, )),
-        ('attn.qkv.weight', (3 * c, c)), (_QKV_BIAS_KEY, (3 * c, )),
-        ('attn.proj.weight', (c, c)), ('attn.proj.bias', (c, )),
-        ('attn.gamma1.weight', (c, )),
-        ('ln2.weight', (c, )), ('ln2.bias', (c, )),
-        ('ffn.layers.0.0.weight', (f, c)), ('ffn.layers.0.0.bias', (f, )),
-        ('ffn.layers.1.weight', (c, f)), ('ffn.layers.1.bias', (c, )),
-        ('ffn.gamma2.weight', (c, )),
-    ])
-    if not arch.qkv_bias:
-        del per_layer[_QKV_BIAS_KEY]
-    if not arch.layer_scale:
-        for key in _LAYER_SCALE_KEYS:
-            del per_layer[key]
-    for i in range(arch.num_layers):
-        for key, shape in per_layer.items():
-            shapes[f'layers.{i}.{key}'] = shape
-    shapes['ln1.weight'] = (c, )
-    shapes['ln1.bias'] = (c, )
-    return shapes
-
-
-def target_key(source_key: str, target: str) -> str:
-    """Return the target name of an mmpretrain encoder tensor name.
-
-    Args:
-        source_key (str): e.g. ``'layers.3.ffn.layers.0.0.weight'``.
-        target (str): One of :data:`TARGETS`.
-
-    Returns:
-        str: e.g. ``'blocks.3.mlp.fc1.weight'`` for ``'timm'``.
-    """
-    renames = _RENAMES[target]
-    match = _LAYER_RE.match(source_key)
-    if match is None:
-        return renames['global'].get(source_key, source_key)
-    layer_name = _LAYER_NAME.get(target, 'layers')
-    suffix = renames['layer'].get(match.group(2), match.group(2))
-    return f'{layer_name}.{match.group(1)}.{suffix}'
-
-
-def new_target_params(arch: ViTArch, target: str) -> Dict[str, str]:
-    """Return the documented parameters a target adds, with the reason.
-
-    Args:
-        arch (ViTArch): The architecture.
-        target (str): One of :data:`TARGETS`.
-
-    Returns:
-        Dict[str, str]: ``{target name: reason}``.
-    """
-    new: Dict[str, str] = OrderedDict()
-    for i in range(arch.num_layers):
-        if target == 'mmseg':
-            if not arch.layer_scale:
-                for name in ('gamma_1', 'gamma_2'):
-                    new[f'layers.{i}.{name}'] = ('layer scale the source lacks; starts at '
-                                                 'init_values (1.0 keeps the encoder exact)')
-            new[f'layers.{i}.attn.relative_position_bias_table'] = (
-                'relative position bias, starts at zero')
-        elif target == 'mmdet':
-            for name in ('rel_pos_h', 'rel_pos_w'):
-                new[f'layers.{i}.attn.{name}'] = 'ViTDet relative positions, start at zero'
-    return new
-
-
-def convert_state_dict(backbone: Dict[str, torch.Tensor],
-                       arch: ViTArch,
-                       target: str,
-                       other_keys: Optional[Dict[str, str]] = None,
-                       progress: bool = False) -> Tuple[Dict[str, torch.Tensor], CoverageReport]:
-    """Rename an mmpretrain ViT encoder state dict into a target's scheme.
-
-    Args:
-        backbone (Dict[str, torch.Tensor]): Encoder tensors without ``backbone.``.
-        arch (ViTArch): The architecture (see :func:`infer_arch`).
-        target (str): One of :data:`TARGETS`.
-        other_keys (Dict[str, str], optional): Non-encoder source keys with the reason they are
-            dropped (see :func:`split_backbone`). Defaults to None.
-        progress (bool): Show a progress bar for encoders of at least
-            :data:`PROGRESS_MIN_BYTES`. Defaults to False.
-
-    Returns:
-        Tuple[Dict[str, torch.Tensor], CoverageReport]: The converted tensors (target names, no
-        prefix) and the report. The caller decides what an incomplete report means;
-        :func:`convert_checkpoint` raises :class:`KeyCoverageError`.
-    """
-    if target not in TARGETS:
-        raise ValueError(f'target must be one of {TARGETS}, got {target!r}')
-    expected = expected_source_shapes(arch)
-    drops = dict(_PRETRAIN_ONLY, **_TARGET_DROPS.get(target, {}))
-    report = CoverageReport(target=target, arch=arch.describe(), source_keys=list(backbone))
-    report.dropped.update(other_keys or {})
-    out: Dict[str, torch.Tensor] = OrderedDict()
-    keys: Iterable[str] = list(backbone)
-    num_bytes = sum(v.numel() * v.element_size() for v in backbone.values())
-    if progress and num_bytes >= PROGRESS_MIN_BYTES:
-        from mmengine.utils import track_iter_progress
-        keys = track_iter_progress(list(keys))
-    for key in keys:
-        value = backbone[key]
-        if key in drops:
-            report.dropped[BACKBONE_PREFIX + key] = drops[key]
-        elif key not in expected:
-            report.unused.append(key)
-        elif tuple(value.shape) != expected[key]:
-            report.mismatched.append(
-                f'{key}: got {tuple(value.shape)}, expected {expected[key]}')
-        else:
-            name = target_key(key, target)
-            out[name] = value
-            report.used.append(key)
-    report.missing = [k for k in expected if k not in backbone and k not in drops]
-    # Zero qkv bias is exactly "no bias": every target's attention has one, so fill it rather
-    # than let a loader leave it random.
-    if not arch.qkv_bias:
-        dtype = next(iter(backbone.values())).dtype
-        for i in range(arch.num_layers):
-            name = target_key(f'layers.{i}.{_QKV_BIAS_KEY}', target)
-            out[name] = torch.zeros(3 * arch.embed_dims, dtype=dtype)
-            report.synthesised[name] = 'the source has no qkv bias; zero is equivalent'
-    report.new.update(new_target_params(arch, target))
-    # Keep the output in the order of the architecture, not of the source file.
-    order = {target_key(k, target): i for i, k in enumerate(expected)}
-    out = OrderedDict(sorted(out.items(), key=lambda kv: order.get(kv[0], len(order))))
-    report.filled = list(out)
-    return out, report
-
-
 def timm_model_name(arch: ViTArch) -> Optional[str]:
     """Return the registered timm ViT whose shapes match the architecture, if there is one.
 
@@ -714,32 +308,30 @@ def timm_model_name(arch: ViTArch) -> Optional[str]:
                             arch.feedforward_channels))
     if size is None or arch.img_size[0] != arch.img_size[1] or arch.in_channels != 3:
         return None
-    name = f'vit_{size}_patch{arch.patch_size}_{arch.img_size[0]}'
     import timm
+    name = f'vit_{size}_patch{arch.patch_size}_{arch.img_size[0]}'
     return name if timm.is_model(name) else None
 
 
 def timm_model_kwargs(arch: ViTArch) -> dict:
-    """Return the ``timm.create_model`` keyword arguments that make a model fit the export.
+    """Return the keyword arguments of timm's ``VisionTransformer`` that fit the export.
 
     Args:
         arch (ViTArch): The architecture.
 
     Returns:
-        dict: Arguments for ``timm.create_model(name, **kwargs)`` or for timm's
-        ``VisionTransformer`` directly (then ``embed_dim`` etc. matter too).
+        dict: Arguments for ``timm.create_model(name, **kwargs)`` or ``VisionTransformer``.
     """
     kwargs = dict(num_classes=0, img_size=arch.img_size, patch_size=arch.patch_size,
                   in_chans=arch.in_channels, embed_dim=arch.embed_dims, depth=arch.num_layers,
-                  num_heads=arch.num_heads,
-                  mlp_ratio=arch.feedforward_channels / arch.embed_dims, qkv_bias=True,
-                  global_pool='token')
+                  num_heads=arch.num_heads, qkv_bias=arch.qkv_bias, global_pool='token',
+                  mlp_ratio=arch.feedforward_channels / arch.embed_dims)
     if arch.layer_scale:
         kwargs['init_values'] = 1.0  # only makes timm build ls1/ls2; the values come from us
     return kwargs
 
 
-def build_timm_model(arch: ViTArch, model_name: Optional[str] = None) -> torch.nn.Module:
+def build_timm_model(arch: ViTArch, model_name: Optional[str] = None) -> nn.Module:
     """Build the (randomly initialised) timm ViT that the ``timm`` export loads into.
 
     Args:
@@ -748,19 +340,102 @@ def build_timm_model(arch: ViTArch, model_name: Optional[str] = None) -> torch.n
             ``VisionTransformer`` with the architecture's sizes when no registered name fits.
 
     Returns:
-        torch.nn.Module: The timm model, headless (``num_classes=0``).
+        nn.Module: The timm model, headless (``num_classes=0``).
     """
     import timm
     kwargs = timm_model_kwargs(arch)
     model_name = model_name or timm_model_name(arch)
     if model_name is None:
-        from timm.models.vision_transformer import VisionTransformer
-        return VisionTransformer(**kwargs)
+        return timm.models.vision_transformer.VisionTransformer(**kwargs)
     # A named model keeps its own sizes; only what the export needs is passed.
-    named = {k: kwargs[k] for k in ('num_classes', 'img_size', 'qkv_bias', 'global_pool')}
-    if 'init_values' in kwargs:
-        named['init_values'] = kwargs['init_values']
-    return timm.create_model(model_name, pretrained=False, **named)
+    keep = ('num_classes', 'img_size', 'qkv_bias', 'global_pool', 'init_values')
+    return timm.create_model(model_name, pretrained=False,
+                             **{k: v for k, v in kwargs.items() if k in keep})
+
+
+def _build_for_shapes(build: Callable[..., nn.Module], *args) -> nn.Module:
+    """Build a module whose tensor names and shapes are all that is read: on the meta device
+    (nothing allocated, ViT-H included) where its constructor allows."""
+    try:
+        with torch.device('meta'):
+            return build(*args)
+    except RuntimeError:  # a constructor reading tensor values (mmseg's MAE: linspace().item())
+        return build(*args)
+
+
+def target_module(arch: ViTArch, target: str) -> nn.Module:
+    """Build the (randomly initialised) module a target loads the converted weights into.
+
+    Args:
+        arch (ViTArch): The architecture.
+        target (str): One of :data:`TARGETS`.
+
+    Returns:
+        nn.Module: mmpretrain ``VisionTransformer``, mmamt ``ViTDetBackbone``, mmseg ``MAE`` or
+        timm ``VisionTransformer``.
+    """
+    common = dict(img_size=arch.img_size, patch_size=arch.patch_size,
+                  in_channels=arch.in_channels)
+    layer_scale = 0.1 if arch.layer_scale else 0.  # any value > 0 builds the parameters
+    if target == 'mmpretrain':
+        from mmpretrain.models import VisionTransformer
+        return VisionTransformer(arch=arch.to_mmpretrain(), qkv_bias=arch.qkv_bias,
+                                 layer_scale_init_value=layer_scale, **common)
+    if target == 'mmdet':
+        from .det.vitdet import ViTDetBackbone
+        return ViTDetBackbone(arch=dict(arch.to_mmpretrain(), global_attn_indexes=()),
+                              pretrain_img_size=arch.img_size, window_size=0,
+                              qkv_bias=arch.qkv_bias, layer_scale_init_value=layer_scale,
+                              **common)
+    if target == 'mmseg':
+        from mmseg.models.backbones import MAE
+        if arch.feedforward_channels % arch.embed_dims:
+            raise CheckpointConversionError(
+                f"mmseg's MAE needs feedforward_channels ({arch.feedforward_channels}) to be a "
+                f'multiple of embed_dims ({arch.embed_dims})')
+        return MAE(embed_dims=arch.embed_dims, num_layers=arch.num_layers,
+                   num_heads=arch.num_heads,
+                   mlp_ratio=arch.feedforward_channels // arch.embed_dims, final_norm=True,
+                   init_values=1.0, **common)
+    import timm
+    return timm.models.vision_transformer.VisionTransformer(**timm_model_kwargs(arch))
+
+
+def convert_state_dict(backbone: Mapping[str, torch.Tensor],
+                       arch: ViTArch,
+                       target: str,
+                       source: str = '<state dict>'
+                       ) -> Tuple['OrderedDict[str, torch.Tensor]', Coverage]:
+    """Rename an mmpretrain ViT encoder state dict into a target's scheme.
+
+    Args:
+        backbone (Mapping[str, torch.Tensor]): Encoder tensors without ``backbone.``.
+        arch (ViTArch): The architecture.
+        target (str): One of :data:`TARGETS`.
+        source (str): Where the tensors come from, for messages. Defaults to
+            ``'<state dict>'``.
+
+    Returns:
+        Tuple[OrderedDict[str, torch.Tensor], Coverage]: The converted tensors (target names,
+        no prefix, in the target's order) and the account; :meth:`Coverage.check` refuses an
+        incomplete one.
+    """
+    if target not in TARGETS:
+        raise CheckpointConversionError(f'--to must be one of {TARGETS}, got {target!r}')
+    expected = _build_for_shapes(target_module, arch, target).state_dict()
+    # Source names are VisionTransformer's: a tensor already named like the target's is stray.
+    names = expected if target == 'mmpretrain' else _build_for_shapes(
+        target_module, arch, 'mmpretrain').state_dict()
+    tensors, coverage = match_keys(backbone, expected, KEY_MAPS[target],
+                                   f'{target} ({arch.describe()})', source, source_names=names)
+    # No qkv bias is exactly a zero one, and mmseg's MAE always has one.
+    dtype = next(iter(backbone.values())).dtype
+    for name in [k for k in coverage.missing if k.endswith('attn.qkv.bias')]:
+        if not arch.qkv_bias:
+            coverage.missing.remove(name)
+            tensors[name] = torch.zeros(expected[name].shape, dtype=dtype)
+            coverage.synthesised[name] = 'the source has no qkv bias; zero is equivalent'
+    return OrderedDict((k, tensors[k]) for k in expected if k in tensors), coverage
 
 
 @dataclass
@@ -768,77 +443,87 @@ class ConversionResult:
     """What :func:`convert_checkpoint` produced.
 
     Attributes:
-        report (CoverageReport): Where every tensor went.
-        arch (ViTArch): The encoder architecture used.
+        coverage (Coverage): Where every tensor went.
+        arch (ViTArch): The encoder architecture.
         output (dict): The object written: ``{'state_dict', 'meta'}``, or the flat state dict for
             ``timm``.
-        info (dict): The conversion record (target, source, arch, coverage counts and, for
-            ``timm``, the model name and ``create_model`` arguments).
+        info (dict): The conversion record (target, source, arch, backbone config, coverage
+            counts and, for ``timm``, the model name and ``create_model`` arguments).
     """
 
-    report: CoverageReport
+    coverage: Coverage
     arch: ViTArch
     output: dict
     info: dict
 
 
+def check_output_path(src: str, dst: str, force: bool = False) -> None:
+    """Refuse an output that is the input (by any path or link), or that exists unless forced.
+
+    Raises:
+        CheckpointConversionError: If ``dst`` is ``src``, or exists and ``force`` is False.
+    """
+    if osp.exists(dst) and osp.exists(src) and osp.samefile(src, dst):
+        raise CheckpointConversionError(
+            f'OUT {dst} is the input {src} (the same file): converting would replace the '
+            'pre-training checkpoint (decoder, optimizer, attention bank) with an encoder-only '
+            'file; choose another OUT')
+    if osp.lexists(dst) and not force:
+        raise CheckpointConversionError(
+            f'OUT {dst} exists; pass --force (force=True) to overwrite it')
+
+
 def convert_checkpoint(src: str,
                        dst: Optional[str],
                        target: str,
-                       arch: Optional[Union[str, dict]] = None,
-                       num_heads: Optional[int] = None,
-                       img_size: Optional[Union[int, Sequence[int]]] = None,
-                       patch_size: Optional[int] = None,
+                       cfg: Optional[Union[str, Mapping]] = None,
                        timm_model: Optional[str] = None,
-                       progress: bool = False,
-                       unsafe_load: bool = False) -> 'ConversionResult':
+                       unsafe_load: bool = False,
+                       force: bool = False) -> ConversionResult:
     """Convert a pre-training checkpoint for one downstream target and write it atomically.
 
     Args:
         src (str): The MAE-AMT, SimMIM-AMT or mmpretrain MAE checkpoint.
         dst (str, optional): Output path; None converts and checks without writing.
         target (str): One of :data:`TARGETS`.
-        arch (str | dict, optional): Architecture override, see :func:`infer_arch`.
-            Defaults to None.
-        num_heads (int, optional): Attention heads override. Defaults to None.
-        img_size (int | Sequence[int], optional): Pre-training image size override.
-            Defaults to None.
-        patch_size (int, optional): Patch size override. Defaults to None.
+        cfg (str | Mapping, optional): The pre-training config, for checkpoints that carry
+            none (see :func:`read_backbone_cfg`). Defaults to None.
         timm_model (str, optional): The timm model name recorded for the ``timm`` target;
             default: :func:`timm_model_name`. Defaults to None.
-        progress (bool): Show a progress bar (large encoders only). Defaults to False.
         unsafe_load (bool): See :func:`load_source`. Defaults to False.
+        force (bool): Overwrite an existing ``dst`` (never ``src`` itself). Defaults to False.
 
     Returns:
-        ConversionResult: The report, the architecture, what was (or would be) written and the
-        conversion info stored in its ``meta``.
+        ConversionResult: The account, the architecture, what was (or would be) written and the
+        conversion record stored in its ``meta``.
 
     Raises:
-        CheckpointConversionError: For inputs that cannot be converted.
+        CheckpointConversionError: For inputs or outputs that cannot be used.
         KeyCoverageError: If any encoder weight is missing, unused or of a wrong shape.
     """
     if target not in TARGETS:
         raise CheckpointConversionError(f'--to must be one of {TARGETS}, got {target!r}')
+    if dst is not None:
+        check_output_path(src, dst, force)
     state_dict, meta = load_source(src, unsafe_load=unsafe_load)
     backbone, rest = split_backbone(state_dict)
-    vit = infer_arch(backbone, meta, arch=arch, num_heads=num_heads, img_size=img_size,
-                     patch_size=patch_size)
-    converted, report = convert_state_dict(backbone, vit, target, rest, progress=progress)
-    if not report.ok:
-        raise KeyCoverageError(report)
-    info = dict(target=target, source=osp.abspath(src), arch=vit.to_dict(),
-                coverage=report.summary())
+    backbone_cfg = read_backbone_cfg(meta, cfg)
+    arch = infer_arch(backbone_cfg)
+    converted, coverage = convert_state_dict(backbone, arch, target, source=src)
+    coverage.dropped.update(rest)
+    coverage.check()
+    info = dict(target=target, source=osp.abspath(src), arch=arch.to_dict(),
+                backbone=backbone_cfg, coverage=coverage.summary())
     if target == 'timm':
-        info['timm_model'] = timm_model or timm_model_name(vit)
+        info['timm_model'] = timm_model or timm_model_name(arch)
         info['timm_kwargs'] = {k: list(v) if isinstance(v, tuple) else v
-                               for k, v in timm_model_kwargs(vit).items()}
+                               for k, v in timm_model_kwargs(arch).items()}
         obj = dict(converted)  # timm loads a bare state dict (strict=True needs no extras)
     else:
         if target == 'mmpretrain':
             converted = OrderedDict((BACKBONE_PREFIX + k, v) for k, v in converted.items())
         from mmamt import __version__
-        obj = dict(state_dict=converted,
-                   meta=dict(mmamt_version=__version__, mmamt_convert=info))
+        obj = dict(state_dict=converted, meta=dict(mmamt_version=__version__, mmamt_convert=info))
     if dst is not None:
         atomic_torch_save(obj, dst)
-    return ConversionResult(report=report, arch=vit, output=obj, info=info)
+    return ConversionResult(coverage=coverage, arch=arch, output=obj, info=info)

@@ -2,6 +2,7 @@
 import importlib.util
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 
@@ -10,9 +11,9 @@ import torch
 from mmengine.config import Config
 
 import mmamt  # noqa: F401  (registers; safe checkpoint loading)
-from mmamt.downstream.convert import (CheckpointConversionError, KeyCoverageError, ViTArch,
-                                      build_timm_model, convert_checkpoint, convert_state_dict,
-                                      expected_source_shapes, timm_model_name)
+from mmamt.downstream.convert import (CheckpointConversionError, ViTArch, build_timm_model,
+                                      convert_checkpoint, convert_state_dict, timm_model_name)
+from mmamt.downstream.keymap import KeyCoverageError
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLI = osp.join(REPO, 'tools', 'model_converters', 'convert_amt.py')
@@ -98,21 +99,23 @@ def test_full_coverage(ckpts, tmp_path, kind, target):
     src, ckpt = ckpts[kind]
     dst = str(tmp_path / 'out.pth')
     result = convert_checkpoint(src, dst, target)
-    report = result.report
+    report = result.coverage
     assert report.ok and not report.missing and not report.unused and not report.mismatched
     layer_scale = kind == 'simmim'
     assert result.arch.num_heads == HEADS and result.arch.layer_scale == layer_scale
     num_encoder = NUM_PLAIN + (2 * LAYERS if layer_scale else 0)
     # every encoder tensor is used once; mmdet drops the class token by design
     assert len(report.used) == num_encoder - (target == 'mmdet')
-    assert len(report.filled) == len(report.used) and not report.synthesised
+    assert not report.synthesised
     dropped = set(report.dropped)
     non_encoder = {k for k in ckpt['state_dict'] if not k.startswith('backbone.')}
     assert non_encoder and non_encoder <= dropped
-    assert ('backbone.mask_token' in dropped) == (kind == 'simmim')
-    assert ('backbone.cls_token' in dropped) == (target == 'mmdet')
+    assert ('mask_token' in dropped) == (kind == 'simmim')
+    assert ('cls_token' in dropped) == (target == 'mmdet')
+    # mmdet: rel_pos_h/w; mmseg: the relative position table and its index buffer, and the
+    # layer scales gamma_1/2 when the source has none
     num_new = {'mmpretrain': 0, 'timm': 0, 'mmdet': 2 * LAYERS,
-               'mmseg': LAYERS * (1 if layer_scale else 3)}[target]
+               'mmseg': LAYERS * (2 if layer_scale else 4)}[target]
     assert len(report.new) == num_new
     # the written file holds exactly the filled tensors, values unchanged
     saved = torch.load(dst, map_location='cpu', weights_only=True)
@@ -126,7 +129,7 @@ def test_full_coverage(ckpts, tmp_path, kind, target):
     if target != 'timm':
         info = saved['meta']['mmamt_convert']
         assert info['coverage']['missing'] == 0 and info['arch']['num_heads'] == HEADS
-    assert len(state) == len(report.filled)
+    assert len(state) == len(report.used)
     assert not [f for f in os.listdir(tmp_path) if f.endswith('.tmp')]
 
 
@@ -201,48 +204,66 @@ def test_timm_registered_name_strict_load():
         vit_state = VisionTransformer(arch='b').state_dict()
     state = {k: torch.zeros(v.shape) for k, v in vit_state.items()}
     converted, report = convert_state_dict(state, arch, 'timm')
-    assert report.ok and len(converted) == 4 + 12 * 12 + 2
+    assert report.ok and len(converted) == 4 + 12 * 12 + 2 and list(converted)[0] == 'cls_token'
     model = build_timm_model(arch)
     assert type(model).__name__ == 'VisionTransformer'
     model.load_state_dict(converted, strict=True)
 
 
-def test_plain_mmpretrain_state_dict_without_meta_needs_heads(ckpts, tmp_path):
+def test_checkpoint_without_config_needs_one(ckpts, tmp_path):
+    """The architecture comes from the run's config; a bare state dict needs it given."""
     src, ckpt = ckpts['mae']
     bare = str(tmp_path / 'bare.pth')
     torch.save(ckpt['state_dict'], bare)  # no meta at all
-    with pytest.raises(CheckpointConversionError, match='num_heads'):
+    with pytest.raises(CheckpointConversionError, match='--config'):
         convert_checkpoint(bare, None, 'mmdet')
-    # the other sizes come from the weights
-    result = convert_checkpoint(bare, None, 'mmdet', num_heads=HEADS)
-    assert result.report.ok and result.arch.img_size == (IMG, IMG)
-    # an arch that contradicts the weights is reported, not silently used
-    with pytest.raises(KeyCoverageError) as err:
-        convert_checkpoint(bare, None, 'mmdet', arch='base')
-    assert err.value.report.mismatched
+    out = str(tmp_path / 'det.pth')
+    result = convert_checkpoint(bare, out, 'mmdet', cfg=Config(dict(model=mae_model_cfg())))
+    assert result.coverage.ok and result.arch.num_heads == HEADS
+    assert result.arch.img_size == (IMG, IMG)
+    # the config given is recorded in plain types, so the output loads safely and converts on
+    saved = torch.load(out, map_location='cpu', weights_only=True)
+    assert saved['meta']['mmamt_convert']['backbone']['arch'] == ARCH
+    # a config file works the same
+    cfg_file = tmp_path / 'pretrain_cfg.py'
+    Config(dict(model=mae_model_cfg())).dump(str(cfg_file))
+    assert convert_checkpoint(bare, None, 'timm', cfg=str(cfg_file)).coverage.ok
+    # a config that contradicts the weights is reported, not silently used
+    wrong = mae_model_cfg()
+    wrong['backbone'] = dict(wrong['backbone'], arch='base')
+    with pytest.raises(KeyCoverageError, match='check the architecture') as err:
+        convert_checkpoint(bare, None, 'mmdet', cfg=dict(model=wrong))
+    assert err.value.coverage.mismatched
 
 
 def test_converted_output_converts_again(ckpts, tmp_path):
-    """An mmpretrain export carries its arch in meta, so it converts on without options."""
+    """An mmpretrain export carries its backbone config in meta, so it converts on."""
     first = str(tmp_path / 'mmpretrain.pth')
     convert_checkpoint(ckpts['simmim'][0], first, 'mmpretrain')
     again = convert_checkpoint(first, None, 'mmseg')
-    assert again.report.ok and again.arch.num_heads == HEADS and again.arch.layer_scale
-    assert len(again.report.used) == NUM_PLAIN + 2 * LAYERS
+    assert again.coverage.ok and again.arch.num_heads == HEADS and again.arch.layer_scale
+    assert len(again.coverage.used) == NUM_PLAIN + 2 * LAYERS
 
 
-def test_expected_keys_follow_flags():
-    arch = ViTArch(embed_dims=8, num_layers=2, num_heads=2, feedforward_channels=16,
-                   patch_size=4, img_size=(16, 16), qkv_bias=False, layer_scale=True)
-    keys = expected_source_shapes(arch)
-    assert 'layers.1.attn.qkv.bias' not in keys and 'layers.1.ffn.gamma2.weight' in keys
-    assert keys['pos_embed'] == (1, 17, 8)
-    state = {k: torch.ones(s) for k, s in keys.items()}
-    converted, report = convert_state_dict(state, arch, 'timm')
-    # a missing qkv bias is exactly a zero one
-    assert report.ok and set(report.synthesised) == {'blocks.0.attn.qkv.bias',
-                                                     'blocks.1.attn.qkv.bias'}
-    assert converted['blocks.1.attn.qkv.bias'].abs().sum() == 0
+def test_source_without_qkv_bias(tmp_path):
+    """No qkv bias converts completely: zeros where the target has one (mmseg's MAE always
+    does), no bias where it can go without (timm)."""
+    from mmpretrain.models import VisionTransformer
+    backbone = dict(type='VisionTransformer', arch=ARCH, img_size=IMG, patch_size=PATCH,
+                    qkv_bias=False, layer_scale_init_value=0.1)
+    vit = VisionTransformer(**{k: v for k, v in backbone.items() if k != 'type'})
+    state = {f'backbone.{k}': v for k, v in vit.state_dict().items()}
+    src = str(tmp_path / 'no_qkv_bias.pth')
+    torch.save(dict(meta=dict(cfg=Config(dict(model=dict(backbone=backbone))).pretty_text),
+                    state_dict=state), src)
+    mmseg = convert_checkpoint(src, None, 'mmseg')
+    assert mmseg.coverage.ok and not mmseg.arch.qkv_bias
+    assert set(mmseg.coverage.synthesised) == {f'layers.{i}.attn.qkv.bias' for i in range(LAYERS)}
+    assert mmseg.output['state_dict']['layers.1.attn.qkv.bias'].abs().sum() == 0
+    timm_export = convert_checkpoint(src, None, 'timm')
+    assert timm_export.coverage.ok and not timm_export.coverage.synthesised
+    model = build_timm_model(timm_export.arch)
+    model.load_state_dict(timm_export.output, strict=True)
 
 
 # ------------------------------------------------------------------------------------------
@@ -272,9 +293,11 @@ def test_cli_renamed_weight_fails(ckpts, tmp_path, capsys, target):
                   rename=('backbone.layers.1.ln2.weight', 'backbone.layers.1.norm2.weight'))
     dst = tmp_path / 'o.pth'
     dst.write_bytes(b'previous output')
-    assert cli_main([src, str(dst), '--to', target]) == 1
+    assert cli_main([src, str(dst), '--to', target, '--force']) == 1
     out = capsys.readouterr().out
-    assert 'MISSING: layers.1.ln2.weight' in out and 'UNUSED: layers.1.norm2.weight' in out
+    # missing under the target's name; the stray tensor unused although timm calls it so
+    missing = {'mmpretrain': 'layers.1.ln2.weight', 'timm': 'blocks.1.norm2.weight'}[target]
+    assert f'MISSING: {missing}' in out and 'UNUSED: layers.1.norm2.weight' in out
     assert dst.read_bytes() == b'previous output'  # untouched
 
 
@@ -282,7 +305,7 @@ def test_cli_missing_weight_fails(ckpts, tmp_path, capsys):
     src = _broken(ckpts['simmim'][1], str(tmp_path / 'missing.pth'),
                   delete='backbone.layers.2.attn.gamma1.weight')
     dst = tmp_path / 'o.pth'
-    assert cli_main([src, str(dst), '--to', 'mmdet', '--no-progress']) == 1
+    assert cli_main([src, str(dst), '--to', 'mmdet']) == 1
     assert 'MISSING: layers.2.attn.gamma1.weight' in capsys.readouterr().out
     assert not dst.exists()
 
@@ -309,3 +332,84 @@ def test_cli_process_exit_status(ckpts, tmp_path):
                           capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
     assert proc.returncode == 1, proc.stderr
     assert 'MISSING: patch_embed.projection.bias' in proc.stdout
+    # OUT a symlink to IN: refused with status 2, IN unchanged
+    link = tmp_path / 'out_link.pth'
+    link.symlink_to(src)
+    before = open(src, 'rb').read()
+    proc = subprocess.run([sys.executable, CLI, src, str(link), '--to', 'mmpretrain', '--force'],
+                          capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    assert proc.returncode == 2 and 'is the input' in proc.stderr, proc.stderr
+    assert open(src, 'rb').read() == before
+
+
+def test_cli_refuses_to_overwrite_its_input(ckpts, tmp_path, capsys):
+    """OUT naming IN (as given, through a symlink or a hard link) is refused, --force or not."""
+    src = tmp_path / 'pretrain.pth'
+    shutil.copy(ckpts['mae'][0], src)
+    before = src.read_bytes()
+    link = tmp_path / 'link.pth'
+    link.symlink_to(src)
+    hard = tmp_path / 'hard.pth'
+    os.link(src, hard)
+    for out in (src, link, hard, tmp_path / '.' / 'pretrain.pth'):
+        for force in ([], ['--force']):
+            assert cli_main([str(src), str(out), '--to', 'mmpretrain', *force]) == 2, out
+            err = capsys.readouterr().err
+            assert 'is the input' in err and str(out) in err
+    assert src.read_bytes() == before  # the pre-training checkpoint is intact
+
+
+def test_cli_overwrites_an_existing_output_only_with_force(ckpts, tmp_path, capsys):
+    dst = tmp_path / 'o.pth'
+    dst.write_bytes(b'previous output')
+    assert cli_main([ckpts['mae'][0], str(dst), '--to', 'mmdet']) == 2
+    err = capsys.readouterr().err
+    assert 'exists' in err and '--force' in err
+    assert dst.read_bytes() == b'previous output'
+    assert cli_main([ckpts['mae'][0], str(dst), '--to', 'mmdet', '--force']) == 0
+    assert 'state_dict' in torch.load(dst, map_location='cpu', weights_only=True)
+
+
+def test_converter_needs_no_mmdet_mmseg_or_timm_for_mmpretrain(tmp_path):
+    """With mmdet, mmseg and timm absent (the pre-training install), ``--to mmpretrain``
+    converts: the converter imports each only when converting for it."""
+    script = f"""
+import importlib.abc, sys
+class Absent(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('mmdet', 'mmseg', 'timm'):
+            raise ImportError(name + ' is not installed')
+sys.meta_path.insert(0, Absent())
+import torch
+from mmengine.config import Config
+from mmpretrain.models import VisionTransformer
+from mmamt.downstream.convert import convert_checkpoint
+backbone = dict(type='VisionTransformer', arch={ARCH!r}, img_size=32, patch_size=8)
+vit = VisionTransformer(**{{k: v for k, v in backbone.items() if k != 'type'}})
+meta = dict(cfg=Config(dict(model=dict(backbone=backbone))).pretty_text)
+state = {{'backbone.' + k: v for k, v in vit.state_dict().items()}}
+torch.save(dict(meta=meta, state_dict=state), '{tmp_path}/in.pth')
+result = convert_checkpoint('{tmp_path}/in.pth', '{tmp_path}/out.pth', 'mmpretrain')
+assert result.coverage.ok and len(result.coverage.used) == len(state)
+print('ok')
+"""
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    proc = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                          env=env, cwd=REPO, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == 'ok', proc.stderr[-2000:]
+
+
+def test_config_text_is_read_not_run(ckpts, tmp_path):
+    """``meta['cfg']`` of a foreign checkpoint is read as literals: code in it never runs, and
+    entries that are not literals are left out."""
+    _, ckpt = ckpts['mae']
+    marker = tmp_path / 'ran'
+    cfg_text = (f"import os\nos.system('touch {marker}')\n"
+                f"model = dict(type='MAE', backbone=dict(type='MAEViT', arch={ARCH!r}, "
+                f"img_size={IMG}, patch_size={PATCH}, "
+                f"init_cfg=__import__('os').system('touch {marker}')))\n")
+    src = str(tmp_path / 'foreign.pth')
+    torch.save(dict(meta=dict(cfg=cfg_text), state_dict=ckpt['state_dict']), src)
+    result = convert_checkpoint(src, None, 'mmdet')
+    assert result.coverage.ok and 'init_cfg' not in result.info['backbone']
+    assert not marker.exists()

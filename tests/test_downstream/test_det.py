@@ -8,12 +8,14 @@ from contextlib import contextmanager
 import pytest
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-import mmamt  # noqa: F401  (registers)
-from mmamt.downstream.det import (LayerNorm2d, PretrainedKeyError, SimpleFPN,
-                                  ViTDetBackbone, ViTLayerDecayOptimizerConstructor)
-from mmamt.downstream.det.vitdet import window_partition, window_unpartition
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmpretrain.models.utils import LayerNorm2d
+
+from mmamt.downstream.convert import convert_checkpoint
+from mmamt.downstream.det import SimpleFPN, ViTDetBackbone, ViTLayerDecayOptimizerConstructor
+from mmamt.downstream.keymap import KeyCoverageError
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CFG = osp.join(REPO, 'configs', 'benchmarks', 'mmdet',
@@ -96,17 +98,10 @@ def test_matches_mmpretrain_vit_when_global_with_zero_rel_pos():
     ref.eval()
     ours = micro_backbone(global_attn_indexes=(0, 1))
     report = ours.load_pretrained(ref.state_dict())  # pos_embed without class row: padded
-    assert len(report['new']) == 4 and report['dropped'] == []
+    assert len(report.new) == 4 and report.dropped == {}
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(ours(x)[0], ref(x)[0], rtol=1e-4, atol=1e-5)
-
-
-def test_window_partition_round_trip_with_padding():
-    x = torch.randn(2, 5, 7, 3)
-    windows, padded = window_partition(x, 3)
-    assert padded == (6, 9) and windows.shape == (2 * 2 * 3, 3, 3, 3)
-    torch.testing.assert_close(window_unpartition(windows, 3, padded, (5, 7)), x)
 
 
 def test_window_and_global_attention_differ():
@@ -175,37 +170,26 @@ def test_backbone_rejects_bad_config():
 # Loading a converted pre-training checkpoint
 # ---------------------------------------------------------------------------------------------
 def _tiny_mae_checkpoint(path: str) -> dict:
-    """Save a tiny mmpretrain MAE as an mmengine checkpoint; return its state dict."""
+    """Save a tiny mmpretrain MAE as a Runner does (config text in meta); return its state
+    dict."""
     from mmpretrain.registry import MODELS as PRETRAIN_MODELS
     torch.manual_seed(0)
-    mae = PRETRAIN_MODELS.build(
-        dict(
-            type='MAE',
-            _scope_='mmpretrain',
-            backbone=dict(type='MAEViT', arch=TINY, img_size=64, patch_size=16),
-            neck=dict(
-                type='MAEPretrainDecoder', num_patches=16, patch_size=16, in_chans=3,
-                embed_dim=64, decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=4),
-            head=dict(
-                type='MAEPretrainHead', norm_pix=True, patch_size=16,
-                loss=dict(type='PixelReconstructionLoss', criterion='L2'))))
+    cfg = dict(
+        type='MAE',
+        backbone=dict(type='MAEViT', arch=TINY, img_size=64, patch_size=16),
+        neck=dict(
+            type='MAEPretrainDecoder', num_patches=16, patch_size=16, in_chans=3,
+            embed_dim=64, decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=4),
+        head=dict(
+            type='MAEPretrainHead', norm_pix=True, patch_size=16,
+            loss=dict(type='PixelReconstructionLoss', criterion='L2')))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        mae = PRETRAIN_MODELS.build(cfg)
     mae.init_weights()
     state_dict = mae.state_dict()
-    torch.save({'meta': {'epoch': 1}, 'state_dict': state_dict}, path)
+    meta = {'epoch': 1, 'cfg': Config(dict(model=cfg)).pretty_text}
+    torch.save({'meta': meta, 'state_dict': state_dict}, path)
     return state_dict
-
-
-def _convert_for_mmdet(src: str, dst: str) -> None:
-    """Convert with mmamt's converter (or strip ``backbone.`` if it is not there)."""
-    try:
-        from mmamt.downstream.convert import convert_checkpoint
-    except ImportError:
-        state = torch.load(src, map_location='cpu')['state_dict']
-        backbone = OrderedDict((k[len('backbone.'):], v) for k, v in state.items()
-                               if k.startswith('backbone.') and k != 'backbone.cls_token')
-        torch.save({'state_dict': backbone, 'meta': {}}, dst)
-    else:
-        convert_checkpoint(src, dst, 'mmdet', num_heads=TINY['num_heads'])
 
 
 @pytest.fixture(scope='module')
@@ -213,7 +197,7 @@ def tiny_checkpoints(tmp_path_factory):
     root = tmp_path_factory.mktemp('ckpt')
     src, dst = str(root / 'mae_tiny.pth'), str(root / 'mae_tiny_mmdet.pth')
     source = _tiny_mae_checkpoint(src)
-    _convert_for_mmdet(src, dst)
+    convert_checkpoint(src, dst, 'mmdet')
     return dict(src=src, dst=dst, source=source)
 
 
@@ -229,7 +213,8 @@ def test_converted_checkpoint_loads_with_full_coverage(tiny_checkpoints):
     with captured_log() as log:
         model.init_weights()
     # 4 layers x 12 + patch_embed 2 + pos_embed + final norm 2 = 53; 4 x 2 rel-pos tables.
-    assert any('loaded 53/53 pre-trained tensors; new: 8 rel_pos' in m for m in log), log
+    assert any('loaded 53/53 pre-trained tensors' in m and 'rel_pos_h x4, layers.N.attn.rel_pos_w'
+               ' x4' in m for m in log), log
     source = tiny_checkpoints['source']
     own = model.state_dict()
     for key in ('pos_embed', 'patch_embed.projection.weight', 'layers.3.attn.qkv.weight',
@@ -241,9 +226,9 @@ def test_converted_checkpoint_loads_with_full_coverage(tiny_checkpoints):
 def test_whole_model_checkpoint_loads_with_prefix(tiny_checkpoints):
     model = tiny_backbone()
     report = model.load_pretrained(tiny_checkpoints['src'], prefix='backbone.')
-    assert report['dropped'] == ['cls_token'] and len(report['loaded']) == 53
-    # Without the prefix every key is unexpected, and the error says what to do.
-    with pytest.raises(PretrainedKeyError, match='convert_amt.py'):
+    assert list(report.dropped) == ['cls_token'] and len(report.used) == 53
+    # Without the prefix every key is unused, and the error says what to do.
+    with pytest.raises(KeyCoverageError, match='convert_amt.py'):
         tiny_backbone().load_pretrained(tiny_checkpoints['src'])
 
 
@@ -251,32 +236,52 @@ def test_pos_embed_of_another_pretrain_grid_is_resampled(tiny_checkpoints):
     model = tiny_backbone(pretrain_img_size=96)  # 6x6 grid, checkpoint has 4x4
     with captured_log() as log:
         report = model.load_pretrained(tiny_checkpoints['dst'])
-    assert len(report['loaded']) == 53
+    assert len(report.used) == 53
     assert model.pos_embed.shape == (1, 37, 64)
     assert any('pos_embed resampled from a 4x4 to the 6x6 grid' in m for m in log), log
     src = tiny_checkpoints['source']['backbone.pos_embed']
     torch.testing.assert_close(model.pos_embed[:, :1], src[:, :1])  # class row kept as is
 
 
+def test_relative_position_tables_of_another_size_are_resampled():
+    """A ViTDet state dict with other windows loads: the tables are resampled, not refused."""
+    small = micro_backbone(window_size=2)  # windowed layer 0: tables of 2 * 2 - 1 offsets
+    with torch.no_grad():
+        small.layers[0].attn.rel_pos_h.normal_()
+    big = micro_backbone(window_size=4)
+    report = big.load_pretrained(small.state_dict())
+    assert 'layers.0.attn.rel_pos_h' in report.used and not report.new
+    table = big.layers[0].attn.rel_pos_h
+    assert table.shape == (7, 16) and table.abs().sum() > 0
+
+
 def test_renamed_missing_or_misshapen_key_raises(tiny_checkpoints):
     state = torch.load(tiny_checkpoints['dst'], map_location='cpu')['state_dict']
     renamed = OrderedDict(state)
     renamed['layers.0.norm1.weight'] = renamed.pop('layers.0.ln1.weight')
-    with pytest.raises(PretrainedKeyError) as err:
+    with pytest.raises(KeyCoverageError) as err:
         tiny_backbone().load_pretrained(renamed)
-    assert 'missing (1): layers.0.ln1.weight' in str(err.value)
-    assert 'unexpected (1): layers.0.norm1.weight' in str(err.value)
+    assert '1 missing, 1 unused' in str(err.value)
+    assert 'MISSING: layers.0.ln1.weight' in str(err.value)
+    assert 'UNUSED: layers.0.norm1.weight' in str(err.value)
 
     missing = OrderedDict(state)
     del missing['layers.2.ffn.layers.1.bias']
-    with pytest.raises(PretrainedKeyError, match='layers.2.ffn.layers.1.bias'):
+    with pytest.raises(KeyCoverageError, match='layers.2.ffn.layers.1.bias'):
         tiny_backbone().load_pretrained(missing)
 
-    with pytest.raises(PretrainedKeyError, match='wrong shape'):
+    with pytest.raises(KeyCoverageError, match='wrong shape'):
         tiny_backbone(arch=dict(TINY, feedforward_channels=96)).load_pretrained(state)
 
+    # A refused checkpoint leaves the model as it was: nothing is loaded half-way.
+    model = tiny_backbone()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(KeyCoverageError):
+        model.load_pretrained(missing)
+    assert all(v.equal(before[k]) for k, v in model.state_dict().items())
+
     # Layer scale in the model but not in the checkpoint is missing, not silently new.
-    with pytest.raises(PretrainedKeyError, match='gamma1'):
+    with pytest.raises(KeyCoverageError, match='gamma1'):
         tiny_backbone(layer_scale_init_value=0.1).load_pretrained(state)
 
 
@@ -286,9 +291,10 @@ def test_renamed_missing_or_misshapen_key_raises(tiny_checkpoints):
 @pytest.mark.parametrize('num_outs', [4, 5])
 def test_simple_fpn_strides(num_outs):
     from mmdet.registry import MODELS
-    fpn = MODELS.build(
-        dict(type='SimpleFPN', backbone_channel=64, in_channels=[16, 32, 64, 64],
-             out_channels=24, num_outs=num_outs, norm_cfg=dict(type='LN2d')))
+    with DefaultScope.overwrite_default_scope('mmdet'):  # as in an mmdet Runner
+        fpn = MODELS.build(
+            dict(type='SimpleFPN', backbone_channel=64, in_channels=[16, 32, 64, 64],
+                 out_channels=24, num_outs=num_outs, norm_cfg=dict(type='LN2d')))
     fpn.init_weights()
     with torch.no_grad():
         outs = fpn((torch.randn(2, 64, 8, 8), ))
@@ -302,22 +308,14 @@ def test_simple_fpn_strides(num_outs):
         SimpleFPN(backbone_channel=64, in_channels=[64, 64, 64, 64], out_channels=8)
 
 
-def test_ln2d_equals_layernorm_over_channels():
-    ln2d = LayerNorm2d(6)
-    nn.init.normal_(ln2d.weight)
-    nn.init.normal_(ln2d.bias)
-    x = torch.randn(2, 6, 5, 4) * 3 + 1
-    ref = F.layer_norm(x.permute(0, 2, 3, 1), (6, ), ln2d.weight, ln2d.bias, 1e-6)
-    torch.testing.assert_close(ln2d(x), ref.permute(0, 3, 1, 2))
-
-
-def test_ln2d_resolves_through_build_norm_layer():
+def test_ln2d_is_mmpretrains_in_mmdet_scope():
+    """mmdet configs' ``norm_cfg=dict(type='LN2d')`` builds mmpretrain's LayerNorm2d."""
     from mmcv.cnn import build_norm_layer
-    from mmengine.registry import MODELS, DefaultScope
-    assert MODELS.get('LN2d') is LayerNorm2d  # the root: any scope without an LN2d of its own
+    from mmdet.registry import MODELS
+    assert MODELS.get('LN2d') is LayerNorm2d
     with DefaultScope.overwrite_default_scope('mmdet'):
         name, layer = build_norm_layer(dict(type='LN2d', eps=1e-6), 8)
-        assert isinstance(layer, LayerNorm2d) and name == 'ln'
+    assert isinstance(layer, LayerNorm2d) and name == 'ln' and layer.eps == 1e-6
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,7 +326,8 @@ class _ToyDetector(nn.Module):
     def __init__(self):
         super().__init__()
         self.backbone = tiny_backbone()
-        self.neck = SimpleFPN(backbone_channel=64, out_channels=16)
+        with DefaultScope.overwrite_default_scope('mmdet'):  # LN2d is found in mmdet's scope
+            self.neck = SimpleFPN(backbone_channel=64, out_channels=16)
         self.rpn_head = nn.Conv2d(16, 3, 1)
 
 
@@ -420,8 +419,7 @@ def test_demo_config_trains_and_reports_coco_metrics(tmp_path, amt_checkpoint):
     cfg = Config.fromfile(DEMO_CFG)
     cfg.work_dir = str(tmp_path / 'work')
     converted = str(tmp_path / 'amt_mmdet.pth')
-    from mmamt.downstream.convert import convert_checkpoint
-    assert convert_checkpoint(amt_checkpoint(16), converted, 'mmdet').report.ok
+    assert convert_checkpoint(amt_checkpoint(16), converted, 'mmdet').coverage.ok
     cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=converted)
     for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
         loader.dataset.data_root = coco_root
@@ -443,5 +441,5 @@ def test_demo_config_trains_and_reports_coco_metrics(tmp_path, amt_checkpoint):
         assert isinstance(metrics[key], float) and 0. <= metrics[key] <= 1.
     logs = glob.glob(osp.join(cfg.work_dir, '*', '*.log'))
     text = ''.join(open(p).read() for p in logs)
-    assert 'loaded 53/53 pre-trained tensors; new: 8 rel_pos' in text
+    assert 'ViTDetBackbone: loaded 53/53 pre-trained tensors' in text
     assert 'layer-wise lr decay' in text

@@ -90,7 +90,7 @@ def test_demo_linear_probe_runs_and_reports_accuracy(tmp_path, amt_checkpoint):
     src = amt_checkpoint(8)
     ckpt = torch.load(src, map_location='cpu')
     converted = str(tmp_path / 'mae_mmpretrain.pth')
-    assert convert_checkpoint(src, converted, 'mmpretrain').report.ok
+    assert convert_checkpoint(src, converted, 'mmpretrain').coverage.ok
 
     cfg = Config.fromfile(DEMO)
     cfg.work_dir = str(tmp_path / 'work')

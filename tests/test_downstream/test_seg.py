@@ -6,9 +6,9 @@ import pytest
 import torch
 from mmengine.config import Config
 
-import mmamt  # noqa: F401  (registers MAEStrict into mmseg)
 from mmamt.downstream.convert import convert_checkpoint
-from mmamt.downstream.seg import MAEStrict, PretrainedKeyError
+from mmamt.downstream.keymap import KeyCoverageError
+from mmamt.downstream.seg import MAEStrict
 from tests.test_downstream.test_convert import (ARCH, DIMS, HEADS, IMG, LAYERS, PATCH,
                                                 make_mae_checkpoint, make_simmim_checkpoint)
 
@@ -67,9 +67,9 @@ def test_mae_strict_resizes_pos_embed_and_drops_final_norm(converted):
     backbone = _mae_strict(converted['mae']['mmseg'], img_size=2 * IMG, final_norm=False,
                            out_indices=[1, 3])
     info = backbone.load_pretrained(converted['mae']['mmseg'])
-    assert info['dropped'] == ['ln1.weight', 'ln1.bias']
-    # new parameters: gamma_1, gamma_2, relative_position_bias_table per layer
-    assert len(info['new']) == 3 * LAYERS
+    assert list(info.dropped) == ['ln1.weight', 'ln1.bias']
+    # new per layer: gamma_1, gamma_2, relative_position_bias_table and its index buffer
+    assert len(info.new) == 4 * LAYERS
     assert backbone.pos_embed.shape == (1, 1 + (2 * IMG // PATCH)**2, DIMS)
     src = converted['mae']['src']['state_dict']
     fc2 = src['backbone.layers.3.ffn.layers.1.weight']
@@ -78,7 +78,7 @@ def test_mae_strict_resizes_pos_embed_and_drops_final_norm(converted):
 
 def test_mae_strict_refuses_what_mmseg_mae_would_swallow(converted, tmp_path):
     # an mmpretrain-scheme checkpoint: upstream's MAE would load nothing, silently
-    with pytest.raises(PretrainedKeyError, match='backbone'):
+    with pytest.raises(KeyCoverageError, match='backbone'):
         _mae_strict(converted['mae']['mmpretrain']).init_weights()
     ckpt = torch.load(converted['mae']['mmseg'], map_location='cpu', weights_only=True)
     for change in ('missing', 'unused'):
@@ -89,7 +89,7 @@ def test_mae_strict_refuses_what_mmseg_mae_would_swallow(converted, tmp_path):
             state['layers.2.attn.qkv_extra.weight'] = state['layers.2.attn.qkv.weight']
         path = str(tmp_path / f'{change}.pth')
         torch.save(dict(state_dict=state), path)
-        with pytest.raises(PretrainedKeyError, match='qkv'):
+        with pytest.raises(KeyCoverageError, match='qkv'):
             _mae_strict(path).init_weights()
 
 
@@ -117,7 +117,7 @@ def test_demo_upernet_trains_and_reports_miou(amt_checkpoint, tmp_path):
     cfg = Config.fromfile(DEMO)
     cfg.work_dir = str(tmp_path / 'work')
     converted = str(tmp_path / 'amt_mmseg.pth')
-    assert convert_checkpoint(amt_checkpoint(PATCH), converted, 'mmseg').report.ok
+    assert convert_checkpoint(amt_checkpoint(PATCH), converted, 'mmseg').coverage.ok
     cfg.model.backbone.init_cfg.checkpoint = converted
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = str(data_root / 'ade')

@@ -210,3 +210,13 @@ def test_cls_attention_is_float32_under_autocast():
         probs = model.backbone.cls_attention(img)
     assert probs.dtype == torch.float32
     torch.testing.assert_close(probs, ref, atol=2e-2, rtol=0.1)  # bf16 only upstream of q, k
+
+
+def test_backbone_draws_no_random_mask_of_its_own():
+    """One contract for both AMT backbones: a TokenSplit or None, never MAEViT's mask=True."""
+    model = build_model()
+    img = torch.randn(2, 3, 32, 32)
+    features = model.backbone(img)  # like VisionTransformer: a tuple of out_indices outputs
+    assert isinstance(features, tuple) and features[-1].shape[0] == 2
+    with pytest.raises(TypeError, match='TokenSplit'):
+        model.backbone(img, mask=True)

@@ -9,10 +9,11 @@
 #   2. the config smoke test (tests/test_configs_smoke.py) on the pre-training configs, which on
 #      CUDA runs their AmpOptimWrapper as shipped, refresh hook included;
 #   3. the pre-training benchmark (MAE-AMT vs MAE, SimMIM-AMT vs SimMIM-ViT) at batch 128 and at
-#      the configs' per-GPU batch.
+#      the configs' per-GPU batch, eager fp16 (as the configs run) and compiled bf16.
+# Stages 1-3 fit one 10-minute device call when the compiled lines are quick; each has a limit.
 # Python packages: if WHEELS (default .whl) holds wheels, they are installed into /tmp/site first
 # (make them on a machine with PyPI: tools/analysis_tools/gpu_wheels.sh). The machine's own torch
-# is used as it is.
+# is used as it is. DRY_RUN=1 rehearses the script on a CPU (fp32, batch 2, one repetition).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 RESULTS=${1:-work_dirs/gpu_check}
@@ -44,7 +45,8 @@ stage() {  # name, timeout in seconds, command...
     return "$rc"
 }
 
-stage env 60 bash -c "nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; \
+stage env 60 bash -c "nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv \
+    || echo 'no nvidia-smi'; \
     $PY -c 'import torch, mmengine, mmcv, mmpretrain, mmamt; \
 print(\"torch\", torch.__version__, \"cuda\", torch.version.cuda, \"available\", \
 torch.cuda.is_available(), torch.cuda.get_device_name() if torch.cuda.is_available() else \"\"); \
@@ -56,9 +58,21 @@ mmpretrain.__version__, \"mmamt\", mmamt.__version__)'" || exit 1
 stage smoke_amp 240 "$PY" -m pytest tests/test_configs_smoke.py -q -p no:cacheprovider \
     -k "configs/mae_amt or configs/simmim_amt or configs/demo"
 
-for batch in 128 512; do
-    stage "bench_mae_b$batch" 150 "$PY" tools/analysis_tools/benchmark_pretrain.py \
-        --arch b --img-size 224 --batch-size "$batch" --device cuda --amp --timer wall \
-        --warmup 3 --reps 10 --json "$RESULTS/bench_b$batch.json"
-done
+# Each line: a config against its baseline in one process, interleaved (docs/benchmarks.md).
+MAE=configs/mae_amt/mae-amt_vit-base-p16_8xb512-amp-coslr-400e_in1k.py
+MAE_BASE=configs/mae_amt/mae_vit-base-p16_8xb512-amp-coslr-400e_in1k.py
+SIM=configs/simmim_amt/simmim-amt_vit-base-p16_8xb256-amp-coslr-200e_in1k.py
+SIM_BASE=configs/simmim_amt/simmim_vit-base-p16_8xb256-amp-coslr-200e_in1k.py
+bench() {  # name, limit, config, baseline, batches, precision, compile
+    local args=(--batch-size $5 --precision "$6" --compile "$7" --device cuda --warmup 3 --reps 10)
+    [[ "${DRY_RUN:-0}" == 1 ]] && args=(--batch-size 2 --precision fp32 --compile off \
+        --device cpu --warmup 0 --reps 1)
+    stage "$1" "$2" "$PY" tools/analysis_tools/benchmark_pretrain.py "$3" --baseline "$4" \
+        "${args[@]}" --json "$RESULTS/$1.json"
+}
+# What the configs run today (eager fp16 AMP), then compiled bf16.
+bench bench_mae_fp16_eager 150 "$MAE" "$MAE_BASE" "128 512" fp16 off
+bench bench_simmim_fp16_eager 150 "$SIM" "$SIM_BASE" "128 256" fp16 off
+bench bench_mae_bf16_compiled 300 "$MAE" "$MAE_BASE" "128 512" bf16 on
+bench bench_simmim_bf16_compiled 300 "$SIM" "$SIM_BASE" "128 256" bf16 on
 echo "results in $RESULTS"

@@ -1,10 +1,9 @@
-"""What mmamt registers into mmdet: the ViTDet-style backbone, its pyramid, LN2d, layer decay."""
-from .layer_decay_optim_constructor import ViTLayerDecayOptimizerConstructor
-from .layer_norm_2d import LayerNorm2d
-from .simple_fpn import SimpleFPN
-from .vitdet import PretrainedKeyError, ViTDetBackbone
+"""What mmamt registers into mmdet: the ViTDet-style backbone, its pyramid, LN2d, layer decay.
 
-__all__ = [
-    'LayerNorm2d', 'PretrainedKeyError', 'SimpleFPN', 'ViTDetBackbone',
-    'ViTLayerDecayOptimizerConstructor'
-]
+Configs import it with ``custom_imports=dict(imports=['mmamt.downstream.det'])``.
+"""
+from .layer_decay_optim_constructor import ViTLayerDecayOptimizerConstructor
+from .simple_fpn import SimpleFPN
+from .vitdet import ViTDetBackbone, ViTDetLayer
+
+__all__ = ['SimpleFPN', 'ViTDetBackbone', 'ViTDetLayer', 'ViTLayerDecayOptimizerConstructor']

@@ -7,6 +7,13 @@ import torch.nn.functional as F
 from mmcv.cnn import ConvModule, build_norm_layer
 from mmdet.registry import MODELS
 from mmengine.model import BaseModule
+from mmpretrain.models.utils import LayerNorm2d
+
+# ViTDet's channel LayerNorm (``norm_cfg=dict(type='LN2d')`` in the pyramid and the RoI heads) is
+# mmpretrain's; mmcv's build_norm_layer looks it up in the registry of the current scope, which
+# is mmdet's for mmdet configs.
+if 'LN2d' not in MODELS.module_dict:
+    MODELS.register_module('LN2d', module=LayerNorm2d)
 
 
 @MODELS.register_module()

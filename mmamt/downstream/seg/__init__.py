@@ -1,4 +1,7 @@
-"""What mmamt registers into mmseg."""
-from .mae_strict import MAEStrict, PretrainedKeyError
+"""What mmamt registers into mmseg: ``MAEStrict``.
 
-__all__ = ['MAEStrict', 'PretrainedKeyError']
+Configs import it with ``custom_imports=dict(imports=['mmamt.downstream.seg'])``.
+"""
+from .mae_strict import MAEStrict
+
+__all__ = ['MAEStrict']

@@ -1,5 +1,5 @@
 """MAE with attention-driven masking and throwing (AMT)."""
-from typing import Tuple, Union
+from typing import Optional, Tuple, Union
 
 import torch
 from mmpretrain.models.selfsup.mae import MAE, MAEViT
@@ -36,25 +36,29 @@ class AMTMAEViT(CLSAttentionMixin, MAEViT):
         cls = (self.cls_token + pos[:, :1]).expand(tokens.shape[0], -1, -1)
         return torch.cat([cls, tokens + pos[:, 1:]], dim=1)
 
-    def forward(self, x: torch.Tensor, mask: Union[bool, None, TokenSplit] = True
+    def forward(self, x: torch.Tensor, mask: Optional[TokenSplit] = None
                 ) -> Union[torch.Tensor, Tuple[torch.Tensor, ...]]:
         """Encode the visible patches, or the whole image when ``mask`` is None.
 
+        The same contract as ``AMTSimMIMViT.forward``. Unlike ``MAEViT`` there is no random
+        masking of its own (``mask=True``): the mask always comes from the data.
+
         Args:
             x (torch.Tensor): Images, ``(B, 3, H, W)``.
-            mask (TokenSplit | bool | None): The batch's split into visible, masked and thrown
-                patches. ``None`` (or False) extracts features of the full image like
-                ``VisionTransformer``; ``True`` falls back to MAE's random masking (and
-                returns what ``MAEViT`` returns). Defaults to True.
+            mask (TokenSplit, optional): The batch's split into visible, masked and thrown
+                patches. None extracts features of the full image as ``VisionTransformer``
+                does (a tuple of its ``out_indices`` outputs). Defaults to None.
 
         Returns:
             torch.Tensor: With a split, ``(B, 1 + L_vis, C)``: [CLS] first, then the visible
             patches in the order of ``mask.visible``.
         """
-        if mask is None or mask is False:
+        if mask is None:
             return super(MAEViT, self).forward(x)
-        if mask is True:
-            return super().forward(x, mask=True)
+        if not isinstance(mask, TokenSplit):
+            raise TypeError(f'AMTMAEViT takes its mask from the data as a TokenSplit (from '
+                            f'AMTDataPreprocessor) or None, got {type(mask).__name__}; it draws '
+                            'no random mask of its own')
         tokens, hw = self.patch_embed(x)
         if mask.num_patches != tokens.shape[1]:
             raise ValueError(f'the token split covers {mask.num_patches} patches per image but '
