@@ -17,7 +17,6 @@ Overrides: ``key=value`` as ``--cfg-options`` takes them (``optim_wrapper.optimi
 plus ``mask_generator.<arg>=value``, which sets ``<arg>`` of every ``AMTMaskGenerator`` in the
 training pipeline (a list index would break whenever the pipeline changes).
 """
-import copy
 import json
 import os
 import os.path as osp
@@ -250,13 +249,15 @@ def run_one(spec: Dict) -> Dict:
 
     import mmamt  # noqa: F401  (registers the AMT modules)
     from mmamt.analysis.probe import build_encoder_model, probe_model
+    from mmamt.utils import resolve_scoped_collate_fns, setup_checkpoints
 
     if spec.get('threads'):
         torch.set_num_threads(int(spec['threads']))
     variant = Variant(**spec['variant'])
     cfg = build_run_config(variant, spec['data_root'], spec['work_dir'], spec['epochs'],
                            spec['seed'], spec.get('keep_visualization', False))
-    runner = Runner.from_cfg(cfg)
+    # As tools/train.py builds it: scoped collate functions resolved, atomic checkpoints.
+    runner = Runner.from_cfg(setup_checkpoints(resolve_scoped_collate_fns(cfg)))
     stats = PretrainStatsHook()
     runner.register_hook(stats, priority='VERY_HIGH')
     start = time.perf_counter()

@@ -1,12 +1,10 @@
-import numpy as np
 import pytest
 import torch
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmamt  # noqa: F401
-from mmamt.models.utils import (TokenSplit, cls_attention_probs, normalize_attention,
-                                split_token_mask)
+from mmamt.models.utils import TokenSplit, normalize_attention, split_token_mask
 
 ARCH = dict(embed_dims=48, num_layers=2, num_heads=3, feedforward_channels=96)
 

@@ -18,16 +18,11 @@ import copy
 import json
 import os
 import os.path as osp
-import sys
 from typing import Dict, List, Optional
 
 from mmengine.config import Config, DictAction
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from mmamt.visualization import (bank_report, find_bank_files, format_report,  # noqa: E402
+from mmamt.visualization import (bank_report, find_bank_files, format_report,
                                  map_entropy, object_share, train_dataset_cfg)
 
 __all__ = ['map_entropy', 'object_share', 'training_image_paths', 'main']

@@ -15,14 +15,8 @@ Works for MAE-AMT and SimMIM-AMT configs. Without ``--images`` the images are th
 (or, with ``--shuffle``, ``N`` seeded random ones) of the config's training set.
 """
 import argparse
-import os.path as osp
-import sys
 
 from mmengine.config import DictAction
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
