@@ -137,7 +137,8 @@ def _write_coco(out_dir: str, synthetic_coco: str) -> None:
 
 
 def make_dataset_layouts(data_dir: str, num_train: int = 4, num_val: int = 2,
-                         image_size: int = 64, seed: int = 0) -> Dict[str, object]:
+                         image_size: int = 64, seed: int = 0, min_objects: int = 1,
+                         max_objects: int = 3) -> Dict[str, object]:
     """Write the synthetic images in every layout the configs read (see the module docstring).
 
     Args:
@@ -147,6 +148,8 @@ def make_dataset_layouts(data_dir: str, num_train: int = 4, num_val: int = 2,
         num_val (int): Validation images per data set, >= 1. Defaults to 2.
         image_size (int): Side of the synthetic images, in [32, 4096]. Defaults to 64.
         seed (int): Seed of the synthetic images, >= 0. Defaults to 0.
+        min_objects (int): Fewest shapes per image. Defaults to 1.
+        max_objects (int): Most shapes per image. Defaults to 3.
 
     Returns:
         dict: ``data_dir`` (absolute), ``synthetic`` (the paths returned by
@@ -155,7 +158,8 @@ def make_dataset_layouts(data_dir: str, num_train: int = 4, num_val: int = 2,
     """
     data_dir = osp.abspath(data_dir)
     synthetic = make_synthetic_dataset(osp.join(data_dir, 'synthetic'), num_train=num_train,
-                                       num_val=num_val, image_size=image_size, seed=seed)
+                                       num_val=num_val, image_size=image_size, seed=seed,
+                                       min_objects=min_objects, max_objects=max_objects)
     splits = {s: _read_split(synthetic['imagenet'], s) for s in ('train', 'val')}
     for name in ('imagenet', 'cifar10', 'cifar100', 'stl10', 'tiny-imagenet', 'coco', 'ade'):
         shutil.rmtree(osp.join(data_dir, name), ignore_errors=True)

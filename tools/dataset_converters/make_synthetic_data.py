@@ -30,6 +30,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--image-size', type=int, default=64, help='image side in pixels (32..4096)')
     parser.add_argument('--seed', type=int, default=0, help='random seed (>= 0)')
+    parser.add_argument('--min-objects', type=int, default=1, help='fewest shapes per image')
+    parser.add_argument('--max-objects', type=int, default=3, help='most shapes per image')
     return parser.parse_args(argv)
 
 
@@ -38,7 +40,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
     make = make_dataset_layouts if args.layouts else make_synthetic_dataset
     try:
         paths = make(args.out_dir, num_train=args.num_train, num_val=args.num_val,
-                     image_size=args.image_size, seed=args.seed)
+                     image_size=args.image_size, seed=args.seed, min_objects=args.min_objects,
+                     max_objects=args.max_objects)
     except (TypeError, ValueError, FileExistsError) as e:
         # Bad arguments are the user's to fix: a one-line message beats a traceback.
         sys.exit(f'make_synthetic_data.py: error: {e}')
