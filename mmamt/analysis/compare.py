@@ -182,7 +182,7 @@ class PretrainStatsHook(Hook):
         self._handle = None
 
     def before_train(self, runner) -> None:
-        from mmamt.utils import unwrap
+        from mmpretrain.utils import get_ori_model
 
         def count(module, inputs, output):
             # MAEViT returns (latent, mask, ids_restore), AMTMAEViT the latent alone.
@@ -191,7 +191,7 @@ class PretrainStatsHook(Hook):
                 self._tokens[0] += int(latent.shape[0] * latent.shape[1])
                 self._tokens[1] += int(latent.shape[0])
 
-        self._handle = unwrap(runner.model).backbone.register_forward_hook(count)
+        self._handle = get_ori_model(runner.model).backbone.register_forward_hook(count)
 
     def before_train_epoch(self, runner) -> None:
         self._losses, self._tokens[:] = [], [0, 0]

@@ -1,14 +1,8 @@
-"""Small helpers for models that may be wrapped (DDP) or in training mode."""
+"""Small model helpers (to unwrap DDP, use ``mmpretrain.utils.get_ori_model``)."""
 import contextlib
 from typing import Iterator
 
 import torch.nn as nn
-from mmengine.model import is_model_wrapper
-
-
-def unwrap(model: nn.Module) -> nn.Module:
-    """The model inside a DDP / FSDP wrapper, or the model itself."""
-    return model.module if is_model_wrapper(model) else model
 
 
 @contextlib.contextmanager

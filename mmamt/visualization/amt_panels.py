@@ -21,7 +21,7 @@ from mmpretrain.utils import track_on_main_process
 from mmpretrain.registry import DATASETS, MODELS, TRANSFORMS
 from PIL import Image
 
-from mmamt.datasets.transforms import AMTMaskGenerator, LoadAttentionMap
+from mmamt.datasets.transforms import AMTMaskGenerator, refresh_view_transforms
 from mmamt.datasets.transforms.attention_view import FULL_VIEW, VIEW_KEY
 from mmamt.utils.scope import config_scope
 from .panel import MIN_TILE, draw_panel
@@ -82,30 +82,16 @@ def build_mask_generator(pipeline: Sequence[Union[dict, object]]) -> AMTMaskGene
 
 
 def view_pipeline(pipeline: Sequence[Union[dict, object]], size: Tuple[int, int]) -> Compose:
-    """The deterministic view of the refresh pass: the loading steps, resize, pack.
+    """The refresh pass's deterministic view (``refresh_view_transforms``) as one ``Compose``.
 
     Args:
-        pipeline (Sequence[dict | BaseTransform]): The training pipeline; the steps before
-            ``LoadAttentionMap`` (image loading) are kept.
+        pipeline (Sequence[dict | BaseTransform]): The training pipeline.
         size (tuple[int, int]): ``(H, W)`` model input size.
 
     Returns:
         Compose: loading steps, ``Resize(scale=(W, H), bicubic, pillow)``, ``PackInputs``.
     """
-    loading = []
-    for t in pipeline:
-        if isinstance(t, LoadAttentionMap) or _type_name(t) == 'LoadAttentionMap':
-            break
-        loading.append(copy.deepcopy(t) if isinstance(t, dict) else t)
-    else:
-        raise ValueError('train_dataloader.dataset.pipeline has no LoadAttentionMap; the '
-                         'deterministic view keeps the steps before it (image loading)')
-    steps = loading + [
-        dict(type='Resize', scale=(size[1], size[0]), backend='pillow', interpolation='bicubic'),
-        dict(type='PackInputs')
-    ]
-    # Built here with mmpretrain's registry: mmengine's Compose would look in its own.
-    return Compose([TRANSFORMS.build(t) if isinstance(t, dict) else t for t in steps])
+    return Compose(refresh_view_transforms(pipeline, size))
 
 
 def draw_token_masks(generator: AMTMaskGenerator, maps: np.ndarray,

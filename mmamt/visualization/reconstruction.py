@@ -12,7 +12,9 @@ import torch.nn as nn
 from mmamt.models.algorithms.mae_amt import MAEAMT
 from mmamt.models.algorithms.simmim_amt import SimMIMAMT
 from mmamt.models.utils import MASKED
-from mmamt.utils import eval_mode, unwrap
+from mmpretrain.utils import get_ori_model
+
+from mmamt.utils import eval_mode
 
 
 def input_size(model: nn.Module) -> Tuple[int, int]:
@@ -24,7 +26,7 @@ def input_size(model: nn.Module) -> Tuple[int, int]:
     Returns:
         tuple[int, int]: Input height and width in pixels.
     """
-    return tuple(unwrap(model).backbone.input_size)
+    return tuple(get_ori_model(model).backbone.input_size)
 
 
 @torch.no_grad()
@@ -38,7 +40,7 @@ def attention_maps(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     Returns:
         torch.Tensor: ``(B, h, w)`` float32 maps in [0, 1] at the model patch grid.
     """
-    model = unwrap(model)
+    model = get_ori_model(model)
     with eval_mode(model):
         return model.backbone.attention_map(inputs).float()
 
@@ -69,7 +71,7 @@ def reconstruct(model: nn.Module, inputs: torch.Tensor, token_mask: torch.Tensor
     Raises:
         TypeError: If the model is neither ``MAEAMT`` nor ``SimMIMAMT``.
     """
-    model = unwrap(model)
+    model = get_ori_model(model)
     if not isinstance(model, (MAEAMT, SimMIMAMT)):
         raise TypeError(f'reconstruct() supports MAEAMT and SimMIMAMT models, got '
                         f'{type(model).__name__}')
@@ -102,7 +104,7 @@ def unnormalize(model: nn.Module, inputs: torch.Tensor) -> np.ndarray:
     Returns:
         np.ndarray: ``(B, H, W, 3)`` uint8 RGB.
     """
-    pre = unwrap(model).data_preprocessor
+    pre = get_ori_model(model).data_preprocessor
     x = inputs.detach().float().cpu()
     if getattr(pre, '_enable_normalize', False):
         x = x * pre.std.float().cpu().view(1, -1, 1, 1) + pre.mean.float().cpu().view(1, -1, 1, 1)
@@ -113,4 +115,4 @@ def unnormalize(model: nn.Module, inputs: torch.Tensor) -> np.ndarray:
 
 def patches_to_images(model: nn.Module, patches: torch.Tensor) -> torch.Tensor:
     """``(B, L, p*p*3)`` patches (the head's order) to ``(B, 3, H, W)`` images."""
-    return unwrap(model).head.unpatchify(patches)
+    return get_ori_model(model).head.unpatchify(patches)

@@ -8,8 +8,9 @@ vertical flip ``y0`` and ``y1``; a crop of the current image maps into the box l
 crops and flips compose in any order. ``AMTMaskGenerator`` samples the map once, over the final
 view, at the mask grid.
 """
+import copy
 import functools
-from typing import Optional, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmcv.transforms import BaseTransform, RandomFlip
@@ -164,3 +165,37 @@ def current_view(results: dict) -> Optional[Tuple[float, float, float, float]]:
         raise ValueError('the image was flipped by a RandomFlip that does not track the attention'
                          ' map: use AMTRandomFlip (and AMTRandomResizedCrop) in the pipeline')
     return results.get(VIEW_KEY, FULL_VIEW)
+
+
+def refresh_view_transforms(pipeline: Sequence[Union[dict, BaseTransform]],
+                            size: Tuple[int, int]) -> List[BaseTransform]:
+    """The deterministic view the attention maps are computed on (and drawn over).
+
+    The steps of the training pipeline before ``LoadAttentionMap`` (image loading), then the full
+    image resized to the model input (no crop, no flip), then ``PackInputs``. One definition for
+    the refresh pass and the visualiser, so a panel shows exactly what the map was computed on.
+
+    Args:
+        pipeline (Sequence[dict | BaseTransform]): The training pipeline, as configs or built.
+        size (tuple[int, int]): ``(H, W)``, the model input size.
+
+    Returns:
+        list[BaseTransform]: Built transforms (from mmpretrain's registry).
+
+    Raises:
+        ValueError: If the pipeline has no ``LoadAttentionMap``.
+    """
+    loading = []
+    for t in pipeline:
+        name = t.get('type') if isinstance(t, dict) else type(t).__name__
+        if isinstance(t, LoadAttentionMap) or name == 'LoadAttentionMap':
+            break
+        loading.append(copy.deepcopy(t) if isinstance(t, dict) else t)
+    else:
+        raise ValueError('train_dataloader.dataset.pipeline has no LoadAttentionMap; the '
+                         'deterministic view keeps the steps before it (image loading)')
+    steps = loading + [
+        dict(type='Resize', scale=(size[1], size[0]), backend='pillow', interpolation='bicubic'),
+        dict(type='PackInputs')
+    ]
+    return [TRANSFORMS.build(t) if isinstance(t, dict) else t for t in steps]

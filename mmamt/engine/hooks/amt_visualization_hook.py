@@ -10,11 +10,11 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.visualization import LocalVisBackend
 from mmpretrain.registry import HOOKS
+from mmpretrain.utils import get_ori_model
 
 from mmamt.datasets import AMTMaskGenerator
 from mmamt.models.algorithms.mae_amt import MAEAMT
 from mmamt.models.algorithms.simmim_amt import SimMIMAMT
-from mmamt.utils import unwrap
 from mmamt.visualization import render_panels
 from mmamt.visualization.panel import MIN_TILE
 from .attention_refresh_hook import AttentionRefreshHook, find_transforms
@@ -77,8 +77,8 @@ class AMTVisualizationHook(Hook):
                           "vis_backends=[dict(type='LocalVisBackend')]))")
         elif self._refresh_hook(runner) is None:
             self._disable(runner, 'there is no AttentionRefreshHook in custom_hooks')
-        elif not isinstance(unwrap(runner.model), (MAEAMT, SimMIMAMT)):
-            self._disable(runner, f'the model is {type(unwrap(runner.model)).__name__}, not '
+        elif not isinstance(get_ori_model(runner.model), (MAEAMT, SimMIMAMT)):
+            self._disable(runner, f'the model is {type(get_ori_model(runner.model)).__name__}, not '
                           'MAEAMT or SimMIMAMT')
         elif not find_transforms(runner.train_dataloader.dataset, AMTMaskGenerator):
             self._disable(runner, 'train_dataloader.dataset.pipeline has no AMTMaskGenerator')
@@ -111,7 +111,7 @@ class AMTVisualizationHook(Hook):
         Returns:
             list[np.ndarray]: uint8 RGB panels.
         """
-        model = unwrap(runner.model)
+        model = get_ori_model(runner.model)
         # The very view the bank's maps were computed on.
         dataset = refresh.refresh_dataset(runner, model.backbone)
         batch = default_collate([dataset[i] for i in indices])

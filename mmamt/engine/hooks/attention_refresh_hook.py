@@ -17,8 +17,10 @@ from mmpretrain.utils import track_on_main_process
 from torch.utils.data import DataLoader
 
 from mmamt.datasets import AMTMaskGenerator, AttentionBank, LoadAttentionMap, dataset_identity
-from mmamt.datasets.transforms import SampleNamingCompose
-from mmamt.utils import eval_mode, unwrap
+from mmamt.datasets.transforms import SampleNamingCompose, refresh_view_transforms
+from mmpretrain.utils import get_ori_model
+
+from mmamt.utils import eval_mode
 
 BANK_KEY = 'amt_bank'
 
@@ -103,7 +105,7 @@ class AttentionRefreshHook(Hook):
     # -- bank life cycle ---------------------------------------------------------------------
     @staticmethod
     def _backbone(runner):
-        model = unwrap(runner.model)
+        model = get_ori_model(runner.model)
         backbone = getattr(model, 'backbone', None)
         if backbone is None or not hasattr(backbone, 'attention_map'):
             raise TypeError('AttentionRefreshHook needs a model whose backbone has '
@@ -147,7 +149,7 @@ class AttentionRefreshHook(Hook):
         Raises:
             ValueError: Listing every mismatch found.
         """
-        model = unwrap(runner.model)
+        model = get_ori_model(runner.model)
         backbone = self._backbone(runner)
         img_h, img_w = (int(v) for v in backbone.input_size)
         stride = backbone.patch_embed.projection.stride
@@ -254,19 +256,8 @@ class AttentionRefreshHook(Hook):
         """The training set with the deterministic view pipeline (shares the data list)."""
         dataset = runner.train_dataloader.dataset
         if self.pipeline is None:
-            # The loading steps of the training pipeline (all before LoadAttentionMap), then the
-            # full image resized to the input size: no crop, no flip.
-            h, w = backbone.input_size
-            loading = []
-            for t in dataset.pipeline.transforms:
-                if isinstance(t, LoadAttentionMap):
-                    break
-                loading.append(t)
-            transforms = loading + [
-                TRANSFORMS.build(dict(type='Resize', scale=(w, h), backend='pillow',
-                                      interpolation='bicubic')),
-                TRANSFORMS.build(dict(type='PackInputs'))
-            ]
+            transforms = refresh_view_transforms(dataset.pipeline.transforms,
+                                                 backbone.input_size)
         else:
             transforms = [TRANSFORMS.build(copy.deepcopy(t)) if isinstance(t, dict) else t
                           for t in self.pipeline]
@@ -285,7 +276,7 @@ class AttentionRefreshHook(Hook):
     @torch.no_grad()
     def compute_maps(self, runner, indices: Sequence[int]) -> Tuple[torch.Tensor, torch.Tensor]:
         """Maps of the given samples with the deterministic view, ``(n,)`` and ``(n, h, w)``."""
-        model = unwrap(runner.model)
+        model = get_ori_model(runner.model)
         backbone = self._backbone(runner)
         dataset = self.refresh_dataset(runner, backbone)
         train_loader = runner.train_dataloader

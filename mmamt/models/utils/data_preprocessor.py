@@ -27,10 +27,10 @@ class AMTDataPreprocessor(SelfSupDataPreprocessor):
     The per-sample token masks that ``AMTMaskGenerator`` drew in the dataloader workers are
     stacked and split here, on the CPU, where their counts are checked once; the three index
     tensors then go to the device with the images, as one non-blocking copy each. The model's
-    forward pass gets them as ``token_split`` and never reads a device value back. The data samples, which
-    the AMT losses do not read, stay on the CPU as they came (no ``B`` small transfers per
-    step). Batches without masks (validation, feature extraction) are handled exactly as
-    ``SelfSupDataPreprocessor`` handles them.
+    forward pass gets them as ``token_split`` and never reads a device value back. The data
+    samples, which the AMT losses do not read, stay on the CPU as they came (no ``B`` small
+    transfers per step). Batches without masks (validation, feature extraction) are handled
+    exactly as ``SelfSupDataPreprocessor`` handles them.
 
     Args: see ``mmpretrain.models.SelfSupDataPreprocessor``.
     """
