@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from mmamt.models.utils import MASKED, THROWN, VISIBLE
+from mmamt.utils.array import upscale_nearest
 
 #: RGB colour of each token-mask value in the mask tile (and the legend swatches).
 MASK_COLORS: Dict[int, Tuple[int, int, int]] = {
@@ -71,19 +72,6 @@ def panel_shape(input_size: int, min_tile: int = MIN_TILE) -> Tuple[int, int]:
     return tile + STRIP_HEIGHT, 4 * tile
 
 
-def upscale(img: np.ndarray, factor: int) -> np.ndarray:
-    """Nearest-neighbour upscaling by an integer factor (exact pixel blocks).
-
-    Args:
-        img (np.ndarray): ``(H, W)`` or ``(H, W, C)``.
-        factor (int): Upscaling factor.
-
-    Returns:
-        np.ndarray: ``(H * factor, W * factor[, C])``, same dtype.
-    """
-    return img.repeat(factor, axis=0).repeat(factor, axis=1)
-
-
 def grid_to_pixels(values: np.ndarray, size: int) -> np.ndarray:
     """Spread a per-patch grid over ``size x size`` pixels (each patch a constant block).
 
@@ -97,7 +85,7 @@ def grid_to_pixels(values: np.ndarray, size: int) -> np.ndarray:
     h, w = values.shape[:2]
     if size % h or size % w:
         raise ValueError(f'a {h}x{w} grid does not divide a {size}-px tile')
-    return values.repeat(size // h, axis=0).repeat(size // w, axis=1)
+    return upscale_nearest(values, size // h, size // w)
 
 
 def heatmap_overlay(img: np.ndarray, attn_map: np.ndarray, alpha: float = 0.5) -> np.ndarray:
@@ -219,7 +207,7 @@ def draw_panel(img: np.ndarray,
     height, width = panel_shape(size, min_tile)
     panel = np.full((height, width, 3), 255, dtype=np.uint8)
     for i, t in enumerate(tiles):
-        panel[:tile, i * tile:(i + 1) * tile] = upscale(t, factor)
+        panel[:tile, i * tile:(i + 1) * tile] = upscale_nearest(t, factor)
     for i, caption in enumerate(captions):
         _put_text(panel, caption, i * tile + 4, tile + 16)
     # Legend line: a swatch of each mask colour and its count in mask patches.

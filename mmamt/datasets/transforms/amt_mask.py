@@ -7,6 +7,8 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 
+from mmamt.models.utils.token_mask import MASKED, THROWN
+from mmamt.utils.array import upscale_nearest
 from .attention_view import current_view, sample_map
 
 
@@ -191,12 +193,12 @@ class AMTMaskGenerator(BaseTransform):
         """
         order = self._race(weights**self.mask_power if self.mask_power != 1 else weights)
         mask = np.zeros(self.num_patches, dtype=np.int8)
-        mask[order[:n_mask]] = 1
+        mask[order[:n_mask]] = MASKED
         if self.throw_mode == 'next':
-            mask[order[n_mask:n_mask + n_throw]] = -1
+            mask[order[n_mask:n_mask + n_throw]] = THROWN
         else:
             rest = order[n_mask:]
-            mask[rest[self._race(weights[rest]**-self.throw_power)[:n_throw]]] = -1
+            mask[rest[self._race(weights[rest]**-self.throw_power)[:n_throw]]] = THROWN
         return mask.reshape(self.grid, self.grid)
 
     def transform(self, results: dict) -> dict:
@@ -209,7 +211,7 @@ class AMTMaskGenerator(BaseTransform):
         else:
             mask = self.draw(np.ones(self.num_patches), *self.random_counts)
         if self.scale > 1:
-            mask = mask.repeat(self.scale, axis=0).repeat(self.scale, axis=1)
+            mask = upscale_nearest(mask, self.scale)
         results['mask'] = mask
         return results
 
