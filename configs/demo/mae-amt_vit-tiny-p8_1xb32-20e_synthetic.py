@@ -90,3 +90,5 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=5),
     checkpoint=dict(type='CheckpointHook', interval=4, max_keep_ckpts=2))
 randomness = dict(seed=0, diff_rank_seed=True)
+# AMTVisualizationHook draws through the AMT visualizer (vis_image/amt_<sample>_<epoch>.png).
+visualizer = dict(type='AMTVisualizer', vis_backends=[dict(type='LocalVisBackend')])

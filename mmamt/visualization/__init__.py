@@ -1,4 +1,5 @@
 """Pictures of what AMT does: attention maps, token masks and reconstructions."""
+from .amt_visualizer import AMTVisualizer
 from .amt_panels import (build_mask_generator, draw_token_masks, load_model, numpy_seed,
                          render_panels, train_dataset_cfg, view_pipeline, write_panels)
 from .attention_stats import (bank_report, find_bank_files, format_report, map_entropy,
@@ -9,6 +10,7 @@ from .reconstruction import (attention_maps, input_size, patches_to_images, reco
                              unnormalize)
 
 __all__ = [
+    'AMTVisualizer',
     'build_mask_generator', 'draw_token_masks', 'load_model', 'numpy_seed', 'render_panels',
     'train_dataset_cfg', 'view_pipeline', 'write_panels', 'bank_report', 'find_bank_files',
     'format_report', 'map_entropy', 'object_share', 'synthetic_mask_path', 'MASK_COLORS',

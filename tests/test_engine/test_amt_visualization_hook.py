@@ -15,11 +15,11 @@ from mmamt.visualization import MASK_COLORS, display_factor, panel_shape
 from ._amt_runner import IMG, PATCH, tiny_cfg
 
 
-def _cfg(root, work_dir, vis_backends):
+def _cfg(root, work_dir, vis_backends, vis_type='AMTVisualizer'):
     cfg = tiny_cfg(root, work_dir, max_epochs=2, start_epoch=1, interval=1, num_workers=0)
     cfg.custom_hooks.append(dict(type='AMTVisualizationHook', num_samples=3))
     # A unique name: Visualizer is a per-name singleton and would keep another run's folder.
-    cfg.visualizer = dict(type='Visualizer', name=f'amt-vis-{uuid.uuid4().hex}',
+    cfg.visualizer = dict(type=vis_type, name=f'amt-vis-{uuid.uuid4().hex}',
                           vis_backends=vis_backends)
     return cfg
 
@@ -31,9 +31,9 @@ def test_panels_are_written_after_the_refresh(synthetic_root, tmp_path):
     assert kinds.index(AttentionRefreshHook) < kinds.index(AMTVisualizationHook)
     img_dir = runner.visualizer.get_backend('LocalVisBackend')._img_save_dir
     assert img_dir.startswith(str(tmp_path))
-    files = sorted((tmp_path / img_dir).glob('amt/*.png'))
+    files = sorted((tmp_path / img_dir).glob('amt_*.png'))
     # one refresh (after epoch 1; never after the last epoch), samples 0..2
-    assert [f.name for f in files] == ['0_1.png', '1_1.png', '2_1.png']
+    assert [f.name for f in files] == ['amt_0_1.png', 'amt_1_1.png', 'amt_2_1.png']
     k = display_factor(IMG)
     tile = IMG * k
     for f in files:
@@ -45,8 +45,9 @@ def test_panels_are_written_after_the_refresh(synthetic_root, tmp_path):
             assert (mask == MASK_COLORS[value]).all(-1).sum() == n * (PATCH * k)**2
 
 
-def test_no_backend_warns_once_and_draws_nothing(synthetic_root, tmp_path):
-    runner = Runner.from_cfg(_cfg(synthetic_root, tmp_path, None))
+def test_other_visualizer_warns_once_and_draws_nothing(synthetic_root, tmp_path):
+    runner = Runner.from_cfg(_cfg(synthetic_root, tmp_path, [dict(type='LocalVisBackend')],
+                                  vis_type='UniversalVisualizer'))
     messages = []
     warning = runner.logger.warning
     runner.logger.warning = lambda msg, *a, **kw: (messages.append(msg), warning(msg, *a, **kw))
@@ -54,7 +55,7 @@ def test_no_backend_warns_once_and_draws_nothing(synthetic_root, tmp_path):
     hook = next(h for h in runner.hooks if isinstance(h, AMTVisualizationHook))
     assert hook._disabled is not None
     assert sum('AMTVisualizationHook' in m for m in messages) == 1
-    assert not list(tmp_path.rglob('amt/*.png'))
+    assert not list(tmp_path.rglob('amt_*.png'))
 
 
 def test_arguments_are_checked():
@@ -73,6 +74,6 @@ def test_panels_reach_tensorboard(synthetic_root, tmp_path):
     events = EventAccumulator(str(tb_dir), size_guidance={'images': 0})
     events.Reload()
     tags = sorted(events.Tags()['images'])
-    assert tags == ['amt/0', 'amt/1', 'amt/2']
-    image = events.Images('amt/0')[0]
+    assert tags == ['amt_0', 'amt_1', 'amt_2']
+    image = events.Images('amt_0')[0]
     assert image.step == 1 and (image.height, image.width) == panel_shape(IMG)
