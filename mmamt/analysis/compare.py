@@ -223,7 +223,7 @@ def _attention_report(runner) -> Optional[List[Dict]]:
     bank_dir = osp.join(runner.work_dir, 'amt_bank')
     if not osp.isdir(bank_dir):
         return None
-    from mmamt.visualization import bank_report, find_bank_files
+    from .attention_stats import bank_report, find_bank_files
     dataset = runner.train_dataloader.dataset
     img_paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
     records = bank_report(find_bank_files([bank_dir]), img_paths)

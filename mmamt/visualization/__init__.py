@@ -2,8 +2,6 @@
 from .amt_visualizer import AMTVisualizer
 from .amt_panels import (build_mask_generator, draw_token_masks, load_model, numpy_seed,
                          render_panels, train_dataset_cfg, view_pipeline, write_panels)
-from .attention_stats import (bank_report, find_bank_files, format_report, map_entropy,
-                              object_share, synthetic_mask_path)
 from .panel import (MASK_COLORS, THROWN_GREY, display_factor, draw_panel, heatmap_overlay,
                     mask_counts, mask_tile, panel_shape, reconstruction_tile)
 from .reconstruction import (attention_maps, input_size, patches_to_images, reconstruct,
@@ -12,8 +10,7 @@ from .reconstruction import (attention_maps, input_size, patches_to_images, reco
 __all__ = [
     'AMTVisualizer',
     'build_mask_generator', 'draw_token_masks', 'load_model', 'numpy_seed', 'render_panels',
-    'train_dataset_cfg', 'view_pipeline', 'write_panels', 'bank_report', 'find_bank_files',
-    'format_report', 'map_entropy', 'object_share', 'synthetic_mask_path', 'MASK_COLORS',
+    'train_dataset_cfg', 'view_pipeline', 'write_panels', 'MASK_COLORS',
     'THROWN_GREY', 'display_factor', 'draw_panel', 'heatmap_overlay', 'mask_counts', 'mask_tile',
     'panel_shape', 'reconstruction_tile', 'attention_maps', 'input_size', 'patches_to_images',
     'reconstruct', 'unnormalize'

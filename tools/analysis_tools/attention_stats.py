@@ -11,7 +11,7 @@ object), or by default the synthetic set's ADE label maps
     python tools/analysis_tools/attention_stats.py WORK_DIR_OR_BANK_FILES... --config CONFIG \
         [--seg-dir DIR] [--json OUT]
 
-The core is importable: ``map_entropy``, ``object_share`` (from ``mmamt.visualization``).
+The logic lives in :mod:`mmamt.analysis.attention_stats` (``bank_report``, ``object_share``).
 """
 import argparse
 import copy
@@ -22,10 +22,8 @@ from typing import Dict, List, Optional
 
 from mmengine.config import Config, DictAction
 
-from mmamt.visualization import (bank_report, find_bank_files, format_report,
-                                 map_entropy, object_share, train_dataset_cfg)
-
-__all__ = ['map_entropy', 'object_share', 'training_image_paths', 'main']
+from mmamt.analysis.attention_stats import bank_report, find_bank_files, format_report
+from mmamt.visualization import train_dataset_cfg
 
 
 def training_image_paths(cfg: Config) -> List[str]:

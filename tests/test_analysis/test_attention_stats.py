@@ -7,9 +7,10 @@ import torch
 from PIL import Image
 
 from mmamt.datasets import AttentionBank
-from mmamt.visualization import find_bank_files, map_entropy, object_share
+from mmamt.analysis.attention_stats import find_bank_files, object_share
+from mmamt.datasets.attention_bank import map_entropy
 
-from ._tiny import load_tool, tiny_files
+from ..test_visualization._tiny import load_tool, tiny_files
 
 
 def test_map_entropy_matches_the_bank_and_orders_maps():
