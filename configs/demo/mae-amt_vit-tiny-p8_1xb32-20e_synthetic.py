@@ -81,14 +81,11 @@ param_scheduler = [
          convert_to_iter_based=True),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=20)
-custom_hooks = [
-    dict(type='AttentionRefreshHook', start_epoch=4, interval=4),
-    # panels of 4 fixed samples after each refresh, to every visualizer backend
-    dict(type='AMTVisualizationHook', num_samples=4),
-]
+# After each refresh: panels of samples 0-3 to every visualizer backend.
+custom_hooks = [dict(type='AttentionRefreshHook', start_epoch=4, interval=4, num_panels=4)]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=5),
     checkpoint=dict(type='CheckpointHook', interval=4, max_keep_ckpts=2))
 randomness = dict(seed=0, diff_rank_seed=True)
-# AMTVisualizationHook draws through the AMT visualizer (vis_image/amt_<sample>_<epoch>.png).
+# The refresh hook's panels go through it (vis_image/amt_<sample>_<epoch>.png).
 visualizer = dict(type='AMTVisualizer', vis_backends=[dict(type='LocalVisBackend')])

@@ -142,7 +142,7 @@ def build_run_config(variant: Variant, data_root: str, work_dir: str, epochs: in
         work_dir (str): The run's work dir.
         epochs (int): Length of the run; the schedule is scaled to it.
         seed (int): ``randomness.seed`` (initialisation, masks, data order).
-        keep_visualization (bool): Keep ``AMTVisualizationHook`` (panels after each refresh).
+        keep_visualization (bool): Keep the refresh hook's panels (``num_panels``).
             Defaults to False: comparisons measure training, not drawing.
 
     Returns:
@@ -155,8 +155,9 @@ def build_run_config(variant: Variant, data_root: str, work_dir: str, epochs: in
     cfg.train_dataloader.dataset.data_root = osp.abspath(data_root)
     cfg.randomness = dict(seed=int(seed), diff_rank_seed=True)
     if not keep_visualization:
-        cfg.custom_hooks = [h for h in cfg.get('custom_hooks') or []
-                            if h.get('type') != 'AMTVisualizationHook']
+        for hook in cfg.get('custom_hooks') or []:
+            if hook.get('type') == 'AttentionRefreshHook':
+                hook.num_panels = 0
     # Only the final checkpoint: it is what gets probed.
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=int(epochs),
                                         max_keep_ckpts=1)

@@ -1,7 +1,7 @@
 """Panels of what AMT does to images: attention, token mask, reconstruction.
 
 :func:`render_panels` draws panels for a batch (model inputs + attention maps), and is shared by
-``AMTVisualizationHook`` (maps from the attention bank) and :func:`write_panels`
+the refresh hook's panels (maps from the attention bank) and :func:`write_panels`
 (``tools/visualization/vis_amt.py``; maps computed by the checkpoint's own backbone).
 """
 import contextlib

@@ -23,7 +23,7 @@ class AMTVisualizer(UniversalVisualizer):
     ``AMTMaskGenerator`` draws from that map and the model's reconstruction (see
     :mod:`mmamt.visualization.panel`). Use it as the runner's visualizer, e.g.
     ``visualizer = dict(type='AMTVisualizer', vis_backends=[dict(type='LocalVisBackend')])``;
-    ``AttentionRefreshHook``'s panels (``AMTVisualizationHook``) go through it.
+    ``AttentionRefreshHook``'s panels (``num_panels``) go through it.
 
     Args: see ``mmpretrain.visualization.UniversalVisualizer``.
     """

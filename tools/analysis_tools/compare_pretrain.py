@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument('--threads', type=int, default=1, help='torch threads per run')
     parser.add_argument('--work-dir', default='work_dirs/compare')
     parser.add_argument('--keep-visualization', action='store_true',
-                        help='keep AMTVisualizationHook panels after each refresh')
+                        help="keep the refresh hook's panels after each refresh (num_panels)")
     parser.add_argument('--no-reuse', action='store_true', help='retrain finished runs')
     args = parser.parse_args()
     variants = [parse_variant(tokens) for tokens in args.variant]

@@ -1,4 +1,3 @@
-from .amt_visualization_hook import AMTVisualizationHook
 from .attention_refresh_hook import AttentionRefreshHook
 
-__all__ = ['AMTVisualizationHook', 'AttentionRefreshHook']
+__all__ = ['AttentionRefreshHook']

@@ -5,22 +5,23 @@ import time
 from contextlib import nullcontext
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from mmengine.dataset import BaseDataset, Compose, default_collate
-from mmengine.dist import all_gather, get_dist_info
+from mmengine.dist import all_gather, get_dist_info, is_main_process
 from mmengine.hooks import Hook
 from mmengine.optim import AmpOptimWrapper
 from mmengine.runner import BaseLoop
 from mmengine.runner.amp import autocast
 from mmpretrain.registry import HOOKS, TRANSFORMS
-from mmpretrain.utils import track_on_main_process
+from mmpretrain.utils import get_ori_model, track_on_main_process
 from torch.utils.data import DataLoader
 
 from mmamt.datasets import AMTMaskGenerator, AttentionBank, LoadAttentionMap, dataset_identity
 from mmamt.datasets.transforms import SampleNamingCompose, refresh_view_transforms
-from mmpretrain.utils import get_ori_model
-
 from mmamt.utils import eval_mode
+from mmamt.visualization import AMTVisualizer
+from mmamt.visualization.panel import MIN_TILE
 
 BANK_KEY = 'amt_bank'
 
@@ -66,6 +67,13 @@ class AttentionRefreshHook(Hook):
             ``Resize(scale=input size, bicubic)`` and ``PackInputs``.
         save_bank (bool): Write the bank to ``work_dir/amt_bank/`` after each refresh.
             Defaults to True.
+        num_panels (int): After each refresh, the runner's visualizer (which must then be an
+            ``AMTVisualizer``) draws AMT panels of training samples ``0 .. num_panels - 1`` in
+            the refresh view with their new maps (image, attention, the token mask the training
+            pipeline's ``AMTMaskGenerator`` draws, seeded per sample, and the reconstruction),
+            as ``amt_<sample_idx>`` at step ``epoch``. Only the main process draws. Defaults to
+            0 (none).
+        panel_min_tile (int): Smallest panel tile side in pixels. Defaults to 224.
     """
 
     priority = 'NORMAL'  # before CheckpointHook (VERY_LOW) in after_train_epoch
@@ -76,7 +84,9 @@ class AttentionRefreshHook(Hook):
                  batch_size: Optional[int] = None,
                  num_workers: Optional[int] = None,
                  pipeline: Optional[Sequence[dict]] = None,
-                 save_bank: bool = True) -> None:
+                 save_bank: bool = True,
+                 num_panels: int = 0,
+                 panel_min_tile: int = MIN_TILE) -> None:
         if int(start_epoch) != start_epoch or start_epoch < 1:
             raise ValueError(f'AttentionRefreshHook: start_epoch={start_epoch} must be an '
                              'integer >= 1')
@@ -90,6 +100,13 @@ class AttentionRefreshHook(Hook):
         self.num_workers = num_workers
         self.pipeline = pipeline
         self.save_bank = save_bank
+        for name, value, low in (('num_panels', num_panels, 0),
+                                 ('panel_min_tile', panel_min_tile, 1)):
+            if int(value) != value or value < low:
+                raise ValueError(f'AttentionRefreshHook: {name}={value} must be an integer '
+                                 f'>= {low}')
+        self.num_panels = int(num_panels)
+        self.panel_min_tile = int(panel_min_tile)
         self.bank: Optional[AttentionBank] = None
         self.last_refresh_writes = 0
 
@@ -184,7 +201,21 @@ class AttentionRefreshHook(Hook):
             raise ValueError('AttentionRefreshHook: sizes disagree: ' + '; '.join(problems) +
                              '. Set them all from one img_size and patch_size.')
 
+    def check_panels(self, runner) -> None:
+        """``num_panels`` needs an ``AMTVisualizer`` and a model that reconstructs."""
+        if not self.num_panels:
+            return
+        if not isinstance(runner.visualizer, AMTVisualizer):
+            raise ValueError(
+                f'AttentionRefreshHook: num_panels={self.num_panels} needs the runner\'s '
+                f'visualizer to be an AMTVisualizer, got {type(runner.visualizer).__name__}: set '
+                "visualizer=dict(type='AMTVisualizer', vis_backends=[...]) or num_panels=0")
+        if not hasattr(get_ori_model(runner.model), 'predict_patches'):
+            raise ValueError(f'AttentionRefreshHook: num_panels={self.num_panels} needs MAEAMT or '
+                             f'SimMIMAMT, got {type(get_ori_model(runner.model)).__name__}')
+
     def before_run(self, runner) -> None:
+        self.check_panels(runner)
         if isinstance(runner._train_loop, BaseLoop):
             self._ensure_bank(runner)
             max_epochs = getattr(runner.train_loop, 'max_epochs', None)
@@ -251,6 +282,22 @@ class AttentionRefreshHook(Hook):
         completed = runner.epoch + 1
         if self.should_refresh(completed, runner.max_epochs):
             self.refresh(runner, completed)
+            if self.num_panels and is_main_process():
+                self.draw_panels(runner, completed)
+
+    @torch.no_grad()
+    def draw_panels(self, runner, epoch: int) -> None:
+        """Panels of samples ``0 .. num_panels - 1`` with the bank's current maps."""
+        indices = list(range(min(self.num_panels, len(self.bank))))
+        model = get_ori_model(runner.model)
+        # The very view the bank's maps were computed on.
+        dataset = self.refresh_dataset(runner, model.backbone)
+        batch = default_collate([dataset[i] for i in indices])
+        inputs = model.data_preprocessor(batch, False)['inputs']
+        maps = np.stack([self.bank.get(i) for i in indices])
+        generator = find_transforms(runner.train_dataloader.dataset, AMTMaskGenerator)[0]
+        runner.visualizer.add_amt_panels(model, generator, inputs, maps, indices, epoch,
+                                         min_tile=self.panel_min_tile)
 
     def refresh_dataset(self, runner, backbone) -> BaseDataset:
         """The training set with the deterministic view pipeline (shares the data list)."""

@@ -1,4 +1,4 @@
-"""AMTVisualizationHook in real Runner runs: panels after each refresh, to every backend."""
+"""The refresh hook's panels in real Runner runs: after each refresh, to every backend."""
 import uuid
 
 import numpy as np
@@ -7,7 +7,6 @@ from mmengine.runner import Runner
 from PIL import Image
 
 import mmamt  # noqa: F401
-from mmamt.engine.hooks.amt_visualization_hook import AMTVisualizationHook
 from mmamt.engine.hooks import AttentionRefreshHook
 from mmamt.models.utils import MASKED, THROWN
 from mmamt.visualization import MASK_COLORS, display_factor, panel_shape
@@ -17,7 +16,7 @@ from ._amt_runner import IMG, PATCH, tiny_cfg
 
 def _cfg(root, work_dir, vis_backends, vis_type='AMTVisualizer'):
     cfg = tiny_cfg(root, work_dir, max_epochs=2, start_epoch=1, interval=1, num_workers=0)
-    cfg.custom_hooks.append(dict(type='AMTVisualizationHook', num_samples=3))
+    cfg.custom_hooks[0].num_panels = 3
     # A unique name: Visualizer is a per-name singleton and would keep another run's folder.
     cfg.visualizer = dict(type=vis_type, name=f'amt-vis-{uuid.uuid4().hex}',
                           vis_backends=vis_backends)
@@ -27,8 +26,6 @@ def _cfg(root, work_dir, vis_backends, vis_type='AMTVisualizer'):
 def test_panels_are_written_after_the_refresh(synthetic_root, tmp_path):
     runner = Runner.from_cfg(_cfg(synthetic_root, tmp_path, [dict(type='LocalVisBackend')]))
     runner.train()
-    kinds = [type(h) for h in runner.hooks]
-    assert kinds.index(AttentionRefreshHook) < kinds.index(AMTVisualizationHook)
     img_dir = runner.visualizer.get_backend('LocalVisBackend')._img_save_dir
     assert img_dir.startswith(str(tmp_path))
     files = sorted((tmp_path / img_dir).glob('amt_*.png'))
@@ -45,23 +42,20 @@ def test_panels_are_written_after_the_refresh(synthetic_root, tmp_path):
             assert (mask == MASK_COLORS[value]).all(-1).sum() == n * (PATCH * k)**2
 
 
-def test_other_visualizer_warns_once_and_draws_nothing(synthetic_root, tmp_path):
+def test_panels_need_an_amt_visualizer(synthetic_root, tmp_path):
     runner = Runner.from_cfg(_cfg(synthetic_root, tmp_path, [dict(type='LocalVisBackend')],
                                   vis_type='UniversalVisualizer'))
-    messages = []
-    warning = runner.logger.warning
-    runner.logger.warning = lambda msg, *a, **kw: (messages.append(msg), warning(msg, *a, **kw))
-    runner.train()
-    hook = next(h for h in runner.hooks if isinstance(h, AMTVisualizationHook))
-    assert hook._disabled is not None
-    assert sum('AMTVisualizationHook' in m for m in messages) == 1
+    with pytest.raises(ValueError, match='num_panels=3 needs .* AMTVisualizer'):
+        runner.train()
     assert not list(tmp_path.rglob('amt_*.png'))
 
 
 def test_arguments_are_checked():
-    with pytest.raises(ValueError, match='num_samples'):
-        AMTVisualizationHook(num_samples=0)
-    assert AMTVisualizationHook.priority == 'LOW'
+    with pytest.raises(ValueError, match='num_panels'):
+        AttentionRefreshHook(num_panels=-1)
+    with pytest.raises(ValueError, match='panel_min_tile'):
+        AttentionRefreshHook(num_panels=2, panel_min_tile=0)
+    assert AttentionRefreshHook().num_panels == 0
 
 
 def test_panels_reach_tensorboard(synthetic_root, tmp_path):
