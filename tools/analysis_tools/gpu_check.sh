@@ -14,6 +14,8 @@
 # Python packages: if WHEELS (default .whl) holds wheels, they are installed into /tmp/site first
 # (make them on a machine with PyPI: tools/analysis_tools/gpu_wheels.sh). The machine's own torch
 # is used as it is. DRY_RUN=1 rehearses the script on a CPU (fp32, batch 2, one repetition).
+# STAGES picks stages (default: all; limits add up to about 20 minutes, so on a device whose
+# calls are limited to 10 minutes run e.g. STAGES="env smoke eager" then STAGES="env compiled").
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 RESULTS=${1:-work_dirs/gpu_check}
@@ -34,6 +36,9 @@ if compgen -G "$WHEELS/*.whl" >/dev/null; then
     "$PY" -c 'import transformers' 2>/dev/null && "$PY" -m pip uninstall -q -y transformers
 fi
 
+STAGES=${STAGES:-env smoke eager compiled}
+wanted() { [[ " $STAGES " == *" $1 "* ]]; }
+
 stage() {  # name, timeout in seconds, command...
     local name=$1 limit=$2
     shift 2
@@ -45,17 +50,17 @@ stage() {  # name, timeout in seconds, command...
     return "$rc"
 }
 
-stage env 60 bash -c "nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv \
+wanted env && { stage env 60 bash -c "nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv \
     || echo 'no nvidia-smi'; \
     $PY -c 'import torch, mmengine, mmcv, mmpretrain, mmamt; \
 print(\"torch\", torch.__version__, \"cuda\", torch.version.cuda, \"available\", \
 torch.cuda.is_available(), torch.cuda.get_device_name() if torch.cuda.is_available() else \"\"); \
 print(\"mmengine\", mmengine.__version__, \"mmcv\", mmcv.__version__, \"mmpretrain\", \
-mmpretrain.__version__, \"mmamt\", mmamt.__version__)'" || exit 1
+mmpretrain.__version__, \"mmamt\", mmamt.__version__)'" || exit 1; }
 
 # On CUDA the smoke test keeps AmpOptimWrapper; detection and segmentation need mmcv's compiled
 # ops and mmdet/mmseg, which this check does not bring.
-stage smoke_amp 240 "$PY" -m pytest tests/test_configs_smoke.py -q -p no:cacheprovider \
+wanted smoke && stage smoke_amp 240 "$PY" -m pytest tests/test_configs_smoke.py -q -p no:cacheprovider \
     -k "configs/mae_amt or configs/simmim_amt or configs/demo"
 
 # Each line: a config against its baseline in one process, interleaved (docs/benchmarks.md).
@@ -71,8 +76,8 @@ bench() {  # name, limit, config, baseline, batches, precision, compile
         "${args[@]}" --json "$RESULTS/$1.json"
 }
 # What the configs run today (eager fp16 AMP), then compiled bf16.
-bench bench_mae_fp16_eager 150 "$MAE" "$MAE_BASE" "128 512" fp16 off
-bench bench_simmim_fp16_eager 150 "$SIM" "$SIM_BASE" "128 256" fp16 off
-bench bench_mae_bf16_compiled 300 "$MAE" "$MAE_BASE" "128 512" bf16 on
-bench bench_simmim_bf16_compiled 300 "$SIM" "$SIM_BASE" "128 256" bf16 on
+wanted eager && bench bench_mae_fp16_eager 150 "$MAE" "$MAE_BASE" "128 512" fp16 off
+wanted eager && bench bench_simmim_fp16_eager 150 "$SIM" "$SIM_BASE" "128 256" fp16 off
+wanted compiled && bench bench_mae_bf16_compiled 300 "$MAE" "$MAE_BASE" "128 512" bf16 on
+wanted compiled && bench bench_simmim_bf16_compiled 300 "$SIM" "$SIM_BASE" "128 256" bf16 on
 echo "results in $RESULTS"
