@@ -14,7 +14,6 @@
 5. writes the numbers to work_dirs/demo/summary.json.
 """
 import argparse
-import json
 import os
 import os.path as osp
 import sys
@@ -59,7 +58,7 @@ def run_demo(work_dir: str, data_root: str, num_train: int = 960, num_val: int =
         num_panels (int): Validation images drawn as AMT panels. Defaults to 8.
         log (callable): Progress lines. Defaults to ``print``.
     """
-    from mmamt.analysis import Variant, build_run_config, compare
+    from mmamt.analysis.compare import Variant, build_run_config, compare, write_json
     from mmamt.testing.synthetic import make_synthetic_dataset
     from mmamt.visualization import write_panels
 
@@ -104,10 +103,7 @@ def run_demo(work_dir: str, data_root: str, num_train: int = 960, num_val: int =
         panels=panel_dir, num_panels=len(panels),
         refresh_panels=osp.join(amt_run['work_dir'], '<timestamp>', 'vis_data', 'vis_image'),
         seconds_total=time.time() - start)
-    tmp = osp.join(work_dir, f'summary.json.tmp{os.getpid()}')
-    with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump(result, f, indent=1)
-    os.replace(tmp, osp.join(work_dir, 'summary.json'))
+    write_json(osp.join(work_dir, 'summary.json'), result)
     return result
 
 

@@ -31,6 +31,8 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
 
+from mmamt.utils.io import atomic_write_bytes
+
 MASK_GENERATOR_PREFIX = 'mask_generator.'
 RESULT_FILE = 'result.json'
 SPEC_FILE = 'spec.json'
@@ -212,11 +214,9 @@ class PretrainStatsHook(Hook):
             self._handle.remove()
 
 
-def _write_json(path: str, obj) -> None:
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
+def write_json(path: str, obj) -> None:
+    """``obj`` as indented JSON, written atomically (:func:`mmamt.utils.atomic_write_bytes`)."""
+    atomic_write_bytes(json.dumps(obj, indent=1).encode('utf-8'), path)
 
 
 def _attention_report(runner) -> Optional[List[Dict]]:
@@ -278,7 +278,7 @@ def run_one(spec: Dict) -> Dict:
         checkpoint=checkpoint,
         probe=probe_model(model, spec['data_root']),
         attention=_attention_report(runner))
-    _write_json(osp.join(cfg.work_dir, RESULT_FILE), result)
+    write_json(osp.join(cfg.work_dir, RESULT_FILE), result)
     return result
 
 
@@ -355,7 +355,7 @@ def run_variants(variants: Sequence[Variant], data_root: str, work_dir: str, epo
             spec = pending.pop(0)
             os.makedirs(spec['work_dir'], exist_ok=True)
             spec_path = osp.join(spec['work_dir'], SPEC_FILE)
-            _write_json(spec_path, spec)
+            write_json(spec_path, spec)
             log_path = osp.join(spec['work_dir'], 'train.log')
             log_file = open(log_path, 'w', encoding='utf-8')
             code = f'from mmamt.analysis.compare import run_from_file; run_from_file({spec_path!r})'
@@ -478,5 +478,5 @@ def compare(variants: Sequence[Variant], data_root: str, work_dir: str, epochs: 
     out = dict(summary=summary, runs=list(results), table=format_table(summary),
                epochs=int(epochs), seeds=list(seeds), data_root=osp.abspath(data_root))
     os.makedirs(work_dir, exist_ok=True)
-    _write_json(osp.join(work_dir, 'summary.json'), out)
+    write_json(osp.join(work_dir, 'summary.json'), out)
     return out
