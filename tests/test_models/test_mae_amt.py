@@ -4,7 +4,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmamt  # noqa: F401
-from mmamt.models.utils import TokenSplit, normalize_attention, split_token_mask
+from mmamt.models.utils import TokenSplit, normalize_attention
 
 ARCH = dict(embed_dims=48, num_layers=2, num_heads=3, feedforward_channels=96)
 
@@ -186,9 +186,9 @@ def test_other_archs_and_grids(img_size, patch_size, arch):
     assert backbone.attention_map(torch.randn(1, 3, img_size, img_size)).shape == (1, grid, grid)
 
 
-def test_split_token_mask_orders():
+def test_token_split_orders():
     mask = torch.tensor([[1, 0, -1, 0, 1, -1]])
-    vis, msk, thr = split_token_mask(mask)
+    vis, msk, thr = TokenSplit.from_mask(mask)
     assert vis.tolist() == [[1, 3]] and msk.tolist() == [[0, 4]] and thr.tolist() == [[2, 5]]
     assert torch.equal(TokenSplit(vis, msk, thr).token_mask(), mask)
 

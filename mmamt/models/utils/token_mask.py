@@ -121,11 +121,6 @@ def stack_token_masks(data_samples: Sequence,
     return stacked.reshape(stacked.shape[0], -1).to(device=device, dtype=torch.long)
 
 
-def split_token_mask(token_mask: torch.Tensor) -> TokenSplit:
-    """``TokenSplit.from_mask``: ``(ids_visible, ids_masked, ids_thrown)`` of a token mask."""
-    return TokenSplit.from_mask(token_mask)
-
-
 def gather_tokens(x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     """``x[b, ids[b]]`` for ``x`` of shape ``(B, L, C)`` (or ``(1, L, C)``, broadcast)."""
     if x.shape[0] == 1 and ids.shape[0] > 1:
@@ -192,20 +187,17 @@ class MaskedPatchLossMixin:
     def masked_target(self, inputs: torch.Tensor, ids_masked: torch.Tensor) -> torch.Tensor:
         """The head's target (``construct_target``) at the masked patches only.
 
+        ``norm_pix`` statistics are per patch, so normalising every patch and then gathering
+        gives the masked patches' targets exactly.
+
         Args:
             inputs (torch.Tensor): Images, ``(B, 3, H, W)``.
             ids_masked (torch.Tensor): ``(B, L_mask)``.
 
         Returns:
-            torch.Tensor: ``(B, L_mask, p * p * 3)``, per patch normalised with ``norm_pix``.
+            torch.Tensor: ``(B, L_mask, p * p * 3)``.
         """
-        target = gather_tokens(self.head.patchify(inputs), ids_masked)
-        if self.head.norm_pix:
-            # MAEPretrainHead.construct_target's statistics, which are per patch.
-            mean = target.mean(dim=-1, keepdim=True)
-            var = target.var(dim=-1, keepdim=True)
-            target = (target - mean) / (var + 1.e-6)**.5
-        return target
+        return gather_tokens(self.head.construct_target(inputs), ids_masked)
 
     def loss(self, inputs: torch.Tensor, data_samples: Optional[List] = None,
              token_split: Optional[TokenSplit] = None, **kwargs) -> dict:
