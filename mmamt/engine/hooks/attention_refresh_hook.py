@@ -213,11 +213,15 @@ class AttentionRefreshHook(Hook):
         if not hasattr(get_ori_model(runner.model), 'predict_patches'):
             raise ValueError(f'AttentionRefreshHook: num_panels={self.num_panels} needs MAEAMT or '
                              f'SimMIMAMT, got {type(get_ori_model(runner.model)).__name__}')
+        if not find_transforms(runner.train_dataloader.dataset, AMTMaskGenerator):
+            raise ValueError(f'AttentionRefreshHook: num_panels={self.num_panels} draws the '
+                             'token masks of the AMTMaskGenerator in '
+                             'train_dataloader.dataset.pipeline, which has none')
 
     def before_run(self, runner) -> None:
-        self.check_panels(runner)
         if isinstance(runner._train_loop, BaseLoop):
             self._ensure_bank(runner)
+            self.check_panels(runner)
             max_epochs = getattr(runner.train_loop, 'max_epochs', None)
             if max_epochs is None:
                 raise TypeError('AttentionRefreshHook needs an epoch-based train loop')
