@@ -17,6 +17,7 @@ Overrides: ``key=value`` as ``--cfg-options`` takes them (``optim_wrapper.optimi
 plus ``mask_generator.<arg>=value``, which sets ``<arg>`` of every ``AMTMaskGenerator`` in the
 training pipeline (a list index would break whenever the pipeline changes).
 """
+import argparse
 import json
 import os
 import os.path as osp
@@ -65,13 +66,14 @@ def parse_variant(tokens: Sequence[str]) -> Variant:
     if not tokens or '=' not in tokens[0]:
         raise ValueError(f'--variant needs NAME=CONFIG first, got {list(tokens)!r}')
     name, config = tokens[0].split('=', 1)
-    options = {}
     for token in tokens[1:]:
         if '=' not in token:
             raise ValueError(f'variant {name!r}: override {token!r} is not KEY=VALUE')
-        key, value = token.split('=', 1)
-        options[key] = DictAction._parse_iterable(value)
-    return Variant(name, config, options)
+    # The parser tools/train.py uses for --cfg-options, on the override tokens alone.
+    parser = argparse.ArgumentParser(prog=f'variant {name}', add_help=False)
+    parser.add_argument('options', nargs='*', action=DictAction)
+    options = parser.parse_args(list(tokens[1:])).options or {}
+    return Variant(name, config, dict(options))
 
 
 def _scale(value: int, factor: float, minimum: int = 0) -> int:
