@@ -4,9 +4,9 @@ Not imported by ``import mmamt`` (it needs pycocotools); tests, the demo and
 ``tools/dataset_converters/make_synthetic_data.py`` import it.
 """
 from .data_layouts import COCO_NAMES, TINY_IMAGENET_WNIDS, make_dataset_layouts
-from .synthetic import DIGIT_CLASSES, SYNTHETIC_CLASSES, make_synthetic_dataset
+from .synthetic import SYNTHETIC_CLASSES, make_synthetic_dataset
 
 __all__ = [
-    'COCO_NAMES', 'DIGIT_CLASSES', 'TINY_IMAGENET_WNIDS', 'make_dataset_layouts', 'SYNTHETIC_CLASSES',
+    'COCO_NAMES', 'TINY_IMAGENET_WNIDS', 'make_dataset_layouts', 'SYNTHETIC_CLASSES',
     'make_synthetic_dataset'
 ]

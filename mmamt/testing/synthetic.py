@@ -37,7 +37,6 @@ the ImageNet label of about ``1/5`` of the images. Every image has its own rando
 from ``(seed, split, index)``: the same arguments give byte-identical files, and a larger
 ``num_train`` keeps the first images unchanged.
 """
-import functools
 import json
 import os
 import os.path as osp
@@ -45,15 +44,12 @@ import shutil
 from typing import Dict, List, Tuple
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 from pycocotools import mask as mask_utils
 
 from ..utils.io import atomic_write_bytes
 
 SYNTHETIC_CLASSES = ('circle', 'square', 'triangle', 'ring', 'cross')
-# ``kind='digits'``: the label is the one digit in the image, rendered from Pillow's bundled font.
-DIGIT_CLASSES = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine')
-KINDS = {'shapes': SYNTHETIC_CLASSES, 'digits': DIGIT_CLASSES}
 
 # Bump when the drawing or the layout changes, so that old data sets are regenerated.
 _FORMAT_VERSION = 3  # 2: class-typical object colours; 3: random colour per object
@@ -72,11 +68,6 @@ _TEXTURES = ('stripes', 'checker', 'noise')
 # from the first range, the others from the second.
 _MAIN_RADIUS = (0.26, 0.36)
 _OTHER_RADIUS = (0.12, 0.22)
-# Digits: glyph height as a fraction of the image size, rotation (degrees; small, so that 6 and 9
-# stay apart), stroke thickening in pixels at 64 px.
-_DIGIT_HEIGHT = (0.45, 0.65)
-_DIGIT_ROTATION = 25.0
-_DIGIT_STROKE = (1, 3)
 
 
 def _check_int(name: str, value: int, low: int, high: int = None) -> None:
@@ -176,26 +167,6 @@ def _shape_mask(cls: int, cx: float, cy: float, r: float, theta: float, xx: np.n
             | ((np.abs(v) <= arm) & (np.abs(u) <= width)))
 
 
-def _appearance(rng: np.random.Generator, size: int, xx: np.ndarray,
-                yy: np.ndarray) -> np.ndarray:
-    """A random two-colour texture over the whole image, for one object.
-
-    A random colour per object, independent of the class: the label cannot be read off colour
-    statistics, so a random encoder has no shortcut and a linear probe measures what
-    pre-training learnt. Objects still stand out from the background by their texture and sharp
-    edges.
-
-    Returns:
-        np.ndarray: float32 ``(S, S, 3)`` RGB (only read inside the object's mask).
-    """
-    base = rng.uniform(*_OBJECT_COLOUR_RANGE, size=3).astype(np.float32)
-    # The second texture colour is the base shifted up or down, so the pattern keeps its hue.
-    shift = rng.uniform(*_TEXTURE_CONTRAST) * (1.0 if rng.random() < 0.5 else -1.0)
-    second = np.clip(base + shift, 0.0, 255.0)
-    tex = _texture(rng, size, xx, yy)[..., None]
-    return base * (1.0 - tex) + second * tex
-
-
 def _sample_object(rng: np.random.Generator, cls: int, radius: float, size: int,
                    xx: np.ndarray, yy: np.ndarray) -> Tuple[int, np.ndarray, np.ndarray]:
     """Place one textured, coloured shape of class ``cls`` at a random position.
@@ -207,44 +178,17 @@ def _sample_object(rng: np.random.Generator, cls: int, radius: float, size: int,
     cx, cy = rng.uniform(radius, size - radius, size=2)
     theta = rng.uniform(0.0, 2 * np.pi)
     mask = _shape_mask(cls, cx, cy, radius, theta, xx, yy)
-    return cls, mask, _appearance(rng, size, xx, yy)
-
-
-@functools.lru_cache(maxsize=None)
-def _font(size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.load_default(size=size)
-
-
-def _digit_mask(rng: np.random.Generator, digit: int, size: int) -> np.ndarray:
-    """Pixels of one digit glyph at a random height, rotation, thickness and position.
-
-    The glyph comes from the font Pillow bundles (``ImageFont.load_default(size)``, FreeType),
-    so no font file or download is needed.
-
-    Returns:
-        np.ndarray: bool array of shape ``(size, size)``; the whole glyph lies inside.
-    """
-    height = size * rng.uniform(*_DIGIT_HEIGHT)
-    # The font's em size is larger than a digit's height; 1.4 brings the glyph to ``height``.
-    font = _font(max(8, int(round(1.4 * height))))
-    stroke = int(rng.integers(_DIGIT_STROKE[0], _DIGIT_STROKE[1] + 1) * size / 64)
-    pad = size  # draw on a larger canvas, so that rotation never clips the glyph
-    canvas = Image.new('L', (size + 2 * pad, size + 2 * pad), 0)
-    centre = (pad + size / 2, pad + size / 2)
-    ImageDraw.Draw(canvas).text(centre, str(digit), fill=255, font=font, anchor='mm',
-                                stroke_width=stroke, stroke_fill=255)
-    canvas = canvas.rotate(rng.uniform(-_DIGIT_ROTATION, _DIGIT_ROTATION),
-                           resample=Image.Resampling.BILINEAR, center=centre)
-    glyph = np.asarray(canvas) > 127
-    ys, xs = np.nonzero(glyph)
-    y0, x0 = ys.min(), xs.min()
-    h, w = ys.max() - y0 + 1, xs.max() - x0 + 1
-    if h > size or w > size:
-        raise ValueError(f'a digit of {h}x{w} px does not fit an image of {size} px')
-    top, left = int(rng.integers(0, size - h + 1)), int(rng.integers(0, size - w + 1))
-    mask = np.zeros((size, size), dtype=bool)
-    mask[top:top + h, left:left + w] = glyph[y0:y0 + h, x0:x0 + w]
-    return mask
+    # A random colour per object, independent of the class: the label (the largest object's
+    # shape) cannot be read off colour statistics, so a random encoder has no shortcut and a
+    # linear probe measures what pre-training learnt. Objects still stand out from the
+    # background by their texture and sharp edges.
+    base = rng.uniform(*_OBJECT_COLOUR_RANGE, size=3).astype(np.float32)
+    # The second texture colour is the base shifted up or down, so the pattern keeps its hue.
+    shift = rng.uniform(*_TEXTURE_CONTRAST) * (1.0 if rng.random() < 0.5 else -1.0)
+    second = np.clip(base + shift, 0.0, 255.0)
+    tex = _texture(rng, size, xx, yy)[..., None]
+    rgb = base * (1.0 - tex) + second * tex
+    return cls, mask, rgb
 
 
 def _compose(background: np.ndarray, objects: List[Tuple[int, np.ndarray, np.ndarray]]
@@ -311,29 +255,6 @@ def _render_image(rng: np.random.Generator, size: int, target: int, min_objects:
         if label == target:
             break
     return image, instances, label
-
-
-def _render_digit_image(rng: np.random.Generator, size: int, target: int, min_objects: int,
-                        max_objects: int) -> Tuple[np.ndarray, List[Tuple[int, np.ndarray]], int]:
-    """Draw one image whose label is the digit ``target``, on top of 0 or more distractor shapes.
-
-    The distractors (``min_objects - 1`` to ``max_objects - 1`` small shapes of the shapes kind)
-    are clutter, not instances: the only instance is the digit, drawn last and so fully visible.
-
-    Returns:
-        tuple: uint8 image ``(S, S, 3)``, ``[(target, digit mask)]`` and ``target``.
-    """
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
-    canvas = _background(rng, size, xx, yy)
-    for _ in range(int(rng.integers(min_objects, max_objects + 1)) - 1):
-        radius = size * rng.uniform(*_OTHER_RADIUS)
-        _, mask, rgb = _sample_object(rng, int(rng.integers(len(SYNTHETIC_CLASSES))), radius,
-                                      size, xx, yy)
-        canvas[mask] = rgb[mask]
-    digit = _digit_mask(rng, target, size)
-    canvas[digit] = _appearance(rng, size, xx, yy)[digit]
-    image = np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
-    return image, [(target, digit)], target
 
 
 def _encode_instance(mask: np.ndarray) -> Tuple[List[float], float, dict]:
@@ -427,25 +348,22 @@ def _write_split(paths: Dict[str, str], split: str, args: dict) -> None:
         'ade_img': osp.join(paths['ade'], 'images', ade_folder),
         'ade_ann': osp.join(paths['ade'], 'annotations', ade_folder),
     }
-    kind = args.get('kind', 'shapes')
-    classes = KINDS[kind]
-    render = _render_digit_image if kind == 'digits' else _render_image
-    for name in classes:
-        # Every class folder exists even when empty: a folder scan with K ``classes`` needs K.
+    for name in SYNTHETIC_CLASSES:
+        # Every class folder exists even when empty: a folder scan with 5 ``classes`` needs 5.
         os.makedirs(osp.join(paths['imagenet'], folder, name), exist_ok=True)
     for d in img_dirs.values():
         os.makedirs(d, exist_ok=True)
 
     meta_lines, images, annotations = [], [], []
-    offset = args['seed'] % len(classes)
+    offset = args['seed'] % len(SYNTHETIC_CLASSES)
     for idx in range(args[f'num_{split}']):
         # One independent stream per image: reproducible and independent of the split sizes.
         rng = np.random.default_rng([args['seed'], stream, idx])
-        target = (idx + offset) % len(classes)
-        image, instances, label = render(rng, size, target, args['min_objects'],
-                                         args['max_objects'])
+        target = (idx + offset) % len(SYNTHETIC_CLASSES)
+        image, instances, label = _render_image(rng, size, target, args['min_objects'],
+                                                args['max_objects'])
         stem = f'{split}_{idx:05d}'
-        cls_name = classes[label]
+        cls_name = SYNTHETIC_CLASSES[label]
         pil = Image.fromarray(image)
         pil.save(osp.join(paths['imagenet'], folder, cls_name, f'{stem}.png'), format='PNG')
         pil.save(osp.join(img_dirs['coco'], f'{stem}.png'), format='PNG')
@@ -469,13 +387,13 @@ def _write_split(paths: Dict[str, str], split: str, args: dict) -> None:
     _write_atomic(paths[f'imagenet_{split}_ann'], '\n'.join(meta_lines) + '\n')
     os.makedirs(osp.dirname(paths[f'coco_{split}_ann']), exist_ok=True)
     coco = dict(
-        info=dict(description=f'mmamt synthetic {kind}', version=str(_FORMAT_VERSION)),
+        info=dict(description='mmamt synthetic shapes', version=str(_FORMAT_VERSION)),
         licenses=[],
         images=images,
         annotations=annotations,
         categories=[
-            dict(id=k + 1, name=name, supercategory=kind[:-1])
-            for k, name in enumerate(classes)
+            dict(id=k + 1, name=name, supercategory='shape')
+            for k, name in enumerate(SYNTHETIC_CLASSES)
         ])
     _write_json(paths[f'coco_{split}_ann'], coco)
 
@@ -486,9 +404,8 @@ def make_synthetic_dataset(out_dir: str,
                            image_size: int = 64,
                            seed: int = 0,
                            min_objects: int = 1,
-                           max_objects: int = 3,
-                           kind: str = 'shapes') -> Dict[str, str]:
-    """Write the synthetic shapes (or digits) data set in ImageNet, COCO and ADE20K layouts.
+                           max_objects: int = 3) -> Dict[str, str]:
+    """Write the synthetic shapes data set in ImageNet, COCO and ADE20K layouts.
 
     If ``out_dir`` already holds a complete data set made with the same arguments, nothing is
     rewritten. Otherwise an earlier synthetic data set there is replaced. See the module
@@ -505,10 +422,6 @@ def make_synthetic_dataset(out_dir: str,
             that would end up almost hidden are not drawn. Defaults to 1.
         max_objects (int): Most shapes placed per image, in [min_objects, 16].
             Defaults to 3.
-        kind (str): ``'shapes'``: the label is the shape of the largest object
-            (:data:`SYNTHETIC_CLASSES`). ``'digits'``: the label is the one digit
-            (:data:`DIGIT_CLASSES`), drawn over ``min_objects - 1`` to ``max_objects - 1``
-            small distractor shapes that are not instances. Defaults to ``'shapes'``.
 
     Returns:
         dict: Absolute paths: ``root``, ``imagenet``, ``coco``, ``ade`` (the roots of the three
@@ -521,21 +434,16 @@ def make_synthetic_dataset(out_dir: str,
     _check_int('seed', seed, 0)
     _check_int('min_objects', min_objects, 1, 16)
     _check_int('max_objects', max_objects, int(min_objects), 16)
-    if kind not in KINDS:
-        raise ValueError(f'`kind` must be one of {sorted(KINDS)}, got {kind!r}')
     args = dict(num_train=int(num_train), num_val=int(num_val), image_size=int(image_size),
                 seed=int(seed), min_objects=int(min_objects), max_objects=int(max_objects),
                 format_version=_FORMAT_VERSION)
-    if kind != 'shapes':
-        # Only added when not the default, so that existing shapes data sets stay reusable.
-        args['kind'] = kind
 
     paths = _paths(out_dir)
     if _is_complete(paths, args):
         return paths
     os.makedirs(paths['root'], exist_ok=True)
     _prepare_out_dir(paths)
-    manifest = dict(generator='mmamt.testing.synthetic', classes=list(KINDS[kind]),
+    manifest = dict(generator='mmamt.testing.synthetic', classes=list(SYNTHETIC_CLASSES),
                     args=args, complete=False)
     # Written first, so that an interrupted run is recognised as ours and cleaned up next time.
     _write_json(paths['manifest'], manifest)

@@ -13,7 +13,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from mmamt.testing.synthetic import DIGIT_CLASSES, SYNTHETIC_CLASSES, make_synthetic_dataset
+from mmamt.testing.synthetic import SYNTHETIC_CLASSES, make_synthetic_dataset
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCRIPT = osp.join(REPO, 'tools', 'dataset_converters', 'make_synthetic_data.py')
@@ -93,7 +93,6 @@ def test_refuses_foreign_dir(tmp_path):
     (dict(min_objects=0), 'min_objects'),
     (dict(min_objects=3, max_objects=2), 'max_objects'),
     (dict(num_train=2.5), 'num_train'),
-    (dict(kind='letters'), 'kind'),
 ])
 def test_bad_arguments(tmp_path, kwargs, name):
     with pytest.raises((ValueError, TypeError), match=name):
@@ -319,51 +318,3 @@ def test_colour_carries_no_label(tmp_path):
     assert accuracy < 0.35, accuracy
     # Objects still differ from the background: most are clearly off its mean colour.
     assert np.median(contrast) > 25, np.median(contrast)
-
-
-def test_digits_kind(tmp_path):
-    """``kind='digits'``: label = the one digit, fully visible over distractor shapes."""
-    paths = make_synthetic_dataset(str(tmp_path / 'dig'), num_train=20, num_val=10,
-                                   kind='digits')
-    with open(paths['manifest']) as f:
-        manifest = json.load(f)
-    assert manifest['classes'] == list(DIGIT_CLASSES) and manifest['args']['kind'] == 'digits'
-    with open(paths['imagenet_train_ann']) as f:
-        meta = [line.split() for line in f.read().splitlines()]
-    # Round-robin: the 20 images carry each of the 10 digits twice.
-    assert sorted(int(lbl) for _, lbl in meta) == sorted(list(range(10)) * 2)
-    coco = COCO(paths['coco_train_ann'])
-    assert [c['name'] for c in coco.loadCats(coco.getCatIds())] == list(DIGIT_CLASSES)
-    sizes, cluttered = [], 0
-    for (path, lbl), img in zip(meta, coco.loadImgs(coco.getImgIds())):
-        assert path.split('/')[0] == DIGIT_CLASSES[int(lbl)]
-        anns = coco.loadAnns(coco.getAnnIds(imgIds=img['id']))
-        assert [a['category_id'] for a in anns] == [int(lbl) + 1], 'one instance: the digit'
-        digit = mask_utils.decode(anns[0]['segmentation']).astype(bool)
-        seg = np.asarray(Image.open(
-            osp.join(paths['ade'], 'annotations', 'training', img['file_name'])))
-        np.testing.assert_array_equal(seg, digit * (int(lbl) + 1))
-        sizes.append(anns[0]['bbox'][3] / 64)
-        rgb = np.asarray(Image.open(osp.join(paths['imagenet'], 'train', path)), np.float64)
-        # The distractors are not instances, but they are drawn: sharp edges off the digit.
-        edges = np.abs(np.diff(rgb, axis=1)).max(-1) > 60
-        cluttered += edges[~(digit[:, 1:] | digit[:, :-1])].sum() > 10
-    # Glyphs from 0.45 to 0.65 of the image (rotation adds a little to the box).
-    assert 0.3 < min(sizes) and max(sizes) < 0.8, sizes
-    assert cluttered >= 5, 'expected distractor shapes in many images'
-    # The same arguments reproduce the images; the shapes kind is another data set.
-    again = make_synthetic_dataset(str(tmp_path / 'again'), num_train=20, num_val=10,
-                                   kind='digits')
-    assert _read_tree(again['imagenet']) == _read_tree(paths['imagenet'])
-    shapes = make_synthetic_dataset(str(tmp_path / 'dig'), num_train=20, num_val=10)
-    assert not glob.glob(osp.join(shapes['imagenet'], 'train', 'zero'))
-
-
-def test_cli_digits(tmp_path, capsys):
-    script = _load_script()
-    paths = script.main([str(tmp_path / 'd'), '--num-train', '2', '--num-val', '1',
-                         '--kind', 'digits'])
-    assert '10 digits classes' in capsys.readouterr().out
-    assert len(glob.glob(osp.join(paths['imagenet'], 'train', '*', '*.png'))) == 2
-    with pytest.raises(SystemExit, match='--layouts'):
-        script.main([str(tmp_path / 'l'), '--layouts', '--kind', 'digits'])

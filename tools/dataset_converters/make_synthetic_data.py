@@ -1,8 +1,6 @@
 """Write the synthetic shapes data set for demos and tests, optionally in every real layout.
 
 Examples:
-    # the digits variant: label = the one digit, drawn over small distractor shapes
-    python tools/dataset_converters/make_synthetic_data.py data/synthetic_digits --kind digits
     # ImageNet, COCO and ADE20K layouts of the synthetic set (what the demo configs read)
     python tools/dataset_converters/make_synthetic_data.py data/synthetic --num-train 48
     # OUT plays data/: OUT/synthetic plus OUT/{imagenet,cifar10,cifar100,stl10,tiny-imagenet,
@@ -16,8 +14,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from mmamt.testing import make_dataset_layouts, make_synthetic_dataset
-from mmamt.testing.synthetic import KINDS
+from mmamt.testing import SYNTHETIC_CLASSES, make_dataset_layouts, make_synthetic_dataset
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -35,23 +32,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0, help='random seed (>= 0)')
     parser.add_argument('--min-objects', type=int, default=1, help='fewest shapes per image')
     parser.add_argument('--max-objects', type=int, default=3, help='most shapes per image')
-    parser.add_argument('--kind', choices=sorted(KINDS), default='shapes',
-                        help='shapes: label = shape of the largest object; digits: label = the '
-                        'one digit, over min-1 to max-1 small distractor shapes')
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> dict:
     args = parse_args(argv)
-    kwargs = dict(num_train=args.num_train, num_val=args.num_val, image_size=args.image_size,
-                  seed=args.seed, min_objects=args.min_objects, max_objects=args.max_objects)
-    if args.layouts and args.kind != 'shapes':
-        sys.exit('make_synthetic_data.py: error: --layouts writes the shapes kind only')
+    make = make_dataset_layouts if args.layouts else make_synthetic_dataset
     try:
-        if args.layouts:
-            paths = make_dataset_layouts(args.out_dir, **kwargs)
-        else:
-            paths = make_synthetic_dataset(args.out_dir, kind=args.kind, **kwargs)
+        paths = make(args.out_dir, num_train=args.num_train, num_val=args.num_val,
+                     image_size=args.image_size, seed=args.seed, min_objects=args.min_objects,
+                     max_objects=args.max_objects)
     except (TypeError, ValueError, FileExistsError) as e:
         # Bad arguments are the user's to fix: a one-line message beats a traceback.
         sys.exit(f'make_synthetic_data.py: error: {e}')
@@ -59,7 +49,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
              'tiny-imagenet/, coco/, ade/)' if args.layouts else
              f'{paths["root"]} (imagenet/, coco/, ade/)')
     print(f'synthetic data set: {args.num_train} train + {args.num_val} val images of '
-          f'{args.image_size}x{args.image_size}, {len(KINDS[args.kind])} {args.kind} classes, seed '
+          f'{args.image_size}x{args.image_size}, {len(SYNTHETIC_CLASSES)} classes, seed '
           f'{args.seed}, in {where}')
     return paths
 
