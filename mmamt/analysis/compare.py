@@ -15,7 +15,8 @@ refresh every 20%" stays that at any length.
 
 Overrides: ``key=value`` as ``--cfg-options`` takes them (``optim_wrapper.optimizer.lr=1e-3``),
 plus ``mask_generator.<arg>=value``, which sets ``<arg>`` of every ``AMTMaskGenerator`` in the
-training pipeline (a list index would break whenever the pipeline changes).
+training pipeline, and ``refresh_hook.<arg>=value`` for the ``AttentionRefreshHook`` in
+``custom_hooks`` (a list index would break whenever the pipeline or the hooks change).
 """
 import argparse
 import json
@@ -35,6 +36,7 @@ from mmengine.hooks import Hook
 from mmamt.utils.io import atomic_write_bytes
 
 MASK_GENERATOR_PREFIX = 'mask_generator.'
+REFRESH_HOOK_PREFIX = 'refresh_hook.'
 RESULT_FILE = 'result.json'
 SPEC_FILE = 'spec.json'
 
@@ -113,25 +115,31 @@ def scale_schedule(cfg: Config, epochs: int) -> None:
 
 
 def apply_options(cfg: Config, options: Dict) -> None:
-    """Apply a variant's overrides in place (``mask_generator.<arg>`` and plain cfg keys).
+    """Apply a variant's overrides in place (see the module docstring for the keys).
 
     Raises:
-        KeyError: If a ``mask_generator.`` override is given but the training pipeline has no
-            ``AMTMaskGenerator``.
+        KeyError: If a ``mask_generator.`` (``refresh_hook.``) override is given but the
+            training pipeline has no ``AMTMaskGenerator`` (``custom_hooks`` no
+            ``AttentionRefreshHook``).
     """
+    targets = {
+        MASK_GENERATOR_PREFIX: ('train_dataloader.dataset.pipeline', 'AMTMaskGenerator',
+                                lambda: cfg.train_dataloader.dataset.pipeline),
+        REFRESH_HOOK_PREFIX: ('custom_hooks', 'AttentionRefreshHook',
+                              lambda: cfg.get('custom_hooks') or []),
+    }
     plain = {}
     for key, value in options.items():
-        if key.startswith(MASK_GENERATOR_PREFIX):
-            arg = key[len(MASK_GENERATOR_PREFIX):]
-            steps = [t for t in cfg.train_dataloader.dataset.pipeline
-                     if t.get('type') == 'AMTMaskGenerator']
-            if not steps:
-                raise KeyError(f'override {key!r}: train_dataloader.dataset.pipeline has no '
-                               'AMTMaskGenerator')
-            for t in steps:
-                t[arg] = value
-        else:
+        prefix = next((p for p in targets if key.startswith(p)), None)
+        if prefix is None:
             plain[key] = value
+            continue
+        where, type_name, items = targets[prefix]
+        steps = [t for t in items() if t.get('type') == type_name]
+        if not steps:
+            raise KeyError(f'override {key!r}: {where} has no {type_name}')
+        for t in steps:
+            t[key[len(prefix):]] = value
     if plain:
         cfg.merge_from_dict(plain)
 

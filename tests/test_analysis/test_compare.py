@@ -49,6 +49,15 @@ def test_variant_overrides(tmp_path):
     with pytest.raises(KeyError, match='AMTMaskGenerator'):
         build_run_config(Variant('mae', MAE, {'mask_generator.throw_mode': 'least'}),
                          str(tmp_path), str(tmp_path / 'r'), 2, 0)
+    # refresh_hook.<arg> reaches the AttentionRefreshHook, after the schedule was scaled
+    cfg = build_run_config(parse_variant([f'max={AMT}', 'refresh_hook.map_norm=max',
+                                          'refresh_hook.interval=3']),
+                           str(tmp_path), str(tmp_path / 'r'), 10, 0)
+    hook = next(h for h in cfg.custom_hooks if h.type == 'AttentionRefreshHook')
+    assert (hook.map_norm, hook.interval) == ('max', 3)
+    with pytest.raises(KeyError, match='custom_hooks has no AttentionRefreshHook'):
+        build_run_config(Variant('mae', MAE, {'refresh_hook.map_norm': 'max'}),
+                         str(tmp_path), str(tmp_path / 'r'), 2, 0)
     with pytest.raises(ValueError, match='NAME=CONFIG'):
         parse_variant([AMT])
     with pytest.raises(ValueError, match='variant name'):

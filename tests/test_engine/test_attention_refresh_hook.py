@@ -38,6 +38,28 @@ def test_schedule():
         AttentionRefreshHook(start_epoch=0)
     with pytest.raises(ValueError, match='interval'):
         AttentionRefreshHook(interval=0)
+    with pytest.raises(ValueError, match=r"map_norm='softmax' must be one of \('minmax', 'max'\)"):
+        AttentionRefreshHook(map_norm='softmax')
+
+
+def test_map_norm_reaches_the_bank(synthetic_root, tmp_path):
+    """``map_norm='max'`` banks maps proportional to the head-averaged attention: each map's
+    maximum is 255 and no patch is 0. Min-max maps average heads that were stretched one by
+    one, so a map reaches 255 only where all heads peak on the same patch."""
+    banks = {}
+    for norm in ('minmax', 'max'):
+        cfg = tiny_cfg(synthetic_root, tmp_path / norm, max_epochs=2, start_epoch=1,
+                       interval=1, num_workers=0, crop=False)
+        cfg.custom_hooks[0]['map_norm'] = norm
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+        hook = refresh_hook(runner)
+        assert hook.bank.num_refreshes == 1
+        banks[norm] = hook.bank.maps.flatten(1).int()
+    # same seed, same training until the refresh: only the normalisation differs
+    assert (banks['max'].amax(1) == 255).all() and (banks['max'].amin(1) > 0).all()
+    assert (banks['minmax'].amax(1) < 255).float().mean() > 0.5
+    assert not torch.equal(banks['max'], banks['minmax'])
 
 
 def test_refresh_reaches_persistent_workers_and_masks_follow_maps(synthetic_root, tmp_path):

@@ -174,6 +174,29 @@ def test_normalize_attention_handles_nan_and_constant_rows():
     assert out[0].max() > 0.5 and torch.all(out[1] == out[1][0]) and torch.all(out[2] == 0)
 
 
+def test_normalize_attention_max_keeps_the_attention_ratios():
+    # Two heads over 4 patches; the [CLS] key took the rest of each row's probability.
+    probs = torch.tensor([[[0.1, 0.2, 0.2, 0.4], [0.05, 0.05, 0.1, 0.1]],
+                          [[0.2, 0.2, 0.2, 0.2], [0.1, 0.1, 0.1, 0.1]]])
+    out = normalize_attention(probs, 'max')
+    # head 1 renormalised: 1/9, 2/9, 2/9, 4/9; head 2: 1/6, 1/6, 2/6, 2/6; mean, / max
+    avg = torch.tensor([1 / 9 + 1 / 6, 2 / 9 + 1 / 6, 2 / 9 + 2 / 6, 4 / 9 + 2 / 6]) / 2
+    torch.testing.assert_close(out[0], avg / avg.max())
+    # A flat attention gives a flat map: uniform sampling weights, no steering ...
+    torch.testing.assert_close(out[1], torch.ones(4))
+    # ... where min-max stretches the faintest preference to the full [0, 1] range.
+    nearly_flat = torch.tensor([[[0.2, 0.2, 0.2, 0.201]]])
+    assert normalize_attention(nearly_flat, 'max').min() > 0.99
+    torch.testing.assert_close(normalize_attention(nearly_flat, 'minmax'),
+                               torch.tensor([[0.0, 0.0, 0.0, 1.0]]), atol=1e-3, rtol=0)
+    # Non-finite and all-zero rows fall back to uniform maps.
+    bad = torch.tensor([[[float('nan'), 0.1, 0.1, 0.1]], [[0.0, 0.0, 0.0, 0.0]]])
+    with pytest.warns(UserWarning, match='not finite'):
+        torch.testing.assert_close(normalize_attention(bad, 'max'), torch.ones(2, 4))
+    with pytest.raises(ValueError, match="map_norm='sum'.*minmax"):
+        normalize_attention(probs, 'sum')
+
+
 @pytest.mark.parametrize('img_size,patch_size,arch', [(48, 16, 's'), (40, 8, ARCH)])
 def test_other_archs_and_grids(img_size, patch_size, arch):
     backbone = MODELS.build(dict(type='AMTMAEViT', arch=arch, img_size=img_size,

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 
 from mmamt.datasets import AMTMaskGenerator, AttentionBank, LoadAttentionMap, dataset_identity
 from mmamt.datasets.transforms import SampleNamingCompose, refresh_view_transforms
+from mmamt.models.utils import MAP_NORMS
 from mmamt.utils import eval_mode
 from mmamt.visualization import AMTVisualizer
 from mmamt.visualization.panel import MIN_TILE
@@ -74,6 +75,12 @@ class AttentionRefreshHook(Hook):
             as ``amt_<sample_idx>`` at step ``epoch``. Only the main process draws. Defaults to
             0 (none).
         panel_min_tile (int): Smallest panel tile side in pixels. Defaults to 224.
+        map_norm (str): How the per-head attention becomes the map:
+            ``'minmax'`` (the reference: each head min-max normalised, then averaged, so every
+            map spans [0, 1] however flat the attention) or ``'max'`` (the head-averaged
+            attention probabilities divided by their maximum: sampling weights proportional to
+            the attention, so a flat attention steers little). See
+            :func:`mmamt.models.utils.normalize_attention`. Defaults to ``'minmax'``.
     """
 
     priority = 'NORMAL'  # before CheckpointHook (VERY_LOW) in after_train_epoch
@@ -86,7 +93,8 @@ class AttentionRefreshHook(Hook):
                  pipeline: Optional[Sequence[dict]] = None,
                  save_bank: bool = True,
                  num_panels: int = 0,
-                 panel_min_tile: int = MIN_TILE) -> None:
+                 panel_min_tile: int = MIN_TILE,
+                 map_norm: str = 'minmax') -> None:
         if int(start_epoch) != start_epoch or start_epoch < 1:
             raise ValueError(f'AttentionRefreshHook: start_epoch={start_epoch} must be an '
                              'integer >= 1')
@@ -107,6 +115,10 @@ class AttentionRefreshHook(Hook):
                                  f'>= {low}')
         self.num_panels = int(num_panels)
         self.panel_min_tile = int(panel_min_tile)
+        if map_norm not in MAP_NORMS:
+            raise ValueError(f'AttentionRefreshHook: map_norm={map_norm!r} must be one of '
+                             f'{MAP_NORMS}')
+        self.map_norm = map_norm
         self.bank: Optional[AttentionBank] = None
         self.last_refresh_writes = 0
 
@@ -345,7 +357,7 @@ class AttentionRefreshHook(Hook):
             for batch in track_on_main_process(loader, 'AMT refresh', total=len(loader)):
                 data = model.data_preprocessor(batch, False)
                 with self._autocast(runner):
-                    maps = backbone.attention_map(data['inputs'])
+                    maps = backbone.attention_map(data['inputs'], self.map_norm)
                 out_maps.append((maps.float().clamp(0, 1) * 255).round().to(torch.uint8).cpu())
                 out_idx.append(torch.tensor([int(s.sample_idx) for s in data['data_samples']]))
         grid = self.bank.grid

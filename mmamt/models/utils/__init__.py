@@ -1,11 +1,11 @@
-from .cls_attention import CLSAttentionMixin, cls_attention_probs, normalize_attention
+from .cls_attention import MAP_NORMS, CLSAttentionMixin, cls_attention_probs, normalize_attention
 from .compile_ready import plain_drop_probs
 from .data_preprocessor import AMTDataPreprocessor
 from .token_mask import (MASKED, THROWN, VISIBLE, MaskedPatchLossMixin, TokenSplit, gather_tokens,
                          scatter_tokens, stack_token_masks)
 
 __all__ = [
-    'CLSAttentionMixin', 'cls_attention_probs', 'normalize_attention', 'MASKED', 'THROWN',
-    'VISIBLE', 'TokenSplit', 'AMTDataPreprocessor', 'gather_tokens', 'scatter_tokens',
+    'MAP_NORMS', 'CLSAttentionMixin', 'cls_attention_probs', 'normalize_attention', 'MASKED',
+    'THROWN', 'VISIBLE', 'TokenSplit', 'AMTDataPreprocessor', 'gather_tokens', 'scatter_tokens',
     'stack_token_masks', 'MaskedPatchLossMixin', 'plain_drop_probs'
 ]

@@ -51,25 +51,46 @@ def cls_attention_probs(layer: nn.Module, x: torch.Tensor, num_extra_tokens: int
         return logits.softmax(dim=-1)[..., num_extra_tokens:]
 
 
-def normalize_attention(probs: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Min-max normalise each head's map over the patches, then average the heads.
+MAP_NORMS = ('minmax', 'max')
+
+
+def normalize_attention(probs: torch.Tensor, mode: str = 'minmax',
+                        eps: float = 1e-6) -> torch.Tensor:
+    """Turn per-head [CLS] attention into one map in ``[0, 1]`` per image.
+
+    - ``'minmax'`` (the reference): min-max normalise each head's map over the patches, then
+      average the heads. Every map spans the full range, however flat the attention was.
+    - ``'max'``: renormalise each head's probabilities over the patches, average the heads and
+      divide by the maximum. The map keeps the ratios of the attention probabilities, so the
+      sampling weights are proportional to the attention: a flat attention gives nearly
+      uniform weights, a peaked one steers strongly.
 
     Rows that are not finite are replaced by a constant map (uniform weights downstream) with a
-    warning; a constant row normalises to zeros instead of dividing by zero.
+    warning; a constant row normalises to zeros (``'minmax'``) or ones (``'max'``) instead of
+    dividing by zero.
 
     Args:
         probs (torch.Tensor): ``(B, num_heads, L)`` attention probabilities.
-        eps (float): Lower bound of the max - min range. Defaults to 1e-6.
+        mode (str): ``'minmax'`` or ``'max'``. Defaults to ``'minmax'``.
+        eps (float): Lower bound of the divisors. Defaults to 1e-6.
 
     Returns:
         torch.Tensor: ``(B, L)`` float32 map in ``[0, 1]``.
     """
+    if mode not in MAP_NORMS:
+        raise ValueError(f'map_norm={mode!r} must be one of {MAP_NORMS}')
     probs = probs.float()
     bad = ~torch.isfinite(probs).all(dim=-1, keepdim=True)
     if bad.any():
         warnings.warn(f'{int(bad.sum())} attention rows are not finite; using uniform maps '
                       'for them')
         probs = torch.where(bad, torch.zeros_like(probs), probs)
+    if mode == 'max':
+        probs = probs.clamp_min(0)
+        # A zero row (all probability on the [CLS] key, or a replaced row) becomes uniform.
+        probs = torch.where(probs.sum(-1, keepdim=True) > 0, probs, torch.ones_like(probs))
+        avg = (probs / probs.sum(-1, keepdim=True)).mean(dim=1)
+        return (avg / avg.amax(dim=-1, keepdim=True).clamp_min(eps)).clamp_(0, 1)
     lo = probs.amin(dim=-1, keepdim=True)
     hi = probs.amax(dim=-1, keepdim=True)
     return ((probs - lo) / (hi - lo).clamp_min(eps)).mean(dim=1).clamp_(0, 1)
@@ -104,16 +125,18 @@ class CLSAttentionMixin:
         return cls_attention_probs(self.layers[-1], tokens)
 
     @torch.no_grad()
-    def attention_map(self, x: torch.Tensor) -> torch.Tensor:
-        """The AMT map: per-head min-max normalised, head-averaged [CLS] attention.
+    def attention_map(self, x: torch.Tensor, norm: str = 'minmax') -> torch.Tensor:
+        """The AMT map: head-averaged last-layer [CLS] attention, normalised per image.
 
         Args:
             x (torch.Tensor): Images, ``(B, 3, H, W)``.
+            norm (str): ``'minmax'`` (per head, the reference) or ``'max'`` (proportional to
+                the attention), see :func:`normalize_attention`. Defaults to ``'minmax'``.
 
         Returns:
             torch.Tensor: ``(B, h, w)`` float32 map in ``[0, 1]`` at the patch grid of ``x``.
         """
         B, _, H, W = x.shape
         patch = self.patch_embed.projection.stride
-        maps = normalize_attention(self.cls_attention(x))
+        maps = normalize_attention(self.cls_attention(x), norm)
         return maps.reshape(B, H // patch[0], W // patch[1])
