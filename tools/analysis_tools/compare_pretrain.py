@@ -10,6 +10,8 @@ per image) is printed; everything is in WORK_DIR/summary.json. Finished runs are
         --variant mae-amt=configs/demo/mae-amt_vit-tiny-p8_1xb32-20e_synthetic.py \
         --variant amt-least=configs/demo/mae-amt_vit-tiny-p8_1xb32-20e_synthetic.py \
             mask_generator.throw_mode=least \
+        --variant amt-max=configs/demo/mae-amt_vit-tiny-p8_1xb32-20e_synthetic.py \
+            refresh_hook.map_norm=max \
         --epochs 40 --seeds 0 1 2 --jobs 2 --work-dir work_dirs/compare_40e
 """
 import argparse
@@ -22,8 +24,9 @@ def main() -> None:
     parser.add_argument('data_root', help='class-folder data with train/ and val/')
     parser.add_argument('--variant', nargs='+', action='append', required=True,
                         metavar='NAME=CONFIG [KEY=VALUE ...]',
-                        help='a variant: its config, then overrides (cfg-options keys, or '
-                        'mask_generator.<arg> for every AMTMaskGenerator); repeat per variant')
+                        help='a variant: its config, then overrides (cfg-options keys, '
+                        'mask_generator.<arg> for every AMTMaskGenerator, refresh_hook.<arg> '
+                        'for the AttentionRefreshHook); repeat per variant')
     parser.add_argument('--epochs', type=int, required=True,
                         help='epochs of every run (the config schedule is scaled to them)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0])
