@@ -207,7 +207,8 @@ def write_panels(config: Union[str, Config],
     """Write one AMT panel PNG per image: image, attention, AMT mask, reconstruction.
 
     The attention map is the checkpoint's own (``backbone.attention_map`` on the deterministic
-    view: the full image resized to the input size, normalised by the data preprocessor); the
+    view: the full image resized to the input size, normalised by the data preprocessor, with the
+    ``map_norm`` of the config's ``AttentionRefreshHook``); the
     token mask is drawn by the config's ``AMTMaskGenerator`` from it (AMT active, seeded per
     image); the reconstruction shows the model's prediction on the masked patches.
 
@@ -241,6 +242,8 @@ def write_panels(config: Union[str, Config],
         dataset_cfg = train_dataset_cfg(cfg)
         generator = build_mask_generator(dataset_cfg.pipeline)
         pipeline = view_pipeline(dataset_cfg.pipeline, input_size(model))
+        map_norm = next((h.get('map_norm', 'minmax') for h in cfg.get('custom_hooks') or []
+                         if h.get('type') == 'AttentionRefreshHook'), 'minmax')
 
         if images is not None:
             files = _image_files(images)
@@ -267,7 +270,7 @@ def write_panels(config: Union[str, Config],
             batch = default_collate([load(picked[k], k) for k in ks])
             with torch.no_grad():
                 inputs = model.data_preprocessor(batch, False)['inputs']
-                maps = attention_maps(model, inputs)
+                maps = attention_maps(model, inputs, map_norm)
             panels = render_panels(model, generator, inputs, maps, [(seed, picked[k]) for k in ks],
                                    titles=[names[k][:-4] for k in ks], min_tile=min_tile)
             for k, panel in zip(ks, panels):

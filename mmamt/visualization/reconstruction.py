@@ -30,19 +30,20 @@ def input_size(model: nn.Module) -> Tuple[int, int]:
 
 
 @torch.no_grad()
-def attention_maps(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+def attention_maps(model: nn.Module, inputs: torch.Tensor, norm: str = 'minmax') -> torch.Tensor:
     """The AMT attention map of each (normalised) input, as the refresh hook computes it.
 
     Args:
         model (nn.Module): An AMT algorithm whose backbone has ``attention_map``.
         inputs (torch.Tensor): ``(B, 3, H, W)`` output of the model's data preprocessor.
+        norm (str): The refresh hook's ``map_norm``. Defaults to ``'minmax'``.
 
     Returns:
         torch.Tensor: ``(B, h, w)`` float32 maps in [0, 1] at the model patch grid.
     """
     model = get_ori_model(model)
     with eval_mode(model):
-        return model.backbone.attention_map(inputs).float()
+        return model.backbone.attention_map(inputs, norm).float()
 
 
 @torch.no_grad()

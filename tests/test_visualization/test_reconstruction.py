@@ -86,6 +86,9 @@ def test_attention_maps_and_unsupported_model():
     maps = attention_maps(model, inputs)
     assert maps.shape == (2, 4, 4) and maps.min() >= 0 and maps.max() <= 1
     assert model.training  # the mode is restored
+    proportional = attention_maps(model, inputs, 'max')
+    assert torch.allclose(proportional.flatten(1).amax(1), torch.ones(2))
+    assert not torch.allclose(proportional, maps)
     plain = MODELS.build(dict(
         type='MAE',
         backbone=dict(type='MAEViT', arch=dict(embed_dims=32, num_layers=1, num_heads=2,
