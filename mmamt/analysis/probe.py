@@ -10,7 +10,6 @@ protocol (LARS, 90 epochs) lives in configs/benchmarks/mmpretrain/.
 """
 import functools
 import logging
-import os
 import os.path as osp
 from typing import Dict, Optional, Tuple
 
@@ -20,8 +19,8 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.runner import load_checkpoint
+from mmpretrain.datasets import CustomDataset
 from mmpretrain.registry import MODELS
-from PIL import Image
 
 from mmamt.utils import config_scope
 
@@ -32,7 +31,9 @@ POOLS = ('cls', 'mean')
 def load_split(root: str, split: str, size: int) -> Tuple[torch.Tensor, torch.Tensor, tuple]:
     """Images and labels of a class-folder split ``root/split/<class>/*``.
 
-    Classes are numbered in sorted folder order.
+    mmpretrain's ``CustomDataset`` finds the samples (classes numbered in sorted folder order)
+    and its pipeline loads them: ``LoadImageFromFile``, then ``Resize`` to ``size`` (pillow,
+    bicubic).
 
     Returns:
         tuple: float ``(N, 3, size, size)`` images in BGR 0-255 (as ``LoadImageFromFile`` gives
@@ -41,17 +42,22 @@ def load_split(root: str, split: str, size: int) -> Tuple[torch.Tensor, torch.Te
     folder = osp.join(root, split)
     if not osp.isdir(folder):
         raise FileNotFoundError(f'probe data: no {split!r} split folder in {root!r}')
-    classes = tuple(sorted(d for d in os.listdir(folder) if osp.isdir(osp.join(folder, d))))
+    pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', scale=(size, size), backend='pillow', interpolation='bicubic'),
+    ]
+    try:
+        dataset = CustomDataset(data_root=root, data_prefix=split, pipeline=pipeline)
+    except (FileNotFoundError, RuntimeError) as e:
+        # mmpretrain raises when a folder holds no image (RuntimeError in 1.2.0).
+        raise FileNotFoundError(f'probe data: no images under {folder!r} ({e})') from e
     images, labels = [], []
-    for label, cls in enumerate(classes):
-        for name in sorted(os.listdir(osp.join(folder, cls))):
-            with Image.open(osp.join(folder, cls, name)) as img:
-                img = img.convert('RGB').resize((size, size), Image.BICUBIC)
-            images.append(np.asarray(img)[..., ::-1].transpose(2, 0, 1))
-            labels.append(label)
-    if not images:
-        raise FileNotFoundError(f'probe data: no images under {folder!r}')
-    return torch.from_numpy(np.stack(images)).float(), torch.tensor(labels), classes
+    for i in range(len(dataset)):
+        results = dataset[i]
+        images.append(results['img'].transpose(2, 0, 1))
+        labels.append(results['gt_label'])
+    return (torch.from_numpy(np.stack(images)).float(), torch.tensor(labels),
+            tuple(dataset.CLASSES))
 
 
 @torch.no_grad()

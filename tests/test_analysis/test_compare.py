@@ -95,3 +95,12 @@ def test_summary_and_table():
     table = format_table(summary)
     assert '| mae | 2 | 65.0 ± 7.1 | 63.0 ± 1.4 | 2.10 ± 0.14 | 17.0 (17.0) |' in table
     assert '| majority class |' in table
+
+
+def test_probe_data_errors_name_the_folder(tmp_path):
+    from mmamt.analysis.probe import load_split
+    (tmp_path / 'val' / 'a').mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="no 'train' split folder"):
+        load_split(str(tmp_path), 'train', 8)
+    with pytest.raises(FileNotFoundError, match='no images under .*val'):
+        load_split(str(tmp_path), 'val', 8)
