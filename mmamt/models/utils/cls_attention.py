@@ -72,7 +72,7 @@ def normalize_attention(probs: torch.Tensor, mode: str = 'minmax',
     Args:
         probs (torch.Tensor): ``(B, num_heads, L)`` attention probabilities.
         mode (str): ``'minmax'`` or ``'max'``. Defaults to ``'minmax'``.
-        eps (float): Lower bound of the divisors. Defaults to 1e-6.
+        eps (float): Lower bound of the max - min range (``'minmax'``). Defaults to 1e-6.
 
     Returns:
         torch.Tensor: ``(B, L)`` float32 map in ``[0, 1]``.
@@ -86,11 +86,11 @@ def normalize_attention(probs: torch.Tensor, mode: str = 'minmax',
                       'for them')
         probs = torch.where(bad, torch.zeros_like(probs), probs)
     if mode == 'max':
-        probs = probs.clamp_min(0)
-        # A zero row (all probability on the [CLS] key, or a replaced row) becomes uniform.
+        # Softmax probabilities are >= 0. A zero row (all probability on the [CLS] key, or a
+        # replaced row) becomes uniform. Each averaged row sums to 1, so its maximum is >= 1 / L.
         probs = torch.where(probs.sum(-1, keepdim=True) > 0, probs, torch.ones_like(probs))
         avg = (probs / probs.sum(-1, keepdim=True)).mean(dim=1)
-        return (avg / avg.amax(dim=-1, keepdim=True).clamp_min(eps)).clamp_(0, 1)
+        return avg / avg.amax(dim=-1, keepdim=True)
     lo = probs.amin(dim=-1, keepdim=True)
     hi = probs.amax(dim=-1, keepdim=True)
     return ((probs - lo) / (hi - lo).clamp_min(eps)).mean(dim=1).clamp_(0, 1)
