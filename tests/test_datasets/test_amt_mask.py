@@ -147,6 +147,31 @@ def test_throw_next_throws_high_attention_least_throws_low_attention():
     assert least[0] > nxt[0] + 0.15
 
 
+def test_least_first_throws_the_least_attended_and_keeps_both_roles_on_the_attended_side():
+    attn = _gradient_map()
+    overall = float(attn.mean())
+    # Uniform masking inside the kept patches: masked and visible have the same mean weight,
+    # both above the image's, and the thrown ones are far below it.
+    gen = AMTMaskGenerator(64, 8, 8, mask_ratio=0.45, throw_ratio=0.40, mask_power=0.0,
+                           throw_mode='least_first')
+    roles = _mean_weight_by_role(gen, attn)
+    assert roles[-1] < overall - 0.15
+    assert roles[1] > overall + 0.05 and roles[0] > overall + 0.05
+    assert abs(roles[1] - roles[0]) < 0.03
+    # With mask_power the masking inside the kept patches follows the attention too.
+    guided = _mean_weight_by_role(
+        AMTMaskGenerator(64, 8, 8, mask_ratio=0.45, throw_ratio=0.40, mask_power=1.0,
+                         throw_mode='least_first'), attn)
+    assert guided[1] > guided[0] + 0.05 and guided[-1] < overall - 0.15
+    # Versus the reference ('next'), whose visible patches are the least attended ones.
+    nxt = _mean_weight_by_role(AMTMaskGenerator(64, 8, 8, mask_ratio=0.45, throw_ratio=0.40),
+                               attn)
+    assert roles[0] > nxt[0] + 0.2
+    # Exact counts, the same as the other modes.
+    mask = gen(_results(64, attn))['mask']
+    assert (mask == 1).sum() == 28 and (mask == -1).sum() == 26
+
+
 def test_mask_power_zero_is_uniform_and_larger_power_steers_harder():
     attn = _gradient_map()
     overall = float(attn.mean())

@@ -36,6 +36,9 @@ def patch_counts(num_patches: int, mask_ratio: float, throw_ratio: float,
     return n_mask, n_total - n_mask
 
 
+THROW_MODES = ('next', 'least', 'least_first')
+
+
 @TRANSFORMS.register_module()
 class AMTMaskGenerator(BaseTransform):
     """Draw the AMT token mask from the sample's attention map.
@@ -70,9 +73,13 @@ class AMTMaskGenerator(BaseTransform):
             drawn right after the masked ones, i.e. the next most attended. ``'least'``: drawn
             from the patches not masked with weights ``w ** -throw_power``, so the least attended
             ("redundant") patches are thrown and the visible ones lean to the object.
-            Defaults to 'next'.
-        throw_power (float): Strength of ``throw_mode='least'``; 0 throws uniformly at random.
-            In [0, 8]. Defaults to 1.0.
+            ``'least_first'``: the ``n_throw`` least attended patches are drawn first (weights
+            ``w ** -throw_power``) and thrown; the masked ones are then drawn from the kept
+            patches with ``w ** mask_power``. The attention decides what is worth modelling,
+            so masked and visible patches both come from the attended region (the encoder
+            keeps seeing the object, the loss is spent on it). Defaults to 'next'.
+        throw_power (float): Strength of ``throw_mode='least'`` / ``'least_first'``; 0 throws
+            uniformly at random. In [0, 8]. Defaults to 1.0.
         ramp_refreshes (int): Ramp the guidance up over this many attention refreshes: after
             refresh ``k`` both powers are scaled by ``min(1, k / ramp_refreshes)``, so an immature
             first map steers little (as hard-patch mining ramps up its difficulty). 0: full
@@ -113,9 +120,9 @@ class AMTMaskGenerator(BaseTransform):
         for name, value in (('mask_power', mask_power), ('throw_power', throw_power)):
             if not 0.0 <= value <= 8.0:
                 raise ValueError(f'AMTMaskGenerator: {name}={value} must be in [0, 8]')
-        if throw_mode not in ('next', 'least'):
-            raise ValueError(f"AMTMaskGenerator: throw_mode={throw_mode!r} must be 'next' or "
-                             "'least'")
+        if throw_mode not in THROW_MODES:
+            raise ValueError(f'AMTMaskGenerator: throw_mode={throw_mode!r} must be one of '
+                             f'{THROW_MODES}')
         if int(ramp_refreshes) != ramp_refreshes or ramp_refreshes < 0:
             raise ValueError(f'AMTMaskGenerator: ramp_refreshes={ramp_refreshes} must be an '
                              'integer >= 0')
@@ -190,9 +197,17 @@ class AMTMaskGenerator(BaseTransform):
         The order of all patches is drawn with ``weights ** mask_power``; the first ``n_mask``
         are masked. ``throw_mode='next'`` throws the next ``n_throw`` of that order,
         ``'least'`` draws them from the rest with ``weights ** -throw_power``.
+        ``'least_first'`` draws the thrown ones first, from all patches with
+        ``weights ** -throw_power``, and the masked ones from the rest.
         """
-        order = self._race(weights**self.mask_power if self.mask_power != 1 else weights)
         mask = np.zeros(self.num_patches, dtype=np.int8)
+        if self.throw_mode == 'least_first':
+            thrown = self._race(weights**-self.throw_power)[:n_throw]
+            kept = np.setdiff1d(np.arange(self.num_patches), thrown, assume_unique=True)
+            mask[thrown] = THROWN
+            mask[kept[self._race(weights[kept]**self.mask_power)[:n_mask]]] = MASKED
+            return mask.reshape(self.grid, self.grid)
+        order = self._race(weights**self.mask_power if self.mask_power != 1 else weights)
         mask[order[:n_mask]] = MASKED
         if self.throw_mode == 'next':
             mask[order[n_mask:n_mask + n_throw]] = THROWN
