@@ -72,3 +72,44 @@ def test_tiny_imagenet_to_folders(tmp_path):
     assert len(val) == 3 and val.CLASSES == ('n01', 'n02')
     assert len(CustomDataset(data_root=str(out), data_prefix='train', with_label=False)) == 6
     assert tiny.main([str(src), str(tmp_path / 'out')]) == counts  # rerun: nothing breaks
+
+
+def test_digits_to_folders_writes_a_seeded_stratified_split_with_masks(tmp_path):
+    pytest = __import__('pytest')
+    pytest.importorskip('sklearn')  # an optional extra; make install-full installs it
+    digits = _tool('digits_to_folders')
+    out = tmp_path / 'digits'
+    meta = digits.main([str(out), '--image-size', '32'])
+    assert (meta['num_train'], meta['num_val']) == (1198, 599)
+    train = CustomDataset(data_root=str(out), data_prefix='train', pipeline=[])
+    val = CustomDataset(data_root=str(out), data_prefix='val', pipeline=[])
+    assert len(train) == 1198 and len(val) == 599
+    assert train.CLASSES == tuple(str(c) for c in range(10))
+    # Stratified: every class keeps about a third of its scans for validation.
+    counts = np.bincount([val.get_data_info(i)['gt_label'] for i in range(len(val))], minlength=10)
+    assert counts.min() >= 55 and counts.max() <= 62
+    # No scan is in both splits, and every image has a digit mask beside it.
+    names = {osp.basename(train.get_data_info(i)['img_path']) for i in range(len(train))}
+    assert not names & {osp.basename(val.get_data_info(i)['img_path']) for i in range(len(val))}
+    path = train.get_data_info(0)['img_path']
+    img = np.asarray(Image.open(path))
+    mask = np.asarray(Image.open(path.replace(str(out), str(out / 'masks'))))
+    assert img.shape == (32, 32, 3) and mask.shape == (32, 32)
+    assert set(np.unique(mask)) <= {0, 255} and 0.1 < (mask > 0).mean() < 0.6
+    # The digit stands out: its pixels differ from the background's in colour.
+    assert np.linalg.norm(img[mask > 0].mean(0) - img[mask == 0].mean(0)) > 40
+    # Deterministic, reused when unchanged, rebuilt when the arguments change.
+    stamp = osp.getmtime(path)
+    assert digits.main([str(out), '--image-size', '32']) == meta
+    assert osp.getmtime(path) == stamp
+    again = digits.main([str(out), '--image-size', '32', '--seed', '1'])
+    assert again['seed'] == 1 and len(list((out / 'train').rglob('*.png'))) == 1198
+    # A folder that is not a digits set is refused, and bad arguments name the option.
+    (tmp_path / 'other').mkdir()
+    (tmp_path / 'other' / 'keep.txt').write_text('mine')
+    for argv, word in (([str(tmp_path / 'other')], 'not empty'),
+                       ([str(tmp_path / 'x'), '--image-size', '8'], 'image_size'),
+                       ([str(tmp_path / 'x'), '--val-fraction', '1'], 'val_fraction')):
+        with pytest.raises(SystemExit, match=word):
+            digits.main(argv)
+    assert (tmp_path / 'other' / 'keep.txt').read_text() == 'mine'
