@@ -84,11 +84,13 @@ def find_bank_files(paths: Sequence[str]) -> List[Tuple[int, str]]:
     return sorted(set(found))
 
 
-def synthetic_mask_path(img_path: str, seg_dir: Optional[str] = None) -> Optional[str]:
+def object_mask_path(img_path: str, seg_dir: Optional[str] = None) -> Optional[str]:
     """The object-mask PNG of an image, or None if there is none.
 
-    With ``seg_dir``: ``seg_dir/<stem>.png``. Without: the synthetic layout's ADE label map,
-    ``<root>/ade/annotations/<training|validation>/<stem>.png`` for
+    With ``seg_dir``: ``seg_dir/<stem>.png``. Without: a ``masks/`` tree beside the class
+    folders, ``<root>/masks/<split>/<class>/<stem>.png`` for ``<root>/<split>/<class>/<stem>.png``
+    (the handwritten digits, :mod:`mmamt.analysis.digits`), else the synthetic layout's ADE label
+    map, ``<root>/ade/annotations/<training|validation>/<stem>.png`` for
     ``<root>/imagenet/<train|val>/<class>/<stem>.png``.
 
     Args:
@@ -104,6 +106,10 @@ def synthetic_mask_path(img_path: str, seg_dir: Optional[str] = None) -> Optiona
         path = osp.join(seg_dir, f'{stem}.png')
         return path if osp.isfile(path) else None
     parts = osp.normpath(osp.abspath(img_path)).split(osp.sep)
+    if len(parts) >= 3:
+        beside = osp.join(osp.sep.join(parts[:-3]) or osp.sep, 'masks', *parts[-3:])
+        if osp.isfile(beside):
+            return beside
     for i in range(len(parts) - 1, -1, -1):
         if parts[i] == 'imagenet' and i + 1 < len(parts) and parts[i + 1] in _ADE_SPLITS:
             root = osp.sep.join(parts[:i]) or osp.sep
@@ -112,24 +118,61 @@ def synthetic_mask_path(img_path: str, seg_dir: Optional[str] = None) -> Optiona
     return None
 
 
+def role_object_shares(attn_map: np.ndarray, object_mask: np.ndarray, generator,
+                       num_refreshes: int, draws: int = 4) -> Dict[str, float]:
+    """How much of the visible, masked and thrown patches lies on the object.
+
+    The generator draws its AMT token mask from ``attn_map`` over the full image (the view the
+    map was computed on; training views crop and flip it, which moves patches but not these
+    shares much). Each patch counts with the share of its pixels on the object.
+
+    Args:
+        attn_map (np.ndarray): ``(h, w)`` map in [0, 1].
+        object_mask (np.ndarray): ``(H, W)``, nonzero on object pixels.
+        generator (AMTMaskGenerator): The training pipeline's generator.
+        num_refreshes (int): Refreshes so far (its ``ramp_refreshes`` reads them).
+        draws (int): Masks drawn (the draw is random). Defaults to 4.
+
+    Returns:
+        dict: ``visible``, ``masked``, ``thrown``: mean object share of the patches in each
+        role (NaN for a role with no patch).
+    """
+    size = generator.input_size
+    grid = size // generator.model_patch_size
+    objects = np.asarray(Image.fromarray((np.asarray(object_mask) != 0).astype(np.uint8) * 255)
+                         .resize((grid, grid), Image.BOX), dtype=np.float64) / 255.0
+    results = dict(img=np.zeros((size, size, 3), np.uint8), attn_map=attn_map,
+                   amt_active=True, amt_refreshes=num_refreshes)
+    sums = {role: [] for role in ('visible', 'masked', 'thrown')}
+    for _ in range(draws):
+        mask = generator.transform(dict(results))['mask']
+        for role, value in (('visible', 0), ('masked', 1), ('thrown', -1)):
+            if (mask == value).any():
+                sums[role].append(objects[mask == value].mean())
+    return {role: float(np.mean(v)) if v else float('nan') for role, v in sums.items()}
+
+
 def bank_report(bank_files: Sequence[Tuple[int, str]],
                 img_paths: Optional[Sequence[str]] = None,
-                seg_dir: Optional[str] = None) -> List[Dict]:
+                seg_dir: Optional[str] = None, generator=None) -> List[Dict]:
     """One record per bank file: entropy, and object vs area share where masks exist.
 
     Args:
         bank_files (Sequence[tuple[int, str]]): ``(epoch, path)`` from :func:`find_bank_files`.
         img_paths (Sequence[str], optional): ``img_path`` of each ``sample_idx`` of the training
             set; without it no object share is computed. Defaults to None.
-        seg_dir (str, optional): Folder of object masks, see :func:`synthetic_mask_path`.
+        seg_dir (str, optional): Folder of object masks, see :func:`object_mask_path`.
             Defaults to None.
+        generator (AMTMaskGenerator, optional): With masks, also report where its token masks
+            fall (:func:`role_object_shares`, ``visible_object`` etc.). Defaults to None.
 
     Returns:
         list[dict]: Per bank: ``epoch``, ``file``, ``num_maps``, ``grid``, ``num_refreshes``,
         ``active``, ``entropy`` (mean normalised entropy), ``map_mean``, and, when masks were
         found, ``num_with_objects``, ``object_share`` (mean attention share on objects),
         ``area_share`` (mean object area share) and ``ratio`` (their quotient); these are None
-        otherwise.
+        otherwise. With ``generator``: ``visible_object``, ``masked_object``, ``thrown_object``
+        (mean object share of the patches in each role, on the maps of active banks).
     """
     banks = [(epoch, path, AttentionBank.from_file(path)) for epoch, path in bank_files]
     records = []
@@ -139,7 +182,8 @@ def bank_report(bank_files: Sequence[Tuple[int, str]],
             epoch=epoch, file=path, num_maps=len(bank), grid=list(bank.grid),
             num_refreshes=bank.num_refreshes, active=bank.active,
             entropy=float(map_entropy(maps).mean()), map_mean=float(maps.mean() / 255.0),
-            num_with_objects=0, object_share=None, area_share=None, ratio=None))
+            num_with_objects=0, object_share=None, area_share=None, ratio=None,
+            visible_object=None, masked_object=None, thrown_object=None))
     if img_paths is None or not banks:
         return records
     for epoch, path, bank in banks:
@@ -147,12 +191,13 @@ def bank_report(bank_files: Sequence[Tuple[int, str]],
             raise ValueError(f'{path} holds {len(bank)} maps but the training set of the config '
                              f'has {len(img_paths)} samples: use the config of that run')
     shares = [[] for _ in banks]
+    roles = [[] for _ in banks]
     areas = []
     # One pass over the samples: each mask is read once for all banks.
     # rich: a bar on a terminal, a single line in a non-interactive log.
     for idx, img_path in track_on_main_process(enumerate(img_paths), 'attention on objects',
                                                total=len(img_paths)):
-        mask_path = synthetic_mask_path(img_path, seg_dir)
+        mask_path = object_mask_path(img_path, seg_dir)
         if mask_path is not None:
             objects = np.asarray(Image.open(mask_path)) != 0
             if objects.ndim == 3:
@@ -161,11 +206,18 @@ def bank_report(bank_files: Sequence[Tuple[int, str]],
                 areas.append(float(objects.mean()))
                 for b, (_, _, bank) in enumerate(banks):
                     shares[b].append(object_share(bank.maps[idx].numpy(), objects))
+                    if generator is not None and bank.active:
+                        roles[b].append(role_object_shares(
+                            bank.maps[idx].numpy() / 255.0, objects, generator,
+                            bank.num_refreshes, draws=1))
     if areas:
         area = float(np.mean(areas))
-        for record, share in zip(records, shares):
+        for record, share, role in zip(records, shares, roles):
             record.update(num_with_objects=len(areas), object_share=float(np.mean(share)),
                           area_share=area, ratio=float(np.mean(share)) / area)
+            if role:
+                record.update({f'{r}_object': float(np.nanmean([x[r] for x in role]))
+                               for r in ('visible', 'masked', 'thrown')})
     return records
 
 

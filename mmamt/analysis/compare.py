@@ -39,6 +39,7 @@ MASK_GENERATOR_PREFIX = 'mask_generator.'
 REFRESH_HOOK_PREFIX = 'refresh_hook.'
 RESULT_FILE = 'result.json'
 SPEC_FILE = 'spec.json'
+PROGRESS_FILE = 'progress.json'
 
 
 @dataclass
@@ -218,6 +219,10 @@ class PretrainStatsHook(Hook):
         self.epoch_seconds.append(time.perf_counter() - self._start)
         self.epoch_loss.append(float(np.mean(self._losses)) if self._losses else float('nan'))
         self.epoch_tokens.append(self._tokens[0] / max(self._tokens[1], 1))
+        # What the parent process shows while the run trains (run_variants reads it).
+        write_json(osp.join(runner.work_dir, PROGRESS_FILE),
+                   dict(epoch=runner.epoch + 1, max_epochs=runner.max_epochs,
+                        loss=self.epoch_loss[-1], train_seconds=float(sum(self.epoch_seconds))))
 
     def after_train(self, runner) -> None:
         if self._handle is not None:
@@ -234,11 +239,17 @@ def _attention_report(runner) -> Optional[List[Dict]]:
     bank_dir = osp.join(runner.work_dir, 'amt_bank')
     if not osp.isdir(bank_dir):
         return None
+    from mmpretrain.registry import TRANSFORMS
+
     from .attention_stats import bank_report, find_bank_files
     dataset = runner.train_dataloader.dataset
     img_paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
-    records = bank_report(find_bank_files([bank_dir]), img_paths)
-    keep = ('epoch', 'entropy', 'object_share', 'area_share', 'ratio')
+    steps = [t for t in runner.cfg.train_dataloader.dataset.pipeline
+             if t.get('type') == 'AMTMaskGenerator']
+    generator = TRANSFORMS.build(steps[0]) if steps else None
+    records = bank_report(find_bank_files([bank_dir]), img_paths, generator=generator)
+    keep = ('epoch', 'entropy', 'object_share', 'area_share', 'ratio', 'visible_object',
+            'masked_object', 'thrown_object')
     return [{k: r[k] for k in keep} for r in records]
 
 
@@ -308,6 +319,26 @@ def _reusable(work_dir: str, spec: Dict) -> Optional[Dict]:
     return result if same else None
 
 
+def _report_progress(spec: Dict, started: float, shown: Dict[str, int], log,
+                     steps: int = 10) -> None:
+    """Log a running run's epoch, loss and time left at every ``1/steps`` of its epochs."""
+    try:
+        with open(osp.join(spec['work_dir'], PROGRESS_FILE), encoding='utf-8') as f:
+            progress = json.load(f)
+    except (OSError, ValueError):
+        return
+    epoch, total = int(progress['epoch']), int(progress['max_epochs'])
+    every = max(1, total // steps)
+    last = shown.get(spec['work_dir'], 0)
+    if epoch <= last or (epoch % every and epoch != total):
+        return
+    shown[spec['work_dir']] = epoch
+    elapsed = time.perf_counter() - started
+    left = elapsed / epoch * (total - epoch)
+    log(f'[compare] {spec["variant"]["name"]} seed {spec["seed"]}: epoch {epoch}/{total}, '
+        f'loss {progress["loss"]:.3f}, {elapsed:.0f}s so far, about {left:.0f}s left')
+
+
 def run_variants(variants: Sequence[Variant], data_root: str, work_dir: str, epochs: int,
                  seeds: Sequence[int], jobs: int = 1, threads: int = 1,
                  keep_visualization: bool = False, reuse: bool = True,
@@ -360,10 +391,13 @@ def run_variants(variants: Sequence[Variant], data_root: str, work_dir: str, epo
     env['PYTHONPATH'] = os.pathsep.join(
         p for p in (package_root, os.environ.get('PYTHONPATH')) if p)
     running = []
+    shown: Dict[str, int] = {}  # work dir -> the last epoch reported
     while pending or running:
         while pending and len(running) < jobs:
             spec = pending.pop(0)
             os.makedirs(spec['work_dir'], exist_ok=True)
+            if osp.exists(osp.join(spec['work_dir'], PROGRESS_FILE)):  # an earlier attempt's
+                os.remove(osp.join(spec['work_dir'], PROGRESS_FILE))
             spec_path = osp.join(spec['work_dir'], SPEC_FILE)
             write_json(spec_path, spec)
             log_path = osp.join(spec['work_dir'], 'train.log')
@@ -379,10 +413,13 @@ def run_variants(variants: Sequence[Variant], data_root: str, work_dir: str, epo
         for item in list(running):
             proc, spec, log_file, log_path, started = item
             if proc.poll() is None:
+                _report_progress(spec, started, shown, log)
                 continue
             running.remove(item)
             log_file.close()
             name = spec['variant']['name']
+            if proc.returncode == 0:
+                _report_progress(spec, started, shown, log)  # the last epoch, if not yet shown
             if proc.returncode != 0:
                 for other in running:
                     other[0].kill()

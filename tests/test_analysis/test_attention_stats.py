@@ -7,7 +7,9 @@ import torch
 from PIL import Image
 
 from mmamt.datasets import AttentionBank
-from mmamt.analysis.attention_stats import find_bank_files, object_share
+from mmamt.analysis.attention_stats import (find_bank_files, object_mask_path, object_share,
+                                            role_object_shares)
+from mmamt.datasets.transforms import AMTMaskGenerator
 from mmamt.datasets.attention_bank import map_entropy
 
 from ..test_visualization._tiny import load_tool, tiny_files
@@ -38,6 +40,38 @@ def test_object_share_hot_vs_uniform():
     assert object_share(np.zeros((4, 4)), objects) == pytest.approx(1 / 8)
     with pytest.raises(ValueError, match='attn_map'):
         object_share(np.ones(16), objects)
+
+
+def test_role_object_shares_follow_the_throw_mode():
+    # An object on the left half of a 64-px image (patch 8: an 8x8 grid), the map hot on it.
+    objects = np.zeros((64, 64), np.uint8)
+    objects[:, :32] = 1
+    attn = np.zeros((8, 8), np.float32)
+    attn[:, :4] = 1.0
+    np.random.seed(0)
+    ref = role_object_shares(attn, objects, AMTMaskGenerator(64, 8, 8), 1, draws=20)
+    first = role_object_shares(
+        attn, objects, AMTMaskGenerator(64, 8, 8, throw_mode='least_first', mask_power=0.0),
+        1, draws=20)
+    # The reference masks the object and leaves the background visible; 'least_first' throws
+    # the background, so the object is what the encoder sees and what the loss predicts.
+    assert ref['masked'] > 0.9 and ref['visible'] < 0.1
+    assert first['thrown'] < 0.1 and first['visible'] > 0.7 and first['masked'] > 0.7
+    # Before the ramp has begun (0 refreshes) the draw ignores the map: about the area share.
+    ramped = role_object_shares(attn, objects, AMTMaskGenerator(64, 8, 8, ramp_refreshes=4), 0,
+                                draws=50)
+    assert all(abs(v - 0.5) < 0.15 for v in ramped.values())
+
+
+def test_object_mask_path_finds_a_masks_tree_beside_the_class_folders(tmp_path):
+    img = tmp_path / 'train' / '3' / 'digit_0001.png'
+    mask = tmp_path / 'masks' / 'train' / '3' / 'digit_0001.png'
+    for p in (img, mask):
+        p.parent.mkdir(parents=True)
+        p.write_bytes(b'')
+    assert object_mask_path(str(img)) == str(mask)
+    mask.unlink()
+    assert object_mask_path(str(img)) is None
 
 
 def _hot_maps(root, grid):
