@@ -2,8 +2,8 @@
 (a frozen-encoder linear probe and a side-by-side comparison harness) and the attention bank's
 statistics per refresh, used by the thin tools in
 ``tools/analysis_tools`` and ``tools/demo.py``. Not imported by ``import mmamt``."""
-from .attention_stats import (bank_report, find_bank_files, format_report, object_share,
-                              object_mask_path)
+from .attention_stats import (bank_report, find_bank_files, format_report, object_mask_path,
+                              object_share, role_object_shares)
 from .bench import (PeakMemory, StepBench, load_config, machine_info, paired_speedup,
                     round_robin)
 from .compare import (PretrainStatsHook, Variant, build_run_config, compare, format_table,
@@ -14,7 +14,8 @@ from .probe import build_encoder_model, extract, fit_logistic, load_split, probe
 from .refresh_cost import refresh_cost, refresh_schedule, refresh_share
 
 __all__ = [
-    'bank_report', 'find_bank_files', 'format_report', 'object_share', 'object_mask_path',
+    'bank_report', 'find_bank_files', 'format_report', 'object_mask_path', 'object_share',
+    'role_object_shares',
     'PeakMemory', 'StepBench', 'load_config', 'machine_info', 'paired_speedup', 'round_robin',
     'count_flops', 'training_gflops', 'pipeline_cost', 'refresh_cost', 'refresh_schedule',
     'refresh_share', 'PretrainStatsHook', 'Variant', 'build_run_config', 'compare',

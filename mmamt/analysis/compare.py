@@ -509,6 +509,39 @@ def format_table(summary: Dict) -> str:
     return '\n'.join(lines)
 
 
+def format_attention_table(results: Sequence[Dict]) -> str:
+    """Where the attention and the token roles fall, per AMT variant (mean over seeds).
+
+    Each cell is ``first refresh -> last refresh``. ``attention on objects`` is the attention's
+    object share over the objects' area share (1x = blind to objects); ``visible`` / ``masked``
+    / ``thrown`` are the object shares of the patches in each role, next to the object area.
+    Empty when no run has object masks (:func:`mmamt.analysis.object_mask_path`).
+    """
+    grouped: Dict[str, List[List[Dict]]] = {}
+    for r in results:
+        if r.get('attention') and r['attention'][0].get('ratio') is not None:
+            grouped.setdefault(r['variant']['name'], []).append(r['attention'])
+    if not grouped:
+        return ''
+    lines = ['| variant | refreshes (epochs) | attention on objects (x area) | map entropy | '
+             'object area | visible on object | masked on object | thrown on object |',
+             '| --- | --- | --- | --- | --- | --- | --- | --- |']
+    for name, runs in grouped.items():
+        def ends(key, pct=True):
+            first = np.nanmean([float(a[0][key]) if a[0].get(key) is not None else np.nan
+                                for a in runs])
+            last = np.nanmean([float(a[-1][key]) if a[-1].get(key) is not None else np.nan
+                               for a in runs])
+            f = (lambda v: f'{100 * v:.0f}%') if pct else (lambda v: f'{v:.2f}')
+            return f'{f(first)} -> {f(last)}'
+        epochs = [a['epoch'] for a in runs[0]]
+        lines.append(f'| {name} | {len(epochs)} ({epochs[0]}..{epochs[-1]}) | '
+                     f'{ends("ratio", False)} | {ends("entropy", False)} | '
+                     f'{100 * float(runs[0][0]["area_share"]):.0f}% | {ends("visible_object")} | '
+                     f'{ends("masked_object")} | {ends("thrown_object")} |')
+    return '\n'.join(lines)
+
+
 def compare(variants: Sequence[Variant], data_root: str, work_dir: str, epochs: int,
             seeds: Sequence[int], jobs: int = 1, threads: int = 1,
             keep_visualization: bool = False, probe_random_init: bool = True,
@@ -523,6 +556,7 @@ def compare(variants: Sequence[Variant], data_root: str, work_dir: str, epochs: 
     random = probe_random(variants[0].config, data_root, seeds) if probe_random_init else None
     summary = summarize(results, random)
     out = dict(summary=summary, runs=list(results), table=format_table(summary),
+               attention_table=format_attention_table(results),
                epochs=int(epochs), seeds=list(seeds), data_root=osp.abspath(data_root))
     os.makedirs(work_dir, exist_ok=True)
     write_json(osp.join(work_dir, 'summary.json'), out)

@@ -7,6 +7,7 @@ from mmengine.config import Config
 
 from mmamt.analysis import (Variant, build_run_config, format_table, parse_variant, probe,
                             scale_schedule, summarize)
+from mmamt.analysis.compare import format_attention_table
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 AMT = osp.join(REPO, 'configs', 'demo', 'mae-amt_vit-tiny-p8_1xb32-20e_synthetic.py')
@@ -95,6 +96,25 @@ def test_summary_and_table():
     table = format_table(summary)
     assert '| mae | 2 | 65.0 ± 7.1 | 63.0 ± 1.4 | 2.10 ± 0.14 | 17.0 (17.0) |' in table
     assert '| majority class |' in table
+
+
+def test_attention_table_shows_first_and_last_refresh_mean_over_seeds():
+    def refresh(epoch, ratio, visible):
+        return dict(epoch=epoch, entropy=0.8, object_share=0.3 * ratio, area_share=0.3,
+                    ratio=ratio, visible_object=visible, masked_object=0.5, thrown_object=0.1)
+
+    def run(name, attention):
+        return dict(variant=dict(name=name), attention=attention)
+    runs = [run('amt', [refresh(4, 2.0, 0.10), refresh(8, 3.0, 0.04)]),
+            run('amt', [refresh(4, 2.2, 0.20), refresh(8, 2.0, 0.06)]),
+            run('mae', None),  # no bank: not in the table
+            run('blind', [dict(epoch=4, entropy=0.9, object_share=None, area_share=None,
+                               ratio=None)])]  # no object masks: not in the table
+    table = format_attention_table(runs)
+    assert '| amt | 2 (4..8) | 2.10 -> 2.50 | 0.80 -> 0.80 | 30% | 15% -> 5% | 50% -> 50% |' \
+        in table
+    assert 'mae' not in table and 'blind' not in table
+    assert format_attention_table([run('mae', None)]) == ''
 
 
 def test_probe_data_errors_name_the_folder(tmp_path):

@@ -44,6 +44,9 @@ def main() -> None:
     print(f'\n{args.epochs} epochs, seeds {args.seeds}; top-1 of a logistic-regression probe on '
           'the frozen encoder (mean ± std over seeds)')
     print(out['table'])
+    if out['attention_table']:
+        print('\nAMT attention and token roles, first -> last refresh (mean over seeds)')
+        print(out['attention_table'])
     print(f'\nsummary: {args.work_dir}/summary.json')
 
 
