@@ -1,17 +1,18 @@
-"""`make demo`: mmpretrain's MAE and MAE-AMT side by side on the built-in synthetic data.
+"""`make demo`: mmpretrain's MAE and MAE-AMT side by side on real handwriting.
 
-1. writes the synthetic data set, one or two objects per image, to data/synthetic_demo (once;
-   deterministic; object colours are random, so the label, the shape of the largest object, has
-   no colour shortcut);
-2. pre-trains configs/demo/mae_vit-tiny-p8_1xb32-20e_synthetic.py (MAE, 0.75 random masking) and
-   configs/demo/mae-amt_vit-tiny-p8_1xb32-20e_synthetic.py (MAE-AMT) with the same encoder,
-   decoder, optimizer, seed and schedule, stretched to 40 epochs, one process each (the
-   comparison harness, mmamt.analysis.compare);
+1. writes scikit-learn's 1,797 handwritten digit scans as 64-px images (a digit in a random
+   colour over label-free colour noise, 1,198 train / 599 val, digit masks beside them) to
+   data/digits (once; deterministic; mmamt.analysis.digits);
+2. pre-trains configs/demo/mae_vit-tiny-p8_1xb32-40e_digits.py (MAE, 0.75 random masking) and
+   configs/demo/mae-amt_vit-tiny-p8_1xb32-40e_digits.py (MAE-AMT as the configs ship it) with the
+   same encoder, decoder, optimizer, seed and schedule, one process each (the comparison
+   harness, mmamt.analysis.compare), printing each run's epoch, loss and time left;
 3. probes each frozen encoder, and a randomly initialised one, with a logistic regression on
-   [CLS] features (train split -> val split top-1);
-4. writes AMT panels (image, attention, mask, reconstruction) for a few validation images and
-   prints one table plus the attention share on objects after each refresh;
-5. writes the numbers to work_dirs/demo/summary.json.
+   [CLS] and mean-patch features (train split -> val split top-1);
+4. writes AMT panels (image, attention, mask, reconstruction) for a few validation digits and
+   prints one table plus how much of the attention lands on the digit after each refresh;
+5. writes the numbers to work_dirs/demo/summary.json (each run's log: work_dirs/demo/<variant>/
+   seed<k>/train.log).
 """
 import argparse
 import os
@@ -22,15 +23,12 @@ import warnings
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = {
-    'mae': osp.join(ROOT, 'configs', 'demo', 'mae_vit-tiny-p8_1xb32-20e_synthetic.py'),
-    'mae-amt': osp.join(ROOT, 'configs', 'demo', 'mae-amt_vit-tiny-p8_1xb32-20e_synthetic.py'),
+    'mae': osp.join(ROOT, 'configs', 'demo', 'mae_vit-tiny-p8_1xb32-40e_digits.py'),
+    'mae-amt': osp.join(ROOT, 'configs', 'demo', 'mae-amt_vit-tiny-p8_1xb32-40e_digits.py'),
 }
 # Upstream deprecation noise (pkg_resources, mmengine's FileClient, torch) says nothing about
 # the demo; the subprocesses inherit the filter through PYTHONWARNINGS.
-# 40 epochs on one or two objects per image: the shortest run and simplest scenes at which
-# pre-training clearly beats the random encoder (docs/does-amt-help.md), in about 3 minutes.
 EPOCHS = 40
-MAX_OBJECTS = 2
 WARNING_CATEGORIES = (DeprecationWarning, FutureWarning, UserWarning)
 
 
@@ -41,16 +39,13 @@ def quiet_warnings() -> None:
     os.environ['PYTHONWARNINGS'] = ','.join(f'ignore::{c.__name__}' for c in WARNING_CATEGORIES)
 
 
-def run_demo(work_dir: str, data_root: str, num_train: int = 960, num_val: int = 240,
-             epochs: int = EPOCHS, seeds=(0, ), jobs: int = 2, num_panels: int = 8,
-             log=print) -> dict:
+def run_demo(work_dir: str, data_root: str, epochs: int = EPOCHS, seeds=(0, ), jobs: int = 2,
+             num_panels: int = 8, log=print) -> dict:
     """The whole demo; returns the summary written to ``work_dir/summary.json``.
 
     Args:
         work_dir (str): Where runs, panels and the summary go.
-        data_root (str): Where the synthetic data set is written (once).
-        num_train (int): Training images. Defaults to 960.
-        num_val (int): Validation images of the probe. Defaults to 240.
+        data_root (str): Where the handwritten digits are written (once).
         epochs (int): Pre-training epochs (the configs' schedule is scaled to them).
             Defaults to 40.
         seeds (Sequence[int]): Pre-training (and random-init) seeds. Defaults to (0,).
@@ -59,14 +54,13 @@ def run_demo(work_dir: str, data_root: str, num_train: int = 960, num_val: int =
         log (callable): Progress lines. Defaults to ``print``.
     """
     from mmamt.analysis.compare import Variant, build_run_config, compare, write_json
-    from mmamt.testing.synthetic import make_synthetic_dataset
+    from mmamt.analysis.digits import make_digits_dataset
     from mmamt.visualization import write_panels
 
     start = time.time()
-    log(f'[demo] 1/4 synthetic data -> {data_root}')
-    paths = make_synthetic_dataset(data_root, num_train=num_train, num_val=num_val,
-                                   image_size=64, seed=0, max_objects=MAX_OBJECTS)
-    data = paths['imagenet']
+    log(f'[demo] 1/4 handwritten digits (scikit-learn\'s scans) -> {data_root}')
+    meta = make_digits_dataset(data_root, image_size=64, seed=0)
+    data = meta['root']
     log(f'[demo] 2/4 MAE and MAE-AMT pre-training, {epochs} epochs each, side by side '
         f'-> {work_dir}')
     variants = [Variant(name, config) for name, config in CONFIGS.items()]
@@ -98,7 +92,8 @@ def run_demo(work_dir: str, data_root: str, num_train: int = 960, num_val: int =
         final_loss={name: v[name]['final_loss']['mean'] for name in v},
         encoder_tokens_per_image={name: v[name]['last_epoch_tokens'] for name in v},
         attention_per_refresh=amt_run['attention'],
-        epochs=epochs, seeds=list(seeds), num_train=num_train, num_val=num_val,
+        epochs=epochs, seeds=list(seeds), num_train=meta['num_train'],
+        num_val=meta['num_val'],
         checkpoints={r['variant']['name'] + f'/seed{r["seed"]}': r['checkpoint'] for r in runs},
         panels=panel_dir, num_panels=len(panels),
         refresh_panels=osp.join(amt_run['work_dir'], '<timestamp>', 'vis_data', 'vis_image'),
@@ -139,15 +134,21 @@ def format_summary(result: dict) -> str:
     ]
     attention = result.get('attention_per_refresh') or []
     if attention:
-        lines += ['', 'MAE-AMT attention after each refresh (share of attention on objects vs '
-                  'their area):']
+        area = next((a['area_share'] for a in attention if a.get('area_share')), None)
+        lines += ['', 'MAE-AMT after each refresh: the attention on the digit, and how much of '
+                  'each token role is digit' + (f' (the digit covers {100 * area:.0f}% of an '
+                                                'image):' if area else ':')]
         for a in attention:
             if a.get('object_share') is None:
                 lines.append(f'  after epoch {a["epoch"]:>3}: entropy {a["entropy"]:.3f}')
             else:
-                lines.append(f'  after epoch {a["epoch"]:>3}: {100 * a["object_share"]:.1f}% on '
-                             f'objects covering {100 * a["area_share"]:.1f}% of the image '
-                             f'({a["ratio"]:.2f}x), entropy {a["entropy"]:.3f}')
+                line = (f'  after epoch {a["epoch"]:>3}: {100 * a["object_share"]:.0f}% on the '
+                        f'digit ({a["ratio"]:.2f}x its area), entropy {a["entropy"]:.2f}')
+                if a.get('visible_object') is not None:
+                    line += (f'; digit in visible {100 * a["visible_object"]:.0f}%, masked '
+                             f'{100 * a["masked_object"]:.0f}%, thrown '
+                             f'{100 * a["thrown_object"]:.0f}% of patches')
+                lines.append(line)
     lines += ['', 'checkpoints:'] + [f'  {k}: {v}' for k, v in result['checkpoints'].items()]
     lines += [f'AMT panels ({result["num_panels"]}): {result["panels"]}',
               f'panels after each refresh: {result["refresh_panels"]}',
@@ -159,16 +160,13 @@ def format_summary(result: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'demo'))
-    parser.add_argument('--data-root', default=osp.join(ROOT, 'data', 'synthetic_demo'))
-    parser.add_argument('--num-train', type=int, default=960)
-    parser.add_argument('--num-val', type=int, default=240)
+    parser.add_argument('--data-root', default=osp.join(ROOT, 'data', 'digits'))
     parser.add_argument('--epochs', type=int, default=EPOCHS, help='pre-training epochs')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0])
     parser.add_argument('--jobs', type=int, default=2, help='pre-training runs at a time')
     args = parser.parse_args()
     quiet_warnings()
-    result = run_demo(args.work_dir, args.data_root, args.num_train, args.num_val, args.epochs,
-                      args.seeds, args.jobs)
+    result = run_demo(args.work_dir, args.data_root, args.epochs, args.seeds, args.jobs)
     print()
     print(format_summary(result))
 

@@ -1,8 +1,11 @@
 # The MAE-AMT training pipeline at 224 px: mmpretrain's MAE pipeline (RandomResizedCrop 0.2-1,
 # flip) with the attention map carried along, then the AMT token mask (0.45 masked, 0.40 thrown;
-# 0.75 random masking before the first refresh). The guidance ramps up over the first 4 refreshes
-# (ramp_refreshes=4; the reference's full-strength guidance from the 4th on), the best variant
-# measured in docs/does-amt-help.md; ramp_refreshes=0 is the reference code.
+# 0.75 random masking before the first refresh). Guidance as measured best on real images
+# (docs/does-amt-help.md): the 40% least attended patches are thrown first, then 0.45 of the
+# image is masked at random among the kept ones (throw_mode='least_first', mask_power=0), so the
+# encoder and the loss both stay on the attended region; the throw ramps up over 4 refreshes.
+# The reference code's guidance (mask the most attended, throw the next): throw_mode='next',
+# mask_power=1.0, ramp_refreshes=0.
 amt_train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAttentionMap'),
@@ -21,6 +24,8 @@ amt_train_pipeline = [
         mask_ratio=0.45,
         throw_ratio=0.40,
         random_mask_ratio=0.75,
+        throw_mode='least_first',
+        mask_power=0.0,
         ramp_refreshes=4),
     dict(type='PackInputs'),
 ]

@@ -1,6 +1,7 @@
 # MAE-AMT demo: a tiny ViT (patch 8, 64 px) on the built-in synthetic set, on CPU in minutes.
 # Random masking (0.75) for 4 epochs, then the attention maps are refreshed after epochs 4, 8,
-# 12 and 16 and AMT masks (0.45) and throws (0.40) patches. Make the data first:
+# 12 and 16 and AMT throws the 40% least attended patches and masks 0.45 of the image at random
+# among the rest. Make the data first:
 #   python tools/dataset_converters/make_synthetic_data.py data/synthetic
 _base_ = 'mmpretrain::_base_/default_runtime.py'
 custom_imports = dict(imports=['mmamt'], allow_failed_imports=False)
@@ -47,7 +48,8 @@ train_pipeline = [
     dict(type='AMTRandomFlip', prob=0.5),
     dict(type='AMTMaskGenerator', input_size=img_size, mask_patch_size=patch_size,
          model_patch_size=patch_size, mask_ratio=0.45, throw_ratio=0.40, random_mask_ratio=0.75,
-         ramp_refreshes=4),  # guidance ramped over the 4 refreshes: docs/does-amt-help.md
+         throw_mode='least_first', mask_power=0.0,  # as _base_/amt_mae_pipeline.py
+         ramp_refreshes=4),
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(

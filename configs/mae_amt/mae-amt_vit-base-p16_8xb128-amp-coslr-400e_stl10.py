@@ -13,7 +13,8 @@ train_pipeline = [
     dict(type='AMTRandomFlip', prob=0.5),
     dict(type='AMTMaskGenerator', input_size=224, mask_patch_size=16, model_patch_size=16,
          mask_ratio=0.45, throw_ratio=0.40, random_mask_ratio=0.75,
-         ramp_refreshes=4),  # guidance ramped over 4 refreshes: docs/does-amt-help.md
+         throw_mode='least_first', mask_power=0.0,  # as _base_/amt_mae_pipeline.py
+         ramp_refreshes=4),
     dict(type='PackInputs'),
 ]
 data_preprocessor = dict(to_rgb=True)

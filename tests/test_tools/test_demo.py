@@ -1,4 +1,4 @@
-"""`make demo`'s core path at tiny scale: MAE and MAE-AMT through the harness, one summary."""
+"""`make demo`'s core path, 2 epochs: the digits, MAE and MAE-AMT through the harness, a summary."""
 import importlib.util
 import json
 import os.path as osp
@@ -18,8 +18,8 @@ def test_demo_core_path_writes_the_summary(tmp_path):
     demo = _demo_module()
     work = tmp_path / 'demo'
     lines = []
-    result = demo.run_demo(str(work), str(tmp_path / 'data'), num_train=32, num_val=16,
-                           epochs=2, seeds=(0, ), jobs=2, num_panels=2, log=lines.append)
+    result = demo.run_demo(str(work), str(tmp_path / 'digits'), epochs=2, seeds=(0, ), jobs=2,
+                           num_panels=2, log=lines.append)
     with open(work / 'summary.json') as f:
         summary = json.load(f)
     assert summary == json.loads(json.dumps(result))
@@ -32,11 +32,16 @@ def test_demo_core_path_writes_the_summary(tmp_path):
     assert summary['encoder_tokens_per_image'] == {'mae': 17.0, 'mae-amt': 11.0}
     (refresh, ) = summary['attention_per_refresh']
     assert refresh['epoch'] == 1 and 0 < refresh['object_share'] < 1
+    # The real handwriting: 1,198 train / 599 val digits, each with its digit mask.
+    assert (summary['num_train'], summary['num_val']) == (1198, 599)
+    assert 0.1 < refresh['area_share'] < 0.6
+    # While the runs train, the harness reports their epochs (epoch 2 of 2 at least).
+    assert any('epoch 2/2' in line for line in lines)
     assert all(osp.isfile(p) for p in summary['checkpoints'].values())
     assert summary['num_panels'] == 2
     text = demo.format_summary(summary)
     assert 'MAE-AMT' in text and 'random init' in text and len(text.splitlines()) < 40
     # A second run reuses the finished pre-training runs.
-    demo.run_demo(str(work), str(tmp_path / 'data'), num_train=32, num_val=16, epochs=2,
-                  jobs=2, num_panels=2, log=lines.append)
+    demo.run_demo(str(work), str(tmp_path / 'digits'), epochs=2, jobs=2, num_panels=2,
+                  log=lines.append)
     assert sum('reusing' in line for line in lines) == 2

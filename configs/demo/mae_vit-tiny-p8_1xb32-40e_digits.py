@@ -1,0 +1,18 @@
+# mmpretrain's own MAE (0.75 random masking, nothing thrown) with everything else of
+# mae-amt_vit-tiny-p8_1xb32-40e_digits.py: the baseline of `make demo`.
+_base_ = './mae-amt_vit-tiny-p8_1xb32-40e_digits.py'
+
+model = dict(
+    type='MAE',
+    backbone=dict(type='MAEViT', mask_ratio=0.75),
+    neck=dict(type='MAEPretrainDecoder'))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomResizedCrop', scale={{_base_.img_size}}, crop_ratio_range=(0.35, 1.0),
+         backend='pillow', interpolation='bicubic'),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackInputs'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+custom_hooks = []
