@@ -13,9 +13,9 @@ install:
 install-full:
 	@MODE=full PYTHON=$(PYTHON) VENV=$(VENV) bash tools/install.sh
 
-# The demo's handwritten digits come with scikit-learn (requirements/optional.txt).
+# The demo's handwritten digits come with scikit-learn (requirements/benchmark.txt).
 demo: install
-	@$(PY) -c 'import sklearn' 2>/dev/null || $(PY) -m pip install --quiet -r requirements/optional.txt
+	@$(PY) -c 'import sklearn' 2>/dev/null || $(PY) -m pip install --quiet -r requirements/benchmark.txt
 	@$(PY) tools/demo.py
 
 test: install-full

@@ -44,5 +44,6 @@ setup(
         'tests': read_requirements('tests.txt'),
         'downstream': read_requirements('downstream.txt'),
         'optional': read_requirements('optional.txt'),
+        'benchmark': read_requirements('benchmark.txt'),
     },
 )

@@ -5,7 +5,7 @@
 #   MODE=lite (make install): pre-training and the demo. mmcv-lite 2.1.0 (pure Python, no
 #             compiler), mmengine, mmpretrain, timm. A few minutes on a fresh machine.
 #   MODE=full (make install-full, used by make test): adds mmdet, mmseg, the test requirements,
-#             the optional extras (requirements/optional.txt: scikit-learn) and replaces
+#             scikit-learn (requirements/benchmark.txt: the digit scans) and replaces
 #             mmcv-lite by mmcv 2.1.0 with compiled ops, built once from its source release and
 #             cached outside .venv (tools/build_mmcv.sh; about 11 min on 2 cores).
 # A full environment also satisfies MODE=lite, so `make demo` after `make test` installs nothing.
@@ -78,9 +78,9 @@ else
 fi
 
 REQS=(-r requirements/runtime.txt)
-# full: also the tests' requirements and the optional extras (scikit-learn's digits).
+# full: also the tests' requirements and scikit-learn (the digits of the real-image tests).
 [[ "$MODE" == full ]] && REQS+=(-r requirements/downstream.txt -r requirements/tests.txt
-                                -r requirements/optional.txt)
+                                -r requirements/benchmark.txt)
 log "installing the OpenMMLab stack (${REQS[*]})"
 "${PIP[@]}" install --quiet "${REQS[@]}"
 "${PIP[@]}" install --quiet --no-deps --no-build-isolation -e .

@@ -15,8 +15,8 @@ Layout (ImageNet-style, what ``CustomDataset`` and the comparison harness read):
     OUT/digits.json                         how the set was made (read back to reuse it)
 
 The masks let :mod:`mmamt.analysis.attention_stats` report how much of the attention lands on
-the digit. scikit-learn is an optional dependency (``requirements/optional.txt``); nothing else
-in mmamt needs it.
+the digit. scikit-learn is an optional dependency (``requirements/benchmark.txt``, the
+``benchmark`` extra); nothing else in mmamt needs it.
 """
 import json
 import os
@@ -38,7 +38,7 @@ def _load_scans():
         from sklearn.datasets import load_digits
     except ImportError as e:
         raise ImportError('the handwritten digits come with scikit-learn, which is not '
-                          'installed: pip install -r requirements/optional.txt') from e
+                          'installed: pip install -r requirements/benchmark.txt') from e
     digits = load_digits()
     return digits.images.astype(np.float64) / 16.0, digits.target.astype(np.int64)
 

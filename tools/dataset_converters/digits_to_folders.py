@@ -3,7 +3,7 @@
 1,797 real 8x8 digit scans (no download: they ship inside scikit-learn), each drawn as a digit in
 a random colour over label-free colour noise, split 2/3 train / 1/3 val per class with a fixed
 seed, with a digit mask per image for the attention report (see :mod:`mmamt.analysis.digits`).
-Needs scikit-learn: ``pip install -r requirements/optional.txt``.
+Needs scikit-learn: ``pip install -r requirements/benchmark.txt``.
 
 Example (what the digits configs under configs/demo/ read):
     python tools/dataset_converters/digits_to_folders.py data/digits
