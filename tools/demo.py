@@ -1,8 +1,8 @@
 """`make demo`: mmpretrain's MAE and MAE-AMT side by side on real handwriting.
 
 1. writes scikit-learn's 1,797 handwritten digit scans as 64-px images (a digit in a random
-   colour over label-free colour noise, 1,198 train / 599 val, digit masks beside them) to
-   data/digits (once; deterministic; mmamt.analysis.digits);
+   colour over a dark grain background that carries no label, 1,198 train / 599 val, digit
+   masks beside them) to data/digits (once; deterministic; mmamt.analysis.digits);
 2. pre-trains configs/demo/mae_vit-tiny-p8_1xb32-40e_digits.py (MAE, 0.75 random masking) and
    configs/demo/mae-amt_vit-tiny-p8_1xb32-40e_digits.py (MAE-AMT as the configs ship it) with the
    same encoder, decoder, optimizer, seed and schedule, one process each (the comparison

@@ -239,15 +239,12 @@ def _attention_report(runner) -> Optional[List[Dict]]:
     bank_dir = osp.join(runner.work_dir, 'amt_bank')
     if not osp.isdir(bank_dir):
         return None
-    from mmpretrain.registry import TRANSFORMS
-
     from .attention_stats import bank_report, find_bank_files
+    from .bench import build_mask_generator
     dataset = runner.train_dataloader.dataset
     img_paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
-    steps = [t for t in runner.cfg.train_dataloader.dataset.pipeline
-             if t.get('type') == 'AMTMaskGenerator']
-    generator = TRANSFORMS.build(steps[0]) if steps else None
-    records = bank_report(find_bank_files([bank_dir]), img_paths, generator=generator)
+    records = bank_report(find_bank_files([bank_dir]), img_paths,
+                          generator=build_mask_generator(runner.cfg))
     keep = ('epoch', 'entropy', 'object_share', 'area_share', 'ratio', 'visible_object',
             'masked_object', 'thrown_object')
     return [{k: r[k] for k in keep} for r in records]
@@ -420,7 +417,7 @@ def run_variants(variants: Sequence[Variant], data_root: str, work_dir: str, epo
             name = spec['variant']['name']
             if proc.returncode == 0:
                 _report_progress(spec, started, shown, log)  # the last epoch, if not yet shown
-            if proc.returncode != 0:
+            else:
                 for other in running:
                     other[0].kill()
                 with open(log_path, encoding='utf-8', errors='replace') as f:

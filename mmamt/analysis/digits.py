@@ -59,7 +59,7 @@ def split_indices(labels: np.ndarray, val_fraction: float, seed: int) -> np.ndar
 
 def render_digit(scan: np.ndarray, image_size: int,
                  rng: np.random.Generator) -> Dict[str, np.ndarray]:
-    """One scan as an RGB image of a coloured digit over label-free colour noise.
+    """One scan as an RGB image of a coloured digit over a label-free dark grain background.
 
     Args:
         scan (np.ndarray): ``(8, 8)`` grey levels in [0, 1] (1 = ink).

@@ -95,7 +95,8 @@ def view_pipeline(pipeline: Sequence[Union[dict, object]], size: Tuple[int, int]
 
 
 def draw_token_masks(generator: AMTMaskGenerator, maps: np.ndarray,
-                     seeds: Sequence[Union[int, Tuple[int, ...]]]) -> np.ndarray:
+                     seeds: Sequence[Union[int, Tuple[int, ...]]],
+                     num_refreshes: Optional[int] = None) -> np.ndarray:
     """AMT token masks drawn by the config's generator from each map, AMT active.
 
     Args:
@@ -103,17 +104,21 @@ def draw_token_masks(generator: AMTMaskGenerator, maps: np.ndarray,
         maps (np.ndarray): ``(B, h, w)`` attention maps of the full images.
         seeds (Sequence[int | tuple[int, ...]]): One seed (or tuple of seed keys) per map;
             the same seed gives the same mask.
+        num_refreshes (int, optional): Refreshes the maps come from, which the generator's
+            ``ramp_refreshes`` reads (as training reads them from the bank). Defaults to None:
+            the guidance at full strength, as after the ramp.
 
     Returns:
         np.ndarray: ``(B, h', w')`` int64 token masks at the model patch grid.
     """
     out = []
     size = generator.input_size
+    refreshes = generator.ramp_refreshes if num_refreshes is None else int(num_refreshes)
     for attn_map, seed in zip(maps, seeds):
         keys = tuple(seed) if isinstance(seed, (tuple, list)) else (seed, )
         # The generator checks the image size and reads the view: a full, unflipped image.
         results = dict(img=np.zeros((size, size, 3), np.uint8), attn_map=attn_map,
-                       amt_active=True, **{VIEW_KEY: FULL_VIEW})
+                       amt_active=True, amt_refreshes=refreshes, **{VIEW_KEY: FULL_VIEW})
         with numpy_seed(*keys):
             out.append(np.asarray(generator(results)['mask'], dtype=np.int64))
     return np.stack(out)
@@ -125,7 +130,8 @@ def render_panels(model: nn.Module,
                   maps: Union[np.ndarray, torch.Tensor],
                   seeds: Sequence[Union[int, Tuple[int, ...]]],
                   titles: Optional[Sequence[str]] = None,
-                  min_tile: int = MIN_TILE) -> List[np.ndarray]:
+                  min_tile: int = MIN_TILE,
+                  num_refreshes: Optional[int] = None) -> List[np.ndarray]:
     """Draw one panel per input (see :mod:`mmamt.visualization.panel` for the layout).
 
     Args:
@@ -136,6 +142,8 @@ def render_panels(model: nn.Module,
         seeds (Sequence[int | tuple[int, ...]]): One mask seed (or seed keys) per input.
         titles (Sequence[str], optional): One title per panel. Defaults to None.
         min_tile (int): Smallest tile side in pixels. Defaults to 224.
+        num_refreshes (int, optional): See :func:`draw_token_masks`. Defaults to None (the
+            guidance at full strength).
 
     Returns:
         list[np.ndarray]: ``B`` uint8 RGB panels of ``panel_shape(H, min_tile)``.
@@ -146,7 +154,7 @@ def render_panels(model: nn.Module,
                          f'input is {size[0]}x{size[1]}; they must match')
     maps = maps.detach().float().cpu().numpy() if isinstance(maps, torch.Tensor) else maps
     maps = np.asarray(maps, dtype=np.float32)
-    token_masks = torch.from_numpy(draw_token_masks(generator, maps, seeds))
+    token_masks = torch.from_numpy(draw_token_masks(generator, maps, seeds, num_refreshes))
     recon = patches_to_images(model, reconstruct(model, inputs, token_masks.to(inputs.device)))
     images, recon_images = unnormalize(model, inputs), unnormalize(model, recon)
     return [

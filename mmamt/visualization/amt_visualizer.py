@@ -1,5 +1,5 @@
 """The visualizer of AMT runs: mmpretrain's ``UniversalVisualizer`` plus AMT panels."""
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -31,7 +31,8 @@ class AMTVisualizer(UniversalVisualizer):
     @torch.no_grad()
     def add_amt_panels(self, model: nn.Module, generator, inputs: torch.Tensor,
                        maps: np.ndarray, sample_indices: Sequence[int], step: int,
-                       min_tile: int = MIN_TILE) -> List[np.ndarray]:
+                       min_tile: int = MIN_TILE,
+                       num_refreshes: Optional[int] = None) -> List[np.ndarray]:
         """Draw one panel per sample and add each to every backend as ``amt_<sample_idx>``.
 
         Args:
@@ -43,6 +44,8 @@ class AMTVisualizer(UniversalVisualizer):
             sample_indices (Sequence[int]): ``sample_idx`` of each image (names and seeds).
             step (int): The step (epoch) the panels belong to; also in their titles.
             min_tile (int): Smallest tile side in pixels. Defaults to 224.
+            num_refreshes (int, optional): Refreshes the maps come from (the generator's ramp
+                reads them). Defaults to None: the guidance at full strength.
 
         Returns:
             list[np.ndarray]: The uint8 RGB panels.
@@ -50,7 +53,7 @@ class AMTVisualizer(UniversalVisualizer):
         panels = render_panels(model, generator, inputs, maps,
                                seeds=[(0, i) for i in sample_indices],
                                titles=[f'sample {i}, epoch {step}' for i in sample_indices],
-                               min_tile=min_tile)
+                               min_tile=min_tile, num_refreshes=num_refreshes)
         for idx, panel in zip(sample_indices, panels):
             self.add_image(f'{NAME_PREFIX}_{idx}', panel, step=step)
         return panels

@@ -3,6 +3,7 @@ import importlib.util
 import os.path as osp
 
 import numpy as np
+import pytest
 from mmpretrain.datasets import CustomDataset
 from PIL import Image
 
@@ -75,8 +76,6 @@ def test_tiny_imagenet_to_folders(tmp_path):
 
 
 def test_digits_to_folders_writes_a_seeded_stratified_split_with_masks(tmp_path):
-    pytest = __import__('pytest')
-    pytest.importorskip('sklearn')  # an optional extra; make install-full installs it
     digits = _tool('digits_to_folders')
     out = tmp_path / 'digits'
     meta = digits.main([str(out), '--image-size', '32'])

@@ -43,3 +43,20 @@ def test_heatmap_scale_is_fixed():
     high = heatmap_overlay(img, np.ones((2, 2)))
     assert (low == low[0, 0]).all() and (high == high[0, 0]).all()
     assert not np.array_equal(low[0, 0], high[0, 0])  # a uniform map is not stretched
+
+
+def test_panel_masks_follow_the_ramp_like_training():
+    # Before this, panels drew with 0 refreshes, so a ramped generator drew uniform masks.
+    from mmamt.datasets.transforms import AMTMaskGenerator
+    from mmamt.visualization import draw_token_masks
+    attn = np.zeros((8, 8), np.float32)
+    attn[:, :4] = 1.0  # the left half attended
+    gen = AMTMaskGenerator(64, 8, 8, throw_mode='least_first', mask_power=0.0,
+                           ramp_refreshes=4)
+    maps = np.stack([attn] * 40)
+    seeds = list(range(40))
+    thrown_left = [(draw_token_masks(gen, maps, seeds, n)[:, :, :4] == -1).mean()
+                   for n in (0, None)]
+    # 0 refreshes: the ramp has not begun, throwing is uniform (half the thrown on the left);
+    # by default the guidance is at full strength: the attended half keeps its patches.
+    assert abs(thrown_left[0] - 26 / 64) < 0.08 and thrown_left[1] < 0.05

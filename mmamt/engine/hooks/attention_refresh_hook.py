@@ -313,7 +313,8 @@ class AttentionRefreshHook(Hook):
         maps = np.stack([self.bank.get(i) for i in indices])
         generator = find_transforms(runner.train_dataloader.dataset, AMTMaskGenerator)[0]
         runner.visualizer.add_amt_panels(model, generator, inputs, maps, indices, epoch,
-                                         min_tile=self.panel_min_tile)
+                                         min_tile=self.panel_min_tile,
+                                         num_refreshes=self.bank.num_refreshes)
 
     def refresh_dataset(self, runner, backbone) -> BaseDataset:
         """The training set with the deterministic view pipeline (shares the data list)."""
