@@ -19,9 +19,11 @@ A missing or unused encoder weight, or a wrong shape, raises
 :class:`~mmamt.downstream.keymap.KeyCoverageError` and nothing is written. Inputs that cannot be
 converted (not a checkpoint, no encoder, no config, an output that is the input or that exists
 without ``force``) raise :class:`CheckpointConversionError`. mmdet, mmseg and timm are imported
-only when converting for them.
+only when converting for them; a target whose package is missing is refused the same way, with
+the command that installs it, before anything is read or written.
 """
 import ast
+import importlib
 import os.path as osp
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
@@ -31,7 +33,7 @@ import torch
 import torch.nn as nn
 
 from mmamt.utils.checkpoint import register_safe_globals
-from mmamt.utils.io import atomic_torch_save
+from mmamt.utils.io import atomic_torch_save, torch_load_problem
 from .keymap import KEY_MAPS, Coverage, match_keys
 
 TARGETS = tuple(KEY_MAPS)
@@ -44,10 +46,19 @@ _TIMM_SIZES = {
     (1024, 24, 16, 4096): 'large',
     (1280, 32, 16, 5120): 'huge',
 }
+# The package each target imports and how mmamt installs it (Makefile, requirements/*.txt).
+_TARGET_PACKAGES = {
+    'mmdet': ('mmdet', '`make install-full` (mmdet==3.3.0 of requirements/downstream.txt, with '
+              'mmcv 2.1.0 built with its ops)'),
+    'mmseg': ('mmseg', '`make install-full` (mmsegmentation==1.2.2 of '
+              'requirements/downstream.txt, with mmcv 2.1.0 built with its ops)'),
+    'timm': ('timm', '`make install` (timm of requirements/runtime.txt)'),
+}
 
 
 class CheckpointConversionError(ValueError):
-    """The input cannot be converted: not a checkpoint, no encoder or config, or a bad OUT."""
+    """The input cannot be converted: not a checkpoint, no encoder or config, a bad OUT, or the
+    target's package is not installed."""
 
 
 @dataclass
@@ -133,16 +144,13 @@ def load_source(path: str, unsafe_load: bool = False) -> Tuple[Dict[str, torch.T
     try:
         ckpt = torch.load(path, map_location='cpu', weights_only=not unsafe_load)
     except Exception as err:  # torch raises several types for bytes that are no checkpoint
-        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-        refused = [ln for ln in lines if 'global' in ln.lower() and 'unsupported' in ln.lower()]
-        if refused and not unsafe_load:
+        problem, description = torch_load_problem(err)
+        if problem == 'refused':
             raise CheckpointConversionError(
-                f'{path!r} references objects that the safe loader refuses ({refused[0]}); if '
-                'you trust the file, pass --unsafe-load (unsafe_load=True)') from err
-        detail = next((ln for ln in lines if 'weights_only' not in ln.replace(' ', '_').lower()
-                       and 'WeightsUnpickler' not in ln), lines[0] if lines else '')
-        raise CheckpointConversionError(f'{path!r} is not a readable torch checkpoint: '
-                                        f'{type(err).__name__}: {detail[:200]}') from err
+                f'{path!r} {description}; if you trust the file, pass --unsafe-load '
+                '(unsafe_load=True)') from err
+        raise CheckpointConversionError(
+            f'{path!r} is not a readable torch checkpoint: it {description}') from err
     if not isinstance(ckpt, dict):
         raise CheckpointConversionError(
             f'{path!r} is not a checkpoint: it holds a {type(ckpt).__name__}, expected a dict '
@@ -363,6 +371,29 @@ def _build_for_shapes(build: Callable[..., nn.Module], *args) -> nn.Module:
         return build(*args)
 
 
+def check_target_installed(target: str) -> None:
+    """Refuse a target whose package (mmdet, mmseg, timm) cannot be imported.
+
+    Args:
+        target (str): One of :data:`TARGETS`.
+
+    Raises:
+        CheckpointConversionError: If the package is missing or fails to import; the message
+            names it and the command that installs it.
+    """
+    if target not in _TARGET_PACKAGES:
+        return
+    package, install = _TARGET_PACKAGES[target]
+    try:
+        importlib.import_module(package)
+    except ImportError as err:
+        # err.name is another module when the package is there but one of its imports is not
+        state = ('is not installed' if err.name in (None, package) else
+                 f'fails to import ({err})')
+        raise CheckpointConversionError(
+            f'--to {target} needs {package}, which {state}; install it with {install}') from err
+
+
 def target_module(arch: ViTArch, target: str) -> nn.Module:
     """Build the (randomly initialised) module a target loads the converted weights into.
 
@@ -374,6 +405,7 @@ def target_module(arch: ViTArch, target: str) -> nn.Module:
         nn.Module: mmpretrain ``VisionTransformer``, mmamt ``ViTDetBackbone``, mmseg ``MAE`` or
         timm ``VisionTransformer``.
     """
+    check_target_installed(target)
     common = dict(img_size=arch.img_size, patch_size=arch.patch_size,
                   in_channels=arch.in_channels)
     layer_scale = 0.1 if arch.layer_scale else 0.  # any value > 0 builds the parameters
@@ -498,11 +530,13 @@ def convert_checkpoint(src: str,
         conversion record stored in its ``meta``.
 
     Raises:
-        CheckpointConversionError: For inputs or outputs that cannot be used.
+        CheckpointConversionError: For inputs or outputs that cannot be used, or a target whose
+            package is not installed.
         KeyCoverageError: If any encoder weight is missing, unused or of a wrong shape.
     """
     if target not in TARGETS:
         raise CheckpointConversionError(f'--to must be one of {TARGETS}, got {target!r}')
+    check_target_installed(target)  # before reading a checkpoint that may be large
     if dst is not None:
         check_output_path(src, dst, force)
     state_dict, meta = load_source(src, unsafe_load=unsafe_load)

@@ -12,6 +12,7 @@ from mmamt.analysis.attention_stats import (find_bank_files, object_mask_path, o
 from mmamt.datasets.transforms import AMTMaskGenerator
 from mmamt.datasets.attention_bank import map_entropy
 
+from ..test_utils.test_faults_io import write_unreadable_files
 from ..test_visualization._tiny import load_tool, tiny_files
 
 
@@ -117,3 +118,17 @@ def test_tool_reports_higher_object_share_for_hot_maps(synthetic_root, tmp_path)
     # without a config only the entropy is reported
     plain = tool.main([str(work)])
     assert plain[1]['object_share'] is None and plain[1]['entropy'] == peaked['entropy']
+
+
+def test_tool_refuses_unreadable_bank_files_in_one_line(tmp_path, capsys):
+    """A corrupt, truncated or foreign bank file ends the tool with status 2 and a one-line
+    message naming it, not a torch traceback (needs ``AttentionBank.from_file`` to read through
+    :func:`mmamt.utils.load_torch_file`)."""
+    tool = load_tool('tools/analysis_tools/attention_stats.py')
+    for problem, path in write_unreadable_files(tmp_path).items():
+        with pytest.raises(SystemExit) as exit_:
+            tool.main([path])
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2, problem
+        assert err.startswith('error: ') and err.count('\n') == 1, err
+        assert path in err and 'attention bank' in err and 'weights_only' not in err, err

@@ -359,6 +359,20 @@ def test_cli_refuses_to_overwrite_its_input(ckpts, tmp_path, capsys):
     assert src.read_bytes() == before  # the pre-training checkpoint is intact
 
 
+@pytest.mark.parametrize('target,package', [('mmdet', 'mmdet'), ('mmseg', 'mmseg')])
+def test_cli_refuses_a_target_whose_package_is_missing(ckpts, tmp_path, capsys, monkeypatch,
+                                                        target, package):
+    """Without mmdet (mmseg) --to mmdet (mmseg) is refused (2), not incomplete (1), with the
+    install command, before OUT is written."""
+    monkeypatch.setitem(sys.modules, package, None)  # `import mmdet` raises ImportError
+    dst = tmp_path / 'o.pth'
+    assert cli_main([ckpts['mae'][0], str(dst), '--to', target]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: ') and err.count('\n') == 1, err
+    assert f'--to {target} needs {package}' in err and 'make install-full' in err, err
+    assert not dst.exists()
+
+
 def test_cli_overwrites_an_existing_output_only_with_force(ckpts, tmp_path, capsys):
     dst = tmp_path / 'o.pth'
     dst.write_bytes(b'previous output')

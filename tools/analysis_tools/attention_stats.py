@@ -12,17 +12,21 @@ object), or by default the synthetic set's ADE label maps
         [--seg-dir DIR] [--json OUT]
 
 The logic lives in :mod:`mmamt.analysis.attention_stats` (``bank_report``, ``object_share``).
+A missing, truncated or foreign bank file ends the tool with status 2 and a one-line ``error:``
+message naming it.
 """
 import argparse
 import copy
 import json
 import os
 import os.path as osp
+import sys
 from typing import Dict, List, Optional
 
 from mmengine.config import Config, DictAction
 
 from mmamt.analysis.attention_stats import bank_report, find_bank_files, format_report
+from mmamt.utils import UnreadableFileError
 from mmamt.visualization import train_dataset_cfg
 
 
@@ -52,15 +56,22 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> List[Dict]:
+    """Print the report of the banks (and write ``--json``); return its records.
+
+    Exits with status 2 and a one-line message when a bank file is missing or unreadable.
+    """
     args = parse_args(argv)
-    files = find_bank_files(args.banks)
     img_paths: Optional[List[str]] = None
     if args.config:
         cfg = Config.fromfile(args.config)
         if args.cfg_options:
             cfg.merge_from_dict(args.cfg_options)
         img_paths = training_image_paths(cfg)
-    records = bank_report(files, img_paths, args.seg_dir)
+    try:
+        records = bank_report(find_bank_files(args.banks), img_paths, args.seg_dir)
+    except (FileNotFoundError, UnreadableFileError) as err:  # a wrong path, not a bug: no traceback
+        print(f'error: {err}', file=sys.stderr)
+        sys.exit(2)
     print(format_report(records))
     if args.json:
         os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)

@@ -7,9 +7,11 @@ Usage::
 The architecture comes from the config the pre-training run stored in IN (``--config`` gives it
 for checkpoints without one). It prints a key-coverage report and exits with status 1 when an
 encoder weight is missing, left unused or of a wrong shape (documented new parameters such as
-relative-position tables excepted), and with status 2 when IN is not a checkpoint, holds no
-backbone or config, when OUT is IN (by any path or link), or when OUT exists and ``--force`` is
-not given. OUT is only written (atomically) when the conversion is complete.
+relative-position tables excepted). It exits with status 2 (refused) when IN is not a
+checkpoint, holds no backbone or config, when OUT is IN (by any path or link), when OUT exists and
+``--force`` is not given, or when the target's package (mmdet, mmseg) is not installed (the
+message names the install command, ``make install-full``). OUT is only written (atomically) when
+the conversion is complete.
 
 Where the outputs go:
 
