@@ -6,6 +6,7 @@ from mmengine.config import Config
 from mmpretrain.registry import HOOKS, MODELS, TRANSFORMS
 
 import mmamt  # noqa: F401
+from mmamt.utils.amt_config import check_amt_wiring, refresh_hook_cfg
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(str(p.relative_to(ROOT)) for d in ('mae_amt', 'simmim_amt', 'demo')
@@ -23,16 +24,19 @@ def test_config_parses_and_uses_registered_modules(path):
     assert MODELS.get(cfg.model.type) is not None
     for t in _pipeline(cfg):
         assert TRANSFORMS.get(t['type']) is not None, t['type']
-    for h in cfg.get('custom_hooks', []):
-        assert HOOKS.get(h['type']) is not None
+    for h in list(cfg.get('custom_hooks', [])) + list((cfg.get('default_hooks') or {}).values()):
+        assert h is None or HOOKS.get(h['type']) is not None
     amt = 'amt' in Path(path).name.split('_')[0]
     types = [t['type'] for t in _pipeline(cfg)]
+    check_amt_wiring(cfg)  # the pieces come together, or none is there
     if amt:
         assert 'LoadAttentionMap' in types and 'AMTMaskGenerator' in types
-        assert cfg.custom_hooks[0]['type'] == 'AttentionRefreshHook'
+        # In default_hooks, so a derived config that sets custom_hooks keeps AMT.
+        assert cfg.default_hooks.amt_refresh['type'] == 'AttentionRefreshHook'
+        assert not cfg.get('custom_hooks')
         assert 'RandomResizedCrop' not in types and 'RandomFlip' not in types
     else:
-        assert 'LoadAttentionMap' not in types and not cfg.get('custom_hooks')
+        assert 'LoadAttentionMap' not in types and refresh_hook_cfg(cfg) is None
 
 
 @pytest.mark.parametrize('path', [p for p in CONFIGS if Path(p).name.startswith('mae-amt_')])
@@ -60,7 +64,8 @@ def test_reference_recipes():
     # The guidance measured best on real images (docs/does-amt-help.md), in every MAE-AMT config.
     assert (gen['throw_mode'], gen['mask_power'], gen['ramp_refreshes']) == ('least_first', 0.0, 4)
     assert mae.train_cfg.max_epochs == 400
-    assert (mae.custom_hooks[0].start_epoch, mae.custom_hooks[0].interval) == (40, 40)
+    hook = mae.default_hooks.amt_refresh
+    assert (hook.start_epoch, hook.interval) == (40, 40)
     sim = Config.fromfile(
         str(ROOT / 'configs/simmim_amt/simmim-amt_vit-base-p16_8xb256-amp-coslr-200e_in1k.py'))
     gen = next(t for t in _pipeline(sim) if t['type'] == 'AMTMaskGenerator')

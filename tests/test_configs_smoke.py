@@ -26,7 +26,8 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.runner import Runner
 
-from mmamt.utils import resolve_scoped_collate_fns, setup_checkpoints, setup_cpu_distributed
+from mmamt.utils.amt_config import refresh_hook_cfg
+from mmamt.utils.train_setup import setup_train_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / 'configs'
@@ -116,7 +117,7 @@ def shrink_loaders(cfg: Config) -> None:
 
 
 def has_attention_loop(cfg: Config) -> bool:
-    return any(h.type == 'AttentionRefreshHook' for h in cfg.get('custom_hooks', []))
+    return refresh_hook_cfg(cfg) is not None
 
 
 def shorten_loops(cfg: Config) -> None:
@@ -127,9 +128,8 @@ def shorten_loops(cfg: Config) -> None:
         return
     epochs = 2 if has_attention_loop(cfg) else 1
     train_cfg.update(max_epochs=epochs, val_interval=epochs + 1)
-    for hook in cfg.get('custom_hooks', []):
-        if hook.type == 'AttentionRefreshHook':
-            hook.update(start_epoch=1, interval=1)
+    if has_attention_loop(cfg):
+        refresh_hook_cfg(cfg).update(start_epoch=1, interval=1)
 
 
 def amp_where_it_runs(cfg: Config) -> None:
@@ -173,8 +173,7 @@ def test_config_trains(path, in_data_parent, tmp_path):
     cfg.work_dir = str(tmp_path / 'work')
     cfg.launcher = 'none'
     # What tools/train.py does after merging its options.
-    runner = Runner.from_cfg(
-        setup_checkpoints(setup_cpu_distributed(resolve_scoped_collate_fns(cfg))))
+    runner = Runner.from_cfg(setup_train_config(cfg))
     runner.train()
 
     assert runner.iter == runner.train_loop.max_iters

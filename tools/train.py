@@ -7,7 +7,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmamt  # noqa: F401  (registers mmamt modules, makes checkpoints resumable)
-from mmamt.utils import resolve_scoped_collate_fns, setup_checkpoints, setup_cpu_distributed
+from mmamt.utils.train_setup import setup_train_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -84,9 +84,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
-    cfg = setup_cpu_distributed(resolve_scoped_collate_fns(cfg))
-    cfg = setup_checkpoints(cfg)  # atomic checkpoint files; --resume skips unreadable ones
-    runner = Runner.from_cfg(cfg)
+    # AMT pieces checked, CPU DDP, atomic checkpoints; --resume skips unreadable ones
+    runner = Runner.from_cfg(setup_train_config(cfg))
     runner.train()
 
 

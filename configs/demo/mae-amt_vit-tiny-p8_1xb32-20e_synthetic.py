@@ -83,9 +83,9 @@ param_scheduler = [
          convert_to_iter_based=True),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=20)
-# After each refresh: panels of samples 0-3 to every visualizer backend.
-custom_hooks = [dict(type='AttentionRefreshHook', start_epoch=4, interval=4, num_panels=4)]
 default_hooks = dict(
+    # The attention loop; after each refresh, panels of samples 0-3 to every visualizer backend.
+    amt_refresh=dict(type='AttentionRefreshHook', start_epoch=4, interval=4, num_panels=4),
     logger=dict(type='LoggerHook', interval=5),
     checkpoint=dict(type='CheckpointHook', interval=4, max_keep_ckpts=2))
 randomness = dict(seed=0, diff_rank_seed=True)

@@ -15,6 +15,7 @@ param_scheduler = [
          convert_to_iter_based=True),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=40)
-# AMT from 10% of the run, a refresh every 10%.
-custom_hooks = [dict(type='AttentionRefreshHook', start_epoch=4, interval=4, num_panels=4)]
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=4, max_keep_ckpts=2))
+default_hooks = dict(
+    # AMT from 10% of the run, a refresh every 10%.
+    amt_refresh=dict(start_epoch=4, interval=4),
+    checkpoint=dict(type='CheckpointHook', interval=4, max_keep_ckpts=2))

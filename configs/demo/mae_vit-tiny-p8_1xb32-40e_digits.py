@@ -15,4 +15,5 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-custom_hooks = []
+# No attention loop: the baseline.
+default_hooks = dict(amt_refresh=None)

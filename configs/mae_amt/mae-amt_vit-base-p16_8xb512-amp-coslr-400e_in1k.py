@@ -21,4 +21,6 @@ train_dataloader = dict(
     dataset=dict(pipeline={{_base_.amt_train_pipeline}}),
     collate_fn=dict(_delete_=True, type='default_collate'))
 
-custom_hooks = [dict(type='AttentionRefreshHook', start_epoch=40, interval=40)]
+# The attention loop. In default_hooks (dicts merge on inheritance, lists replace), so a config
+# that sets custom_hooks keeps AMT; default_hooks = dict(amt_refresh=None) turns it off.
+default_hooks = dict(amt_refresh=dict(type='AttentionRefreshHook', start_epoch=40, interval=40))

@@ -82,8 +82,10 @@ param_scheduler = [
          convert_to_iter_based=True)
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200)
-custom_hooks = [dict(type='AttentionRefreshHook', start_epoch=40, interval=40)]
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3))
+# The attention loop in default_hooks (see the MAE-AMT config): custom_hooks stay free.
+default_hooks = dict(
+    amt_refresh=dict(type='AttentionRefreshHook', start_epoch=40, interval=40),
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3))
 randomness = dict(seed=0, diff_rank_seed=True)
 resume = True
 auto_scale_lr = dict(base_batch_size=2048)

@@ -25,6 +25,8 @@ from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS, TRANSFORMS
 from mmpretrain.structures import DataSample
 
+from mmamt.utils.amt_config import mask_generator_cfg, refresh_hook_cfg
+
 PRECISIONS = ('fp32', 'fp16', 'bf16')
 
 
@@ -45,32 +47,14 @@ def model_config(cfg: Config) -> ConfigDict:
     return model
 
 
-def _pipelines(dataset: dict) -> List[list]:
-    found = [dataset['pipeline']] if 'pipeline' in dataset else []
-    for key in ('dataset', 'datasets'):
-        inner = dataset.get(key)
-        for d in (inner if isinstance(inner, (list, tuple)) else [inner] if inner else []):
-            found += _pipelines(d)
-    return found
-
-
-def find_transform(cfg: Config, type_name: str) -> Optional[dict]:
-    """The first transform of ``type_name`` in the training pipeline (through wrappers)."""
-    for pipeline in _pipelines(cfg.train_dataloader.dataset):
-        for t in pipeline:
-            if t.get('type') == type_name:
-                return t
-    return None
-
-
 def amt_active(cfg: Config) -> bool:
     """Whether the config turns AMT on (refreshes attention maps) at some epoch."""
-    return any(h.get('type') == 'AttentionRefreshHook' for h in cfg.get('custom_hooks', []))
+    return refresh_hook_cfg(cfg) is not None
 
 
 def build_mask_generator(cfg: Config):
     """The config's ``AMTMaskGenerator``, or None (the model masks, e.g. mmpretrain MAE)."""
-    t = find_transform(cfg, 'AMTMaskGenerator')
+    t = mask_generator_cfg(cfg)
     return None if t is None else TRANSFORMS.build(copy.deepcopy(t))
 
 

@@ -15,8 +15,9 @@ refresh every 20%" stays that at any length.
 
 Overrides: ``key=value`` as ``--cfg-options`` takes them (``optim_wrapper.optimizer.lr=1e-3``),
 plus ``mask_generator.<arg>=value``, which sets ``<arg>`` of every ``AMTMaskGenerator`` in the
-training pipeline, and ``refresh_hook.<arg>=value`` for the ``AttentionRefreshHook`` in
-``custom_hooks`` (a list index would break whenever the pipeline or the hooks change).
+training pipeline, and ``refresh_hook.<arg>=value`` for the ``AttentionRefreshHook``
+(``default_hooks.amt_refresh``; a list index would break whenever the pipeline changes). Where
+the pieces sit is :mod:`mmamt.utils.amt_config`'s business.
 """
 import argparse
 import json
@@ -33,6 +34,9 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
 
+from mmamt.utils.amt_config import (MASK_GENERATOR, REFRESH_HOOK, REFRESH_HOOK_KEY,
+                                    find_transforms, refresh_arg, refresh_hook_cfg,
+                                    refresh_hooks, without_refresh_panels)
 from mmamt.utils.io import atomic_write_bytes
 
 MASK_GENERATOR_PREFIX = 'mask_generator.'
@@ -109,10 +113,10 @@ def scale_schedule(cfg: Config, epochs: int) -> None:
             sched['T_max'] = (new_end - new_begin if sched['T_max'] == end - begin
                               else _scale(sched['T_max'], factor, 1))
         sched['begin'], sched['end'] = new_begin, new_end
-    for hook in cfg.get('custom_hooks') or []:
-        if hook.get('type') == 'AttentionRefreshHook':
-            hook['start_epoch'] = _scale(hook.get('start_epoch', 40), factor, 1)
-            hook['interval'] = _scale(hook.get('interval', 40), factor, 1)
+    if refresh_hook_cfg(cfg) is not None:
+        hook = refresh_hook_cfg(cfg)
+        for arg in ('start_epoch', 'interval'):
+            hook[arg] = _scale(refresh_arg(cfg, arg), factor, 1)
 
 
 def apply_options(cfg: Config, options: Dict) -> None:
@@ -120,14 +124,14 @@ def apply_options(cfg: Config, options: Dict) -> None:
 
     Raises:
         KeyError: If a ``mask_generator.`` (``refresh_hook.``) override is given but the
-            training pipeline has no ``AMTMaskGenerator`` (``custom_hooks`` no
+            training pipeline has no ``AMTMaskGenerator`` (the config no
             ``AttentionRefreshHook``).
     """
     targets = {
-        MASK_GENERATOR_PREFIX: ('train_dataloader.dataset.pipeline', 'AMTMaskGenerator',
-                                lambda: cfg.train_dataloader.dataset.pipeline),
-        REFRESH_HOOK_PREFIX: ('custom_hooks', 'AttentionRefreshHook',
-                              lambda: cfg.get('custom_hooks') or []),
+        MASK_GENERATOR_PREFIX: ('train_dataloader.dataset.pipeline', MASK_GENERATOR,
+                                lambda: find_transforms(cfg, MASK_GENERATOR)),
+        REFRESH_HOOK_PREFIX: (f'default_hooks.{REFRESH_HOOK_KEY}', REFRESH_HOOK,
+                              lambda: [h for _, h in refresh_hooks(cfg)]),
     }
     plain = {}
     for key, value in options.items():
@@ -136,7 +140,7 @@ def apply_options(cfg: Config, options: Dict) -> None:
             plain[key] = value
             continue
         where, type_name, items = targets[prefix]
-        steps = [t for t in items() if t.get('type') == type_name]
+        steps = items()
         if not steps:
             raise KeyError(f'override {key!r}: {where} has no {type_name}')
         for t in steps:
@@ -168,9 +172,7 @@ def build_run_config(variant: Variant, data_root: str, work_dir: str, epochs: in
     cfg.train_dataloader.dataset.data_root = osp.abspath(data_root)
     cfg.randomness = dict(seed=int(seed), diff_rank_seed=True)
     if not keep_visualization:
-        for hook in cfg.get('custom_hooks') or []:
-            if hook.get('type') == 'AttentionRefreshHook':
-                hook.num_panels = 0
+        without_refresh_panels(cfg)
     # Only the final checkpoint: it is what gets probed.
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=int(epochs),
                                         max_keep_ckpts=1)
@@ -268,15 +270,14 @@ def run_one(spec: Dict) -> Dict:
 
     import mmamt  # noqa: F401  (registers the AMT modules)
     from mmamt.analysis.probe import build_encoder_model, probe_model
-    from mmamt.utils import resolve_scoped_collate_fns, setup_checkpoints
+    from mmamt.utils.train_setup import setup_train_config
 
     if spec.get('threads'):
         torch.set_num_threads(int(spec['threads']))
     variant = Variant(**spec['variant'])
     cfg = build_run_config(variant, spec['data_root'], spec['work_dir'], spec['epochs'],
                            spec['seed'], spec.get('keep_visualization', False))
-    # As tools/train.py builds it: scoped collate functions resolved, atomic checkpoints.
-    runner = Runner.from_cfg(setup_checkpoints(resolve_scoped_collate_fns(cfg)))
+    runner = Runner.from_cfg(setup_train_config(cfg))  # as tools/train.py builds it
     stats = PretrainStatsHook()
     runner.register_hook(stats, priority='VERY_HIGH')
     start = time.perf_counter()

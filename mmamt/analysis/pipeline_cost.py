@@ -17,7 +17,7 @@ from mmengine.dataset import Compose
 from mmpretrain.registry import TRANSFORMS
 
 from mmamt.datasets import AttentionBank
-from .bench import find_transform
+from mmamt.utils.amt_config import mask_generator_cfg
 
 
 def natural_like_images(n: int, width: int, height: int, seed: int = 0) -> List[np.ndarray]:
@@ -49,8 +49,8 @@ def train_pipeline(cfg: Config, num_samples: int) -> Tuple[Compose, object]:
             continue
         built = TRANSFORMS.build(copy.deepcopy(t))
         if t['type'] == 'LoadAttentionMap':
-            gen = find_transform(cfg, 'AMTMaskGenerator')
-            grid = gen['input_size'] // gen.get('model_patch_size', 16)
+            gen = TRANSFORMS.build(copy.deepcopy(mask_generator_cfg(cfg)))
+            grid = gen.input_size // gen.model_patch_size
             bank = AttentionBank(num_samples, (grid, grid))
             g = torch.Generator().manual_seed(0)
             bank.update(torch.arange(num_samples), torch.rand(num_samples, grid, grid,

@@ -4,6 +4,8 @@ from typing import Dict
 import torch
 from mmengine.config import Config
 
+from mmamt.utils.amt_config import refresh_arg
+
 from .bench import StepBench, round_robin
 
 
@@ -11,13 +13,10 @@ def refresh_schedule(cfg: Config) -> Dict[str, int]:
     """Epochs, start and interval of the config's ``AttentionRefreshHook`` and its refreshes.
 
     Raises:
-        ValueError: If the config has no ``AttentionRefreshHook`` in ``custom_hooks``.
+        ValueError: If the config has no ``AttentionRefreshHook``.
     """
-    hooks = [h for h in cfg.get('custom_hooks', []) if h.get('type') == 'AttentionRefreshHook']
-    if not hooks:
-        raise ValueError('the config has no AttentionRefreshHook in custom_hooks')
     epochs = int(cfg.train_cfg.max_epochs)
-    start, interval = int(hooks[0].get('start_epoch', 40)), int(hooks[0].get('interval', 40))
+    start, interval = int(refresh_arg(cfg, 'start_epoch')), int(refresh_arg(cfg, 'interval'))
     return dict(epochs=epochs, start_epoch=start, interval=interval,
                 refreshes=len(range(start, epochs, interval)))
 

@@ -23,6 +23,7 @@ from PIL import Image
 
 from mmamt.datasets.transforms import AMTMaskGenerator, refresh_view_transforms
 from mmamt.datasets.transforms.attention_view import FULL_VIEW, VIEW_KEY
+from mmamt.utils.amt_config import REFRESH_HOOK, default_arg, refresh_arg, refresh_hook_cfg
 from mmamt.utils.scope import config_scope
 from .panel import MIN_TILE, draw_panel
 from .reconstruction import (attention_maps, input_size, patches_to_images, reconstruct,
@@ -250,8 +251,8 @@ def write_panels(config: Union[str, Config],
         dataset_cfg = train_dataset_cfg(cfg)
         generator = build_mask_generator(dataset_cfg.pipeline)
         pipeline = view_pipeline(dataset_cfg.pipeline, input_size(model))
-        map_norm = next((h.get('map_norm', 'minmax') for h in cfg.get('custom_hooks') or []
-                         if h.get('type') == 'AttentionRefreshHook'), 'minmax')
+        map_norm = (refresh_arg(cfg, 'map_norm') if refresh_hook_cfg(cfg) is not None
+                    else default_arg(REFRESH_HOOK, 'map_norm'))
 
         if images is not None:
             files = _image_files(images)

@@ -20,12 +20,12 @@ def test_scale_schedule_keeps_the_shape_of_the_schedule():
     warmup, cosine = cfg.param_scheduler
     assert (warmup.begin, warmup.end) == (0, 4)
     assert (cosine.begin, cosine.end, cosine.T_max) == (4, 40, 36)
-    hook = next(h for h in cfg.custom_hooks if h.type == 'AttentionRefreshHook')
+    hook = cfg.default_hooks.amt_refresh
     assert (hook.start_epoch, hook.interval) == (8, 8)
     assert cfg.train_cfg.max_epochs == 40
     cfg = Config.fromfile(AMT)
     scale_schedule(cfg, 2)
-    hook = next(h for h in cfg.custom_hooks if h.type == 'AttentionRefreshHook')
+    hook = cfg.default_hooks.amt_refresh
     assert (hook.start_epoch, hook.interval) == (1, 1)  # never below one epoch
     assert cfg.param_scheduler[1].end == 2 and cfg.param_scheduler[0].end >= 1
     with pytest.raises(ValueError, match='epochs'):
@@ -46,7 +46,7 @@ def test_variant_overrides(tmp_path):
     assert cfg.randomness.seed == 3 and cfg.train_cfg.max_epochs == 10
     assert cfg.train_dataloader.dataset.data_root == str(tmp_path / 'data')
     # the demo config draws 4 panels after each refresh; harness runs draw none
-    assert [h.num_panels for h in cfg.custom_hooks if h.type == 'AttentionRefreshHook'] == [0]
+    assert cfg.default_hooks.amt_refresh.num_panels == 0
     with pytest.raises(KeyError, match='AMTMaskGenerator'):
         build_run_config(Variant('mae', MAE, {'mask_generator.throw_mode': 'least'}),
                          str(tmp_path), str(tmp_path / 'r'), 2, 0)
@@ -54,9 +54,9 @@ def test_variant_overrides(tmp_path):
     cfg = build_run_config(parse_variant([f'max={AMT}', 'refresh_hook.map_norm=max',
                                           'refresh_hook.interval=3']),
                            str(tmp_path), str(tmp_path / 'r'), 10, 0)
-    hook = next(h for h in cfg.custom_hooks if h.type == 'AttentionRefreshHook')
+    hook = cfg.default_hooks.amt_refresh
     assert (hook.map_norm, hook.interval) == ('max', 3)
-    with pytest.raises(KeyError, match='custom_hooks has no AttentionRefreshHook'):
+    with pytest.raises(KeyError, match='default_hooks.amt_refresh has no AttentionRefreshHook'):
         build_run_config(Variant('mae', MAE, {'refresh_hook.map_norm': 'max'}),
                          str(tmp_path), str(tmp_path / 'r'), 2, 0)
     with pytest.raises(ValueError, match='NAME=CONFIG'):

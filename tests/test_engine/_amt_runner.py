@@ -62,9 +62,10 @@ def tiny_cfg(data_root, work_dir, max_epochs=3, start_epoch=1, interval=1, num_w
         train_cfg=dict(type='EpochBasedTrainLoop', max_epochs=max_epochs),
         default_hooks=dict(
             checkpoint=dict(type='CheckpointHook', interval=1),
-            logger=dict(type='LoggerHook', interval=1)),
-        custom_hooks=[dict(type='AttentionRefreshHook', start_epoch=start_epoch,
-                           interval=interval, batch_size=8, num_workers=0)],
+            logger=dict(type='LoggerHook', interval=1),
+            amt_refresh=dict(type='AttentionRefreshHook', start_epoch=start_epoch,
+                             interval=interval, batch_size=8, num_workers=0)),
+        custom_hooks=[],
         randomness=dict(seed=0),
         log_level='WARNING',
     )

@@ -50,7 +50,7 @@ def test_map_norm_reaches_the_bank(synthetic_root, tmp_path):
     for norm in ('minmax', 'max'):
         cfg = tiny_cfg(synthetic_root, tmp_path / norm, max_epochs=2, start_epoch=1,
                        interval=1, num_workers=0, crop=False)
-        cfg.custom_hooks[0]['map_norm'] = norm
+        cfg.default_hooks.amt_refresh['map_norm'] = norm
         runner = Runner.from_cfg(cfg)
         runner.train()
         hook = refresh_hook(runner)

@@ -16,7 +16,7 @@ from ._amt_runner import IMG, PATCH, tiny_cfg
 
 def _cfg(root, work_dir, vis_backends, vis_type='AMTVisualizer'):
     cfg = tiny_cfg(root, work_dir, max_epochs=2, start_epoch=1, interval=1, num_workers=0)
-    cfg.custom_hooks[0].num_panels = 3
+    cfg.default_hooks.amt_refresh.num_panels = 3
     # A unique name: Visualizer is a per-name singleton and would keep another run's folder.
     cfg.visualizer = dict(type=vis_type, name=f'amt-vis-{uuid.uuid4().hex}',
                           vis_backends=vis_backends)

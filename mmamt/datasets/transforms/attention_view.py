@@ -10,10 +10,12 @@ view, at the mask grid.
 """
 import copy
 import functools
+import logging
 from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmcv.transforms import BaseTransform, RandomFlip
+from mmengine.logging import print_log
 from mmpretrain.datasets.transforms import RandomResizedCrop
 from mmpretrain.registry import TRANSFORMS
 
@@ -88,7 +90,9 @@ class LoadAttentionMap(BaseTransform):
 
     The bank is attached by ``AttentionRefreshHook`` before the dataloader workers start. With
     no bank attached (e.g. a pipeline used outside training), the map is uniform and AMT is
-    inactive, so ``AMTMaskGenerator`` falls back to random masking.
+    inactive, so ``AMTMaskGenerator`` falls back to random masking; the first such sample of
+    each process logs a warning, since in training it means the run has no refresh hook and is
+    plain random masking (``tools/train.py`` refuses that config before it starts).
 
     **Required Keys:** ``sample_idx``. **Added Keys:** ``attn_map`` (float32 ``(h, w)`` or None),
     ``amt_active`` (bool), ``amt_refreshes`` (int, refreshes so far), ``amt_view``
@@ -97,6 +101,7 @@ class LoadAttentionMap(BaseTransform):
 
     def __init__(self) -> None:
         self.bank = None
+        self._warned = False
 
     def attach(self, bank) -> None:
         """Read maps from ``bank`` (an :class:`AttentionBank`) from now on."""
@@ -105,6 +110,12 @@ class LoadAttentionMap(BaseTransform):
     def transform(self, results: dict) -> dict:
         results[VIEW_KEY] = FULL_VIEW
         if self.bank is None:
+            if not self._warned:
+                self._warned = True
+                print_log('LoadAttentionMap has no attention bank attached: every map is uniform '
+                          'and AMT is off (random masking). In training the AttentionRefreshHook '
+                          '(default_hooks.amt_refresh) attaches it; a run without one is not AMT.',
+                          logger='current', level=logging.WARNING)
             results['attn_map'] = None
             results['amt_active'] = False
             results['amt_refreshes'] = 0
