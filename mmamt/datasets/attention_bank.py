@@ -6,14 +6,15 @@ storage lives in shared memory, created in the main process before workers start
 refresh in the main process reaches persistent workers with no copy per worker. The small
 ``state`` tensor (AMT active flag, epoch of the last refresh) is shared the same way.
 """
+import copy
 import hashlib
 import os.path as osp
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
-from mmamt.utils.io import atomic_torch_save
+from mmamt.utils.io import atomic_torch_save, load_torch_file
 
 
 def map_entropy(maps) -> np.ndarray:
@@ -83,14 +84,21 @@ class AttentionBank:
         data_id (str, optional): :func:`dataset_identity` of the training set the maps belong
             to; saved with the maps and checked when they are loaded. Defaults to None (not
             checked).
+        made_with (dict, optional): The one record of what the maps were made with, saved with
+            them (in bank files and checkpoints) so that tools read it from the bank and a
+            resume can compare it: ``maps`` (how a map is made: ``source``, ``map_norm``,
+            ``image_size``, ``grid``, ``quantisation``), ``model`` (the settings of the model
+            that computed them, :func:`mmamt.models.utils.describe_model`) and ``run``
+            (``world_size``, ``iters_per_epoch``). Defaults to None (an empty record).
     """
 
-    def __init__(self, num_samples: int, grid: Tuple[int, int],
-                 data_id: Optional[str] = None) -> None:
+    def __init__(self, num_samples: int, grid: Tuple[int, int], data_id: Optional[str] = None,
+                 made_with: Optional[Dict] = None) -> None:
         if num_samples < 1:
             raise ValueError(f'num_samples must be >= 1, got {num_samples}')
         self.grid = (int(grid[0]), int(grid[1]))
         self.data_id = data_id
+        self.made_with = copy.deepcopy(made_with) if made_with else {}
         # Uniform until the first refresh, which makes AMT sampling equal to random sampling.
         self.maps = torch.full((num_samples, *self.grid), 255, dtype=torch.uint8).share_memory_()
         # [active, last_refresh_epoch, number of refreshes]
@@ -168,7 +176,25 @@ class AttentionBank:
         """Everything needed to resume without recomputing the maps."""
         return dict(maps=self.maps.clone(), num_samples=self.num_samples, grid=list(self.grid),
                     data_id=self.data_id, active=self.active,
-                    last_refresh_epoch=self.last_refresh_epoch, num_refreshes=self.num_refreshes)
+                    last_refresh_epoch=self.last_refresh_epoch, num_refreshes=self.num_refreshes,
+                    made_with=copy.deepcopy(self.made_with))
+
+    def map_changes(self, state: Dict) -> Optional[List[str]]:
+        """How the saved maps were made differently from how this bank makes them.
+
+        Args:
+            state (dict): A :meth:`state_dict`.
+
+        Returns:
+            list[str] | None: ``'KEY: SAVED -> NOW'`` per differing entry of ``made_with['maps']``
+            (empty when they agree); None when the saved bank records nothing (older mmamt).
+        """
+        saved = (state.get('made_with') or {}).get('maps')
+        if saved is None:
+            return None
+        now = self.made_with.get('maps', {})
+        return [f'{k}: {saved.get(k)!r} -> {now.get(k)!r}' for k in sorted(set(saved) | set(now))
+                if saved.get(k) != now.get(k)]
 
     def data_mismatch(self, state: Dict, source: str = 'checkpoint') -> Optional[str]:
         """How the training data a saved bank was made for differs from this bank's.
@@ -209,6 +235,8 @@ class AttentionBank:
                              f'{mismatch}')
         if self.data_id is None:
             self.data_id = state.get('data_id')
+        if not self.made_with:
+            self.made_with = copy.deepcopy(state.get('made_with') or {})
         self.maps.copy_(state['maps'])
         self.state[0] = int(bool(state['active']))
         self.state[1] = int(state['last_refresh_epoch'])
@@ -221,8 +249,9 @@ class AttentionBank:
     @classmethod
     def from_file(cls, path: str) -> 'AttentionBank':
         """Load a bank written by :meth:`save`."""
-        state = torch.load(path, map_location='cpu', weights_only=True)
-        bank = cls(int(state['num_samples']), tuple(state['grid']), state.get('data_id'))
+        state = load_torch_file(path, 'an AMT attention bank written by AttentionRefreshHook')
+        bank = cls(int(state['num_samples']), tuple(state['grid']), state.get('data_id'),
+                   state.get('made_with'))
         bank.load_state_dict(state, source=path)
         return bank
 

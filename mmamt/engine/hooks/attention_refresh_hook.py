@@ -19,10 +19,11 @@ from torch.utils.data import DataLoader
 
 from mmamt.datasets import AMTMaskGenerator, AttentionBank, LoadAttentionMap, dataset_identity
 from mmamt.datasets.transforms import SampleNamingCompose, refresh_view_transforms
-from mmamt.models.utils import MAP_NORMS
+from mmamt.models.utils import MAP_NORMS, describe_model
 from mmamt.utils import eval_mode
 from mmamt.visualization import AMTVisualizer
 from mmamt.visualization.panel import MIN_TILE
+from .resume_checks import check_same_model, warn_epoch_length
 
 BANK_KEY = 'amt_bank'
 
@@ -157,15 +158,30 @@ class AttentionRefreshHook(Hook):
         if not loaders:
             raise ValueError('AttentionRefreshHook: train_dataloader.dataset.pipeline has no '
                              'LoadAttentionMap; put it right after LoadImageFromFile')
+        if not find_transforms(dataset, AMTMaskGenerator):
+            raise ValueError('AttentionRefreshHook: train_dataloader.dataset.pipeline has no '
+                             'AMTMaskGenerator, so the maps it computes would never reach the '
+                             'token masks; add it (see configs/_base_/amt_mae_pipeline.py) or set '
+                             'default_hooks.amt_refresh=None to train without AMT')
         self.check_sizes(runner, dataset)
-        grid = tuple(self._backbone(runner).patch_resolution)
-        self.bank = AttentionBank(len(dataset), grid, dataset_identity(dataset))
+        self.bank = AttentionBank(len(dataset), tuple(self._backbone(runner).patch_resolution),
+                                  dataset_identity(dataset), self.made_with(runner))
         for t in loaders:
             t.attach(self.bank)
         if type(dataset.pipeline) is Compose:
             # errors of the loading transforms then name the sample and its file
             dataset.pipeline = SampleNamingCompose(dataset.pipeline.transforms)
         return self.bank
+
+    def made_with(self, runner) -> Dict:
+        """The record saved with the bank: how its maps are made, by which model, in which run."""
+        backbone = self._backbone(runner)
+        maps = dict(source='last-layer [CLS] attention, heads averaged', map_norm=self.map_norm,
+                    image_size=[int(v) for v in backbone.input_size],
+                    grid=[int(v) for v in backbone.patch_resolution],
+                    quantisation='uint8, value / 255')
+        run = dict(world_size=get_dist_info()[1], iters_per_epoch=len(runner.train_dataloader))
+        return dict(maps=maps, model=describe_model(get_ori_model(runner.model)), run=run)
 
     def check_sizes(self, runner, dataset) -> None:
         """Refuse a pipeline and model that disagree on sizes, naming the config keys.
@@ -260,6 +276,11 @@ class AttentionRefreshHook(Hook):
                                   'if one was due)')
             return
         saved = checkpoint[BANK_KEY]
+        # Runs before mmengine loads any weight: a changed model is refused by name instead of
+        # failing inside AdamW, or (num_heads) resuming silently with other weights' meaning.
+        check_same_model(saved, checkpoint.get('state_dict') or {}, get_ori_model(runner.model))
+        warn_epoch_length(runner, saved.get('made_with', {}).get('run'),
+                          bank.made_with.get('run', {}))
         mismatch = bank.data_mismatch(saved)
         if mismatch is not None:
             # The maps are a function of the model and the data: recomputing them from the
@@ -269,6 +290,17 @@ class AttentionRefreshHook(Hook):
                 f'({mismatch}); its maps are discarded: maps start uniform and AMT inactive until '
                 'a refresh (before training continues if one was due)')
             return
+        changes = bank.map_changes(saved)
+        if changes:
+            runner.logger.warning(
+                f'AMT: the attention maps in the checkpoint were made differently '
+                f'({"; ".join(changes)}); they are discarded and recomputed with the '
+                'current settings by a refresh before training continues if one was due '
+                '(until then maps are uniform and AMT inactive)')
+            return
+        if changes is None:
+            runner.logger.warning('AMT: the attention bank in the checkpoint records no map '
+                                  'settings (saved by an older mmamt); assuming they are unchanged')
         if saved.get('data_id') is None:
             runner.logger.warning('AMT: the attention bank in the checkpoint records no data '
                                   'identity (saved by an older mmamt); assuming the training set '
