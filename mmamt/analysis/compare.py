@@ -7,176 +7,31 @@ state), probes the frozen encoder of the final checkpoint ([CLS] and mean-patch 
 logistic regression, :mod:`mmamt.analysis.probe`) and writes ``result.json`` into the run's work
 dir. A run whose ``result.json`` matches its spec is reused, so seeds and variants can be added to
 an earlier comparison. :func:`summarize` and :func:`format_table` turn the runs into one table.
-
-Schedule scaling keeps the shape of the config's schedule: with ``f = epochs / max_epochs``,
-every by-epoch ``param_scheduler`` boundary and ``AttentionRefreshHook``'s ``start_epoch`` and
-``interval`` are multiplied by ``f`` (rounded, at least 1), so "AMT from 20% of the epochs, a
-refresh every 20%" stays that at any length.
-
-Overrides: ``key=value`` as ``--cfg-options`` takes them (``optim_wrapper.optimizer.lr=1e-3``),
-plus ``mask_generator.<arg>=value``, which sets ``<arg>`` of every ``AMTMaskGenerator`` in the
-training pipeline, and ``refresh_hook.<arg>=value`` for the ``AttentionRefreshHook``
-(``default_hooks.amt_refresh``; a list index would break whenever the pipeline changes). Where
-the pieces sit is :mod:`mmamt.utils.amt_config`'s business.
+The variants, their overrides and schedule scaling are :mod:`mmamt.analysis.variants`; the whole
+request is checked there before any run starts.
 """
-import argparse
+import contextlib
 import json
 import os
 import os.path as osp
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional, Sequence
+from dataclasses import asdict
+from typing import Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
 
-from mmamt.utils.amt_config import (MASK_GENERATOR, REFRESH_HOOK, REFRESH_HOOK_KEY,
-                                    find_transforms, refresh_arg, refresh_hook_cfg,
-                                    refresh_hooks, without_refresh_panels)
-from mmamt.utils.io import atomic_write_bytes
+from mmamt.utils.io import atomic_write_bytes, pid_alive
 
-MASK_GENERATOR_PREFIX = 'mask_generator.'
-REFRESH_HOOK_PREFIX = 'refresh_hook.'
+from .variants import Variant, build_run_config, check_request
+
 RESULT_FILE = 'result.json'
 SPEC_FILE = 'spec.json'
 PROGRESS_FILE = 'progress.json'
-
-
-@dataclass
-class Variant:
-    """A named pre-training variant.
-
-    Args:
-        name (str): Name in the table and the work dir (letters, digits, ``-_.``).
-        config (str): Pre-training config file.
-        options (dict): Overrides, ``{key: value}`` (see the module docstring).
-    """
-    name: str
-    config: str
-    options: Dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not self.name or not all(c.isalnum() or c in '-_.' for c in self.name):
-            raise ValueError(f'variant name {self.name!r} must be non-empty letters, digits, '
-                             '"-", "_" or "."')
-
-
-def parse_variant(tokens: Sequence[str]) -> Variant:
-    """``['NAME=CONFIG', 'KEY=VALUE', ...]`` (one ``--variant`` of the tool) to a Variant.
-
-    Values are parsed as ``--cfg-options`` parses them (numbers, booleans, lists, strings).
-    """
-    if not tokens or '=' not in tokens[0]:
-        raise ValueError(f'--variant needs NAME=CONFIG first, got {list(tokens)!r}')
-    name, config = tokens[0].split('=', 1)
-    for token in tokens[1:]:
-        if '=' not in token:
-            raise ValueError(f'variant {name!r}: override {token!r} is not KEY=VALUE')
-    # The parser tools/train.py uses for --cfg-options, on the override tokens alone.
-    parser = argparse.ArgumentParser(prog=f'variant {name}', add_help=False)
-    parser.add_argument('options', nargs='*', action=DictAction)
-    options = parser.parse_args(list(tokens[1:])).options or {}
-    return Variant(name, config, dict(options))
-
-
-def _scale(value: int, factor: float, minimum: int = 0) -> int:
-    return max(minimum, int(round(value * factor)))
-
-
-def scale_schedule(cfg: Config, epochs: int) -> None:
-    """Stretch the config's epoch-based schedule to ``epochs`` in place (see module docstring).
-
-    Raises:
-        ValueError: If ``epochs`` < 1 or the config has no ``train_cfg.max_epochs``.
-    """
-    if int(epochs) != epochs or epochs < 1:
-        raise ValueError(f'epochs={epochs} must be an integer >= 1')
-    old = cfg.get('train_cfg', {}).get('max_epochs')
-    if not old:
-        raise ValueError('the config has no train_cfg.max_epochs (an epoch-based loop is needed)')
-    factor = epochs / old
-    cfg.train_cfg.max_epochs = int(epochs)
-    schedulers = cfg.get('param_scheduler') or []
-    if isinstance(schedulers, dict):
-        schedulers = [schedulers]
-    for sched in schedulers:
-        if not sched.get('by_epoch', True):
-            continue
-        begin, end = sched.get('begin', 0), sched.get('end', old)
-        new_begin = _scale(begin, factor)
-        new_end = epochs if end >= old else max(new_begin + 1, _scale(end, factor, 1))
-        if 'T_max' in sched:
-            sched['T_max'] = (new_end - new_begin if sched['T_max'] == end - begin
-                              else _scale(sched['T_max'], factor, 1))
-        sched['begin'], sched['end'] = new_begin, new_end
-    if refresh_hook_cfg(cfg) is not None:
-        hook = refresh_hook_cfg(cfg)
-        for arg in ('start_epoch', 'interval'):
-            hook[arg] = _scale(refresh_arg(cfg, arg), factor, 1)
-
-
-def apply_options(cfg: Config, options: Dict) -> None:
-    """Apply a variant's overrides in place (see the module docstring for the keys).
-
-    Raises:
-        KeyError: If a ``mask_generator.`` (``refresh_hook.``) override is given but the
-            training pipeline has no ``AMTMaskGenerator`` (the config no
-            ``AttentionRefreshHook``).
-    """
-    targets = {
-        MASK_GENERATOR_PREFIX: ('train_dataloader.dataset.pipeline', MASK_GENERATOR,
-                                lambda: find_transforms(cfg, MASK_GENERATOR)),
-        REFRESH_HOOK_PREFIX: (f'default_hooks.{REFRESH_HOOK_KEY}', REFRESH_HOOK,
-                              lambda: [h for _, h in refresh_hooks(cfg)]),
-    }
-    plain = {}
-    for key, value in options.items():
-        prefix = next((p for p in targets if key.startswith(p)), None)
-        if prefix is None:
-            plain[key] = value
-            continue
-        where, type_name, items = targets[prefix]
-        steps = items()
-        if not steps:
-            raise KeyError(f'override {key!r}: {where} has no {type_name}')
-        for t in steps:
-            t[key[len(prefix):]] = value
-    if plain:
-        cfg.merge_from_dict(plain)
-
-
-def build_run_config(variant: Variant, data_root: str, work_dir: str, epochs: int, seed: int,
-                     keep_visualization: bool = False) -> Config:
-    """The mmengine config of one run of ``variant``.
-
-    Args:
-        variant (Variant): What to train.
-        data_root (str): Class-folder data (``train/``; the probe also reads ``val/``).
-        work_dir (str): The run's work dir.
-        epochs (int): Length of the run; the schedule is scaled to it.
-        seed (int): ``randomness.seed`` (initialisation, masks, data order).
-        keep_visualization (bool): Keep the refresh hook's panels (``num_panels``).
-            Defaults to False: comparisons measure training, not drawing.
-
-    Returns:
-        Config: Ready for ``Runner.from_cfg``.
-    """
-    cfg = Config.fromfile(variant.config)
-    scale_schedule(cfg, epochs)
-    apply_options(cfg, variant.options)
-    cfg.work_dir = osp.abspath(work_dir)
-    cfg.train_dataloader.dataset.data_root = osp.abspath(data_root)
-    cfg.randomness = dict(seed=int(seed), diff_rank_seed=True)
-    if not keep_visualization:
-        without_refresh_panels(cfg)
-    # Only the final checkpoint: it is what gets probed.
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=int(epochs),
-                                        max_keep_ckpts=1)
-    return cfg
+LOCK_FILE = '.compare.lock'
 
 
 class PretrainStatsHook(Hook):
@@ -363,13 +218,60 @@ def run_variants(variants: Sequence[Variant], data_root: str, work_dir: str, epo
         list[dict]: The results of :func:`run_one`, in (seed, variant) order.
 
     Raises:
-        RuntimeError: If a run fails (the message names its log).
+        ValueError: If the request is wrong (:func:`~mmamt.analysis.variants.check_request`),
+            before any run starts.
+        RuntimeError: If a run fails (the message names its log), or another comparison holds
+            ``work_dir``.
     """
-    names = [v.name for v in variants]
-    if len(set(names)) != len(names):
-        raise ValueError(f'variant names must be unique, got {names}')
     if jobs < 1 or threads < 1:
-        raise ValueError(f'jobs={jobs} and threads={threads} must be >= 1')
+        raise ValueError(f'--jobs {jobs} and --threads {threads} must be >= 1')
+    check_request(variants, data_root, epochs, seeds)
+    with exclusive_work_dir(work_dir):
+        return _run_all(variants, data_root, work_dir, epochs, seeds, jobs, threads,
+                        keep_visualization, reuse, log)
+
+
+@contextlib.contextmanager
+def exclusive_work_dir(work_dir: str) -> Iterator[None]:
+    """Hold ``work_dir`` for this comparison: a second one on the same folder is refused.
+
+    The lock is ``work_dir/.compare.lock`` holding the process id; one left by a killed
+    comparison (its process gone) is taken over.
+
+    Raises:
+        RuntimeError: If a live comparison holds the folder.
+    """
+    os.makedirs(work_dir, exist_ok=True)
+    path = osp.join(work_dir, LOCK_FILE)
+    while True:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            try:
+                with open(path, encoding='utf-8') as f:
+                    holder = int(f.read().strip() or 0)
+            except (OSError, ValueError):
+                holder = 0
+            if holder and pid_alive(holder):
+                raise RuntimeError(f'work dir {work_dir} is in use by another comparison (pid '
+                                   f'{holder}): two comparisons would train into the same run '
+                                   'folders; give another --work-dir or wait for it') from None
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+    with os.fdopen(fd, 'w', encoding='utf-8') as f:
+        f.write(str(os.getpid()))
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+
+
+def _run_all(variants: Sequence[Variant], data_root: str, work_dir: str, epochs: int,
+             seeds: Sequence[int], jobs: int, threads: int, keep_visualization: bool,
+             reuse: bool, log) -> List[Dict]:
+    """:func:`run_variants` once the request is checked and the work dir held."""
     pending, results = [], {}
     for seed in seeds:
         for variant in variants:

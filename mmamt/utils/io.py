@@ -27,7 +27,7 @@ _TEMPORARY = re.compile(r'\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{8}\.tmp')
 _MKSTEMP_TEMPORARY = re.compile(r'\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp')
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Whether a process with this id runs on this host."""
     if pid == os.getpid():
         return True
@@ -44,7 +44,7 @@ def _stale_target(entry: str) -> Optional[str]:
     """The target name ``entry`` is a stale temporary of, or None if it is not one."""
     match = _TEMPORARY.fullmatch(entry)
     if match is not None:
-        return None if _pid_alive(int(match['pid'])) else match['name']
+        return None if pid_alive(int(match['pid'])) else match['name']
     match = _MKSTEMP_TEMPORARY.fullmatch(entry)
     return None if match is None else match['name']
 

@@ -1,0 +1,308 @@
+"""The variants of a comparison: each one a config plus overrides, made into run configs.
+
+Schedule scaling keeps the shape of the config's schedule: with ``f = epochs / max_epochs``,
+every by-epoch ``param_scheduler`` boundary and ``AttentionRefreshHook``'s ``start_epoch`` and
+``interval`` are multiplied by ``f`` (rounded, at least 1), so "AMT from 20% of the epochs, a
+refresh every 20%" stays that at any length.
+
+Overrides: ``key=value`` as ``--cfg-options`` takes them (``optim_wrapper.optimizer.lr=1e-3``),
+plus ``mask_generator.<arg>=value``, which sets ``<arg>`` of every ``AMTMaskGenerator`` in the
+training pipeline, and ``refresh_hook.<arg>=value`` for the ``AttentionRefreshHook``
+(``default_hooks.amt_refresh``; a list index would break whenever the pipeline changes). Where
+the pieces sit is :mod:`mmamt.utils.amt_config`'s business.
+
+:func:`check_request` checks a whole comparison (data, seeds, every variant's keys and values)
+before any run starts, so that a typo costs a second, not a run.
+"""
+import argparse
+import inspect
+import os
+import os.path as osp
+from dataclasses import dataclass, field
+from typing import Any, Dict, Sequence
+
+from mmengine.config import Config, DictAction
+
+from mmamt.utils.amt_config import (MASK_GENERATOR, REFRESH_HOOK, REFRESH_HOOK_KEY,
+                                    check_amt_wiring, find_transforms, refresh_arg,
+                                    refresh_hook_cfg, refresh_hooks, without_refresh_panels)
+
+MASK_GENERATOR_PREFIX = 'mask_generator.'
+REFRESH_HOOK_PREFIX = 'refresh_hook.'
+
+
+@dataclass
+class Variant:
+    """A named pre-training variant.
+
+    Args:
+        name (str): Name in the table and the work dir (letters, digits, ``-_.``).
+        config (str): Pre-training config file.
+        options (dict): Overrides, ``{key: value}`` (see the module docstring).
+    """
+    name: str
+    config: str
+    options: Dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.name or not all(c.isalnum() or c in '-_.' for c in self.name):
+            raise ValueError(f'variant name {self.name!r} must be non-empty letters, digits, '
+                             '"-", "_" or "."')
+
+
+def parse_variant(tokens: Sequence[str]) -> Variant:
+    """``['NAME=CONFIG', 'KEY=VALUE', ...]`` (one ``--variant`` of the tool) to a Variant.
+
+    Values are parsed as ``--cfg-options`` parses them (numbers, booleans, lists, strings).
+    """
+    if not tokens or '=' not in tokens[0]:
+        raise ValueError(f'--variant needs NAME=CONFIG first, got {list(tokens)!r}')
+    name, config = tokens[0].split('=', 1)
+    for token in tokens[1:]:
+        if '=' not in token:
+            raise ValueError(f'variant {name!r}: override {token!r} is not KEY=VALUE')
+    # The parser tools/train.py uses for --cfg-options, on the override tokens alone.
+    parser = argparse.ArgumentParser(prog=f'variant {name}', add_help=False)
+    parser.add_argument('options', nargs='*', action=DictAction)
+    options = parser.parse_args(list(tokens[1:])).options or {}
+    return Variant(name, config, dict(options))
+
+
+def _scale(value: int, factor: float, minimum: int = 0) -> int:
+    return max(minimum, int(round(value * factor)))
+
+
+def scale_schedule(cfg: Config, epochs: int) -> None:
+    """Stretch the config's epoch-based schedule to ``epochs`` in place (see module docstring).
+
+    Raises:
+        ValueError: If ``epochs`` < 1 or the config has no ``train_cfg.max_epochs``.
+    """
+    if int(epochs) != epochs or epochs < 1:
+        raise ValueError(f'epochs={epochs} must be an integer >= 1')
+    old = cfg.get('train_cfg', {}).get('max_epochs')
+    if not old:
+        raise ValueError('the config has no train_cfg.max_epochs (an epoch-based loop is needed)')
+    factor = epochs / old
+    cfg.train_cfg.max_epochs = int(epochs)
+    schedulers = cfg.get('param_scheduler') or []
+    if isinstance(schedulers, dict):
+        schedulers = [schedulers]
+    for sched in schedulers:
+        if not sched.get('by_epoch', True):
+            continue
+        begin, end = sched.get('begin', 0), sched.get('end', old)
+        new_begin = _scale(begin, factor)
+        new_end = epochs if end >= old else max(new_begin + 1, _scale(end, factor, 1))
+        if 'T_max' in sched:
+            sched['T_max'] = (new_end - new_begin if sched['T_max'] == end - begin
+                              else _scale(sched['T_max'], factor, 1))
+        sched['begin'], sched['end'] = new_begin, new_end
+    if refresh_hook_cfg(cfg) is not None:
+        hook = refresh_hook_cfg(cfg)
+        for arg in ('start_epoch', 'interval'):
+            hook[arg] = _scale(refresh_arg(cfg, arg), factor, 1)
+
+
+def apply_options(cfg: Config, options: Dict) -> None:
+    """Apply a variant's overrides in place (see the module docstring for the keys).
+
+    Raises:
+        KeyError: If a ``mask_generator.`` (``refresh_hook.``) override is given but the
+            training pipeline has no ``AMTMaskGenerator`` (the config no
+            ``AttentionRefreshHook``).
+    """
+    targets = {
+        MASK_GENERATOR_PREFIX: ('train_dataloader.dataset.pipeline', MASK_GENERATOR,
+                                lambda: find_transforms(cfg, MASK_GENERATOR)),
+        REFRESH_HOOK_PREFIX: (f'default_hooks.{REFRESH_HOOK_KEY}', REFRESH_HOOK,
+                              lambda: [h for _, h in refresh_hooks(cfg)]),
+    }
+    plain = {}
+    for key, value in options.items():
+        prefix = next((p for p in targets if key.startswith(p)), None)
+        if prefix is None:
+            plain[key] = value
+            continue
+        where, type_name, items = targets[prefix]
+        steps = items()
+        if not steps:
+            raise KeyError(f'override {key!r}: {where} has no {type_name}')
+        for t in steps:
+            t[key[len(prefix):]] = value
+    if plain:
+        cfg.merge_from_dict(plain)
+
+
+def build_run_config(variant: Variant, data_root: str, work_dir: str, epochs: int, seed: int,
+                     keep_visualization: bool = False) -> Config:
+    """The mmengine config of one run of ``variant``.
+
+    Args:
+        variant (Variant): What to train.
+        data_root (str): Class-folder data (``train/``; the probe also reads ``val/``).
+        work_dir (str): The run's work dir.
+        epochs (int): Length of the run; the schedule is scaled to it.
+        seed (int): ``randomness.seed`` (initialisation, masks, data order).
+        keep_visualization (bool): Keep the refresh hook's panels (``num_panels``).
+            Defaults to False: comparisons measure training, not drawing.
+
+    Returns:
+        Config: Ready for ``Runner.from_cfg``.
+    """
+    cfg = Config.fromfile(variant.config)
+    scale_schedule(cfg, epochs)
+    apply_options(cfg, variant.options)
+    cfg.work_dir = osp.abspath(work_dir)
+    cfg.train_dataloader.dataset.data_root = osp.abspath(data_root)
+    cfg.randomness = dict(seed=int(seed), diff_rank_seed=True)
+    if not keep_visualization:
+        without_refresh_panels(cfg)
+    # Only the final checkpoint: it is what gets probed.
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=int(epochs),
+                                        max_keep_ckpts=1)
+    return cfg
+
+
+
+
+def check_data_root(data_root: str) -> None:
+    """Refuse a data folder the runs or the probe could not read.
+
+    Raises:
+        ValueError: Unless ``train/`` and ``val/`` each hold class folders with images in them.
+    """
+    from mmpretrain.datasets import CustomDataset
+    # what CustomDataset (the runs' and the probe's loader) takes by default
+    extensions = tuple(inspect.signature(CustomDataset.__init__).parameters['extensions'].default)
+    for split in ('train', 'val'):
+        folder = osp.join(data_root, split)
+        if not osp.isdir(folder):
+            raise ValueError(f'data_root {data_root!r} has no {split}/ folder: the harness needs '
+                             'class folders under train/ and val/ (e.g. tools/dataset_converters/'
+                             'digits_to_folders.py data/digits)')
+        classes = sorted(d for d in os.listdir(folder) if osp.isdir(osp.join(folder, d)))
+        empty = [c for c in classes
+                 if not any(f.lower().endswith(extensions)
+                            for f in os.listdir(osp.join(folder, c)))]
+        if not classes or empty:
+            raise ValueError(f'data_root {data_root!r}: {split}/ has '
+                             + (f'class folders without images ({", ".join(empty[:3])})' if empty
+                                else 'no class folders'))
+
+
+def check_seeds(seeds: Sequence[int]) -> None:
+    """Each seed once (two copies of a seed are one run counted twice), all integers >= 0."""
+    if not seeds:
+        raise ValueError('--seeds: give at least one seed')
+    bad = [s for s in seeds if int(s) != s or s < 0]
+    if bad:
+        raise ValueError(f'--seeds {list(seeds)}: seeds must be integers >= 0, got {bad}')
+    twice = sorted({s for s in seeds if list(seeds).count(s) > 1})
+    if twice:
+        raise ValueError(f'--seeds {list(seeds)}: seed(s) {twice} given more than once; each '
+                         'seed is one run, a copy would only repeat it (and share its work dir)')
+
+
+def _accepts(cls: type, arg: str) -> bool:
+    params = inspect.signature(cls.__init__).parameters
+    return arg in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def _registered(type_name: str):
+    """The class registered as ``type_name`` in mmpretrain's registries (or their parents)."""
+    from mmpretrain import registry
+    for name in ('MODELS', 'TRANSFORMS', 'HOOKS', 'DATASETS', 'OPTIMIZERS', 'OPTIM_WRAPPERS',
+                 'PARAM_SCHEDULERS', 'LOOPS', 'DATA_SAMPLERS', 'VISUALIZERS', 'VISBACKENDS'):
+        cls = getattr(registry, name).get(type_name)
+        if cls is not None:
+            return cls
+    return None
+
+
+def _check_plain_key(cfg: Config, key: str) -> None:
+    """A ``--cfg-options`` key must name a setting of the config or of the class it builds."""
+    node: Any = cfg.to_dict()
+    parts = key.split('.')
+    for i, part in enumerate(parts):
+        where = '.'.join(parts[:i]) or 'the config'
+        if isinstance(node, (list, tuple)):
+            if not part.isdigit() or int(part) >= len(node):
+                raise KeyError(f'{where} is a list of {len(node)}: no item {part!r}')
+            node = node[int(part)]
+            continue
+        if not isinstance(node, dict):
+            raise KeyError(f'{where} is {node!r}, not a dict with {part!r}')
+        if part in node:
+            node = node[part]
+            continue
+        cls = _registered(node['type']) if i == len(parts) - 1 and 'type' in node else None
+        if cls is not None and isinstance(node['type'], str) and _accepts(cls, part):
+            return
+        known = ', '.join(sorted(node)[:12])
+        raise KeyError(f'{where} has no {part!r}' + (f' (it has {known})' if known else ''))
+
+
+def check_variant(variant: Variant, data_root: str, epochs: int) -> None:
+    """Build the variant's run config and what its overrides touch, without training.
+
+    Raises:
+        ValueError: Naming the variant and the key: an override of a setting that does not
+            exist, a value its class refuses, or AMT pieces that do not come together.
+    """
+    if not osp.isfile(variant.config):
+        raise ValueError(f'variant {variant.name!r}: config {variant.config!r} does not exist')
+    from mmpretrain.registry import HOOKS, TRANSFORMS
+
+    from mmamt.utils import config_scope
+    base = Config.fromfile(variant.config)
+    for key, value in variant.options.items():
+        try:
+            if key.startswith(MASK_GENERATOR_PREFIX):
+                arg, cls = key[len(MASK_GENERATOR_PREFIX):], TRANSFORMS.get(MASK_GENERATOR)
+            elif key.startswith(REFRESH_HOOK_PREFIX):
+                arg, cls = key[len(REFRESH_HOOK_PREFIX):], HOOKS.get(REFRESH_HOOK)
+            else:
+                _check_plain_key(base, key)
+                continue
+            if not _accepts(cls, arg):
+                args = [p for p in inspect.signature(cls.__init__).parameters if p != 'self']
+                raise KeyError(f'{cls.__name__} has no argument {arg!r} (it has '
+                               f'{", ".join(args)})')
+        except KeyError as err:
+            raise ValueError(f'variant {variant.name!r}: override {key}={value!r}: '
+                             f'{err.args[0]}') from None
+    try:
+        cfg = build_run_config(variant, data_root, osp.join(data_root, '.unused'), epochs, 0)
+        check_amt_wiring(cfg)
+        with config_scope(cfg):
+            for t in find_transforms(cfg, MASK_GENERATOR):
+                TRANSFORMS.build(dict(t))
+            for _, hook in refresh_hooks(cfg):
+                HOOKS.build(dict(hook))
+    except (KeyError, ValueError, TypeError) as err:
+        raise ValueError(f'variant {variant.name!r} ({variant.config}, '
+                         f'{variant.options or "no overrides"}): {err}') from None
+
+
+def check_request(variants: Sequence[Variant], data_root: str, epochs: int,
+                  seeds: Sequence[int]) -> None:
+    """Check a whole comparison before any run starts: a bad request costs nothing.
+
+    Raises:
+        ValueError: The first problem: epochs, seeds, the data folder, a variant name used
+            twice, or a variant's config, override keys or values.
+    """
+    if not variants:
+        raise ValueError('give at least one --variant')
+    if int(epochs) != epochs or epochs < 1:
+        raise ValueError(f'--epochs {epochs} must be an integer >= 1')
+    check_seeds(seeds)
+    names = [v.name for v in variants]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f'variant name(s) {twice} used more than once; names must be unique '
+                         '(each names its work dir)')
+    check_data_root(data_root)
+    for variant in variants:
+        check_variant(variant, data_root, epochs)
