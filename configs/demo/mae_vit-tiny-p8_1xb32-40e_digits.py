@@ -16,4 +16,4 @@ train_pipeline = [
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 # No attention loop: the baseline.
-default_hooks = dict(amt_refresh=None)
+default_hooks = dict(amt_refresh=dict(enable=False))

@@ -22,5 +22,6 @@ train_dataloader = dict(
     collate_fn=dict(_delete_=True, type='default_collate'))
 
 # The attention loop. In default_hooks (dicts merge on inheritance, lists replace), so a config
-# that sets custom_hooks keeps AMT; default_hooks = dict(amt_refresh=None) turns it off.
+# that sets custom_hooks keeps AMT; default_hooks = dict(amt_refresh=dict(enable=False)) turns
+# it off.
 default_hooks = dict(amt_refresh=dict(type='AttentionRefreshHook', start_epoch=40, interval=40))

@@ -25,7 +25,7 @@ from mmengine.config import Config, DictAction
 
 from mmamt.utils.amt_config import (MASK_GENERATOR, REFRESH_HOOK, REFRESH_HOOK_KEY,
                                     check_amt_wiring, find_transforms, refresh_arg,
-                                    refresh_hook_cfg, refresh_hooks, without_refresh_panels)
+                                    refresh_hook_cfg, without_refresh_panels)
 
 MASK_GENERATOR_PREFIX = 'mask_generator.'
 REFRESH_HOOK_PREFIX = 'refresh_hook.'
@@ -116,7 +116,7 @@ def apply_options(cfg: Config, options: Dict) -> None:
         MASK_GENERATOR_PREFIX: ('train_dataloader.dataset.pipeline', MASK_GENERATOR,
                                 lambda: find_transforms(cfg, MASK_GENERATOR)),
         REFRESH_HOOK_PREFIX: (f'default_hooks.{REFRESH_HOOK_KEY}', REFRESH_HOOK,
-                              lambda: [h for _, h in refresh_hooks(cfg)]),
+                              lambda: [h for h in [refresh_hook_cfg(cfg)] if h is not None]),
     }
     plain = {}
     for key, value in options.items():
@@ -278,8 +278,8 @@ def check_variant(variant: Variant, data_root: str, epochs: int) -> None:
         with config_scope(cfg):
             for t in find_transforms(cfg, MASK_GENERATOR):
                 TRANSFORMS.build(dict(t))
-            for _, hook in refresh_hooks(cfg):
-                HOOKS.build(dict(hook))
+            if refresh_hook_cfg(cfg) is not None:
+                HOOKS.build(dict(refresh_hook_cfg(cfg)))
     except (KeyError, ValueError, TypeError) as err:
         raise ValueError(f'variant {variant.name!r} ({variant.config}, '
                          f'{variant.options or "no overrides"}): {err}') from None

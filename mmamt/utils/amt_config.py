@@ -5,8 +5,9 @@ An AMT pre-training config has three pieces that only work together:
 - ``AttentionRefreshHook`` in ``default_hooks.amt_refresh``. It sits in ``default_hooks``, not
   ``custom_hooks``, because config inheritance merges dicts and replaces lists: a derived config
   that sets ``custom_hooks = [dict(type='EMAHook')]`` the usual OpenMMLab way keeps AMT, and one
-  that means to drop it says so, ``default_hooks = dict(amt_refresh=None)`` (and removes the AMT
-  transforms). A refresh hook in ``custom_hooks`` is found as well.
+  that means to drop it says so, ``default_hooks = dict(amt_refresh=dict(enable=False))`` (and
+  removes the AMT transforms; mmengine accepts ``None`` only for its own default hooks). A
+  refresh hook in ``custom_hooks`` is found as well.
 - ``LoadAttentionMap`` and ``AMTMaskGenerator`` in ``train_dataloader.dataset.pipeline``
   (through dataset wrappers).
 
@@ -40,12 +41,15 @@ def refresh_hooks(cfg) -> List[Tuple[str, dict]]:
 
 
 def refresh_hook_cfg(cfg) -> Optional[dict]:
-    """The config's ``AttentionRefreshHook`` (the dict in the config, edits stick), or None.
+    """The config's enabled ``AttentionRefreshHook`` (the dict in the config, edits stick).
+
+    Returns:
+        dict | None: None when the config has none, or only one with ``enable=False``.
 
     Raises:
         ValueError: If the config has more than one (two refresh passes per point, two banks).
     """
-    found = refresh_hooks(cfg)
+    found = [(loc, hook) for loc, hook in refresh_hooks(cfg) if hook.get('enable', True)]
     if len(found) > 1:
         raise ValueError(f'the config has {len(found)} {REFRESH_HOOK}s ('
                          f'{", ".join(loc for loc, _ in found)}); keep one, in '
@@ -121,12 +125,15 @@ def check_amt_wiring(cfg) -> None:
         ValueError: Naming the config keys that are missing or doubled.
     """
     where = 'train_dataloader.dataset.pipeline'
+    hooks = cfg.get('default_hooks') or {}
+    if REFRESH_HOOK_KEY in hooks and hooks[REFRESH_HOOK_KEY] is None:
+        raise ValueError(f'default_hooks.{REFRESH_HOOK_KEY}=None: mmengine accepts None only '
+                         f'for its own default hooks; turn the attention loop off with '
+                         f'default_hooks = dict({REFRESH_HOOK_KEY}=dict(enable=False))')
     hook = refresh_hook_cfg(cfg)
     has = {name: bool(find_transforms(cfg, name)) for name in (MAP_LOADER, MASK_GENERATOR)}
     if has[MAP_LOADER] and hook is None:
-        hooks = cfg.get('default_hooks') or {}
-        reason = (f'default_hooks.{REFRESH_HOOK_KEY} is None'
-                  if REFRESH_HOOK_KEY in hooks and hooks[REFRESH_HOOK_KEY] is None else
+        reason = (f'default_hooks.{REFRESH_HOOK_KEY}.enable is False' if refresh_hooks(cfg) else
                   f'the config has no {REFRESH_HOOK} (default_hooks.{REFRESH_HOOK_KEY})')
         raise ValueError(
             f'{where} has {MAP_LOADER} but {reason}: no attention map would ever be computed, so '
@@ -141,7 +148,7 @@ def check_amt_wiring(cfg) -> None:
                 f'the config has an {REFRESH_HOOK} but {where} has no {" and no ".join(missing)}:'
                 ' the attention maps it computes would never reach the token masks. Add '
                 f'{" and ".join(missing)} to the pipeline (see configs/_base_/amt_mae_pipeline.py)'
-                f', or set default_hooks.{REFRESH_HOOK_KEY}=None to train without AMT')
+                f', or set default_hooks.{REFRESH_HOOK_KEY}.enable=False to train without AMT')
 
 
 def without_refresh_panels(cfg) -> None:

@@ -41,20 +41,27 @@ def test_a_derived_config_that_sets_custom_hooks_keeps_the_attention_loop(tmp_pa
     assert 'EMAHook' in names and names.count('AttentionRefreshHook') == 1
 
 
-@pytest.mark.parametrize('body', [
-    'default_hooks = dict(amt_refresh=None)',  # the refresh hook dropped, the AMT pipeline kept
-    "custom_hooks = [dict(type='EMAHook', momentum=1e-4)]\n"
-    'default_hooks = dict(amt_refresh=None)',
+@pytest.mark.parametrize('body,match', [
+    # the refresh hook switched off, the AMT pipeline kept
+    ('default_hooks = dict(amt_refresh=dict(enable=False))',
+     r'LoadAttentionMap but default_hooks\.amt_refresh\.enable is False.*plain random masking'),
+    ("custom_hooks = [dict(type='EMAHook', momentum=1e-4)]\n"
+     'default_hooks = dict(amt_refresh=dict(enable=False))', 'amt_refresh.enable is False'),
+    # the hook dropped altogether
+    ("default_hooks = dict(amt_refresh=dict(_delete_=True, type='IterTimerHook'))",
+     r'LoadAttentionMap but the config has no AttentionRefreshHook \(default_hooks.amt_refresh\)'),
+    # mmengine would fail with a bare AssertionError
+    ('default_hooks = dict(amt_refresh=None)',
+     r'amt_refresh=None: .*default_hooks = dict\(amt_refresh=dict\(enable=False\)\)'),
 ])
-def test_amt_pipeline_without_refresh_hook_is_refused_naming_the_key(tmp_path, body):
+def test_amt_pipeline_without_refresh_hook_is_refused_naming_the_key(tmp_path, body, match):
     cfg = Config.fromfile(_derived(tmp_path, body))
-    with pytest.raises(ValueError, match=r'LoadAttentionMap but default_hooks\.amt_refresh is '
-                                         'None.*plain random masking'):
+    with pytest.raises(ValueError, match=match):
         setup_train_config(cfg)
 
 
 def test_train_tool_refuses_before_building_anything(tmp_path):
-    config = _derived(tmp_path, 'default_hooks = dict(amt_refresh=None)')
+    config = _derived(tmp_path, 'default_hooks = dict(amt_refresh=dict(enable=False))')
     work = tmp_path / 'work'
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=ROOT)
     proc = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'train.py'), config,

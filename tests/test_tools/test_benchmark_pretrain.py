@@ -34,10 +34,10 @@ train_dataloader = dict(dataset=dict(pipeline=[
          interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackInputs')]))
-default_hooks = dict(amt_refresh=None)
+default_hooks = dict(amt_refresh=dict(enable=False))
 """)
     (folder / 'simmim_vit.py').write_text(
-        f"_base_ = '{simmim}'\ndefault_hooks = dict(amt_refresh=None)\n")
+        f"_base_ = '{simmim}'\ndefault_hooks = dict(amt_refresh=dict(enable=False))\n")
     return dict(mae_amt=str(mae), mae=str(folder / 'mae.py'), simmim_amt=str(simmim),
                 simmim_vit=str(folder / 'simmim_vit.py'))
 

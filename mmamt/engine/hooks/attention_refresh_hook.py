@@ -82,6 +82,10 @@ class AttentionRefreshHook(Hook):
             attention probabilities divided by their maximum: sampling weights proportional to
             the attention, so a flat attention steers little). See
             :func:`mmamt.models.utils.normalize_attention`. Defaults to ``'minmax'``.
+        enable (bool): False turns the attention loop off (no bank, no refresh), as
+            ``VisualizationHook(enable=False)`` does for drawing: how a baseline derived from an
+            AMT config drops it, ``default_hooks = dict(amt_refresh=dict(enable=False))``
+            (mmengine accepts ``None`` only for its own default hooks). Defaults to True.
     """
 
     priority = 'NORMAL'  # before CheckpointHook (VERY_LOW) in after_train_epoch
@@ -95,7 +99,8 @@ class AttentionRefreshHook(Hook):
                  save_bank: bool = True,
                  num_panels: int = 0,
                  panel_min_tile: int = MIN_TILE,
-                 map_norm: str = 'minmax') -> None:
+                 map_norm: str = 'minmax',
+                 enable: bool = True) -> None:
         if int(start_epoch) != start_epoch or start_epoch < 1:
             raise ValueError(f'AttentionRefreshHook: start_epoch={start_epoch} must be an '
                              'integer >= 1')
@@ -120,6 +125,7 @@ class AttentionRefreshHook(Hook):
             raise ValueError(f'AttentionRefreshHook: map_norm={map_norm!r} must be one of '
                              f'{MAP_NORMS}')
         self.map_norm = map_norm
+        self.enable = bool(enable)
         self.bank: Optional[AttentionBank] = None
         self.last_refresh_writes = 0
 
@@ -162,7 +168,7 @@ class AttentionRefreshHook(Hook):
             raise ValueError('AttentionRefreshHook: train_dataloader.dataset.pipeline has no '
                              'AMTMaskGenerator, so the maps it computes would never reach the '
                              'token masks; add it (see configs/_base_/amt_mae_pipeline.py) or set '
-                             'default_hooks.amt_refresh=None to train without AMT')
+                             'default_hooks.amt_refresh.enable=False to train without AMT')
         self.check_sizes(runner, dataset)
         self.bank = AttentionBank(len(dataset), tuple(self._backbone(runner).patch_resolution),
                                   dataset_identity(dataset), self.made_with(runner))
@@ -247,6 +253,8 @@ class AttentionRefreshHook(Hook):
                              'train_dataloader.dataset.pipeline, which has none')
 
     def before_run(self, runner) -> None:
+        if not self.enable:
+            return
         if isinstance(runner._train_loop, BaseLoop):
             self._ensure_bank(runner)
             self.check_panels(runner)
@@ -263,10 +271,14 @@ class AttentionRefreshHook(Hook):
                                    'random masking throughout)')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        if not self.enable:
+            return
         if self.bank is not None:
             checkpoint[BANK_KEY] = self.bank.state_dict()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        if not self.enable:
+            return
         if not isinstance(runner._train_loop, BaseLoop):
             return
         bank = self._ensure_bank(runner)
@@ -316,6 +328,8 @@ class AttentionRefreshHook(Hook):
 
     def before_train(self, runner) -> None:
         """On resume, run a scheduled refresh that the resumed bank has not seen."""
+        if not self.enable:
+            return
         completed = runner.epoch
         due = self.due_refresh(completed, runner.max_epochs)
         if self.bank is None or due is None or self.bank.last_refresh_epoch >= due:
@@ -327,6 +341,8 @@ class AttentionRefreshHook(Hook):
 
     # -- refresh -----------------------------------------------------------------------------
     def after_train_epoch(self, runner) -> None:
+        if not self.enable:
+            return
         completed = runner.epoch + 1
         if self.should_refresh(completed, runner.max_epochs):
             self.refresh(runner, completed)
