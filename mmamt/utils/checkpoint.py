@@ -28,6 +28,7 @@ from mmengine.config import Config
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging import print_log
 
+from .compat import history_buffer_statistics
 from .io import atomic_write_bytes
 
 _REGISTERED = False
@@ -72,7 +73,7 @@ def history_buffer_getattr(obj: Any, name: str) -> Any:
     from mmengine.logging import HistoryBuffer
     # The registry fills when the first buffer is built; a fresh process may load first.
     own_method = not name.startswith('_') and callable(vars(HistoryBuffer).get(name))
-    if obj is HistoryBuffer and (name in HistoryBuffer._statistics_methods or own_method):
+    if obj is HistoryBuffer and (name in history_buffer_statistics() or own_method):
         return getattr(obj, name)
     raise pickle.UnpicklingError(
         f'checkpoint asks for getattr({getattr(obj, "__name__", type(obj).__name__)}, {name!r}); '

@@ -4,7 +4,9 @@ from typing import List, Optional, Sequence
 import numpy as np
 import torch
 import torch.nn as nn
+from mmengine.dataset import default_collate
 from mmpretrain.registry import VISUALIZERS
+from mmpretrain.utils import get_ori_model
 from mmpretrain.visualization import UniversalVisualizer
 
 from .amt_panels import render_panels
@@ -57,3 +59,33 @@ class AMTVisualizer(UniversalVisualizer):
         for idx, panel in zip(sample_indices, panels):
             self.add_image(f'{NAME_PREFIX}_{idx}', panel, step=step)
         return panels
+
+    @torch.no_grad()
+    def add_refresh_panels(self, model: nn.Module, view, bank, generator, step: int,
+                           num_panels: int, min_tile: int = MIN_TILE) -> List[np.ndarray]:
+        """Panels of training samples ``0 .. num_panels - 1`` right after a refresh.
+
+        Each image is shown in the very view its map was computed on (the refresh view), with
+        the bank's current map and the token mask the generator draws from it at the bank's
+        refresh count. What ``AttentionRefreshHook(num_panels=N)`` draws.
+
+        Args:
+            model (nn.Module): ``MAEAMT`` or ``SimMIMAMT`` (wrapped or not).
+            view (BaseDataset): The training set in the refresh view
+                (:func:`mmamt.engine.refresh.refresh_view`).
+            bank (AttentionBank): The refreshed bank.
+            generator (AMTMaskGenerator): The training pipeline's generator.
+            step (int): The epoch after which the refresh ran.
+            num_panels (int): Panels to draw.
+            min_tile (int): Smallest tile side in pixels. Defaults to 224.
+
+        Returns:
+            list[np.ndarray]: The uint8 RGB panels.
+        """
+        indices = list(range(min(num_panels, len(bank))))
+        model = get_ori_model(model)
+        batch = default_collate([view[i] for i in indices])
+        inputs = model.data_preprocessor(batch, False)['inputs']
+        maps = np.stack([bank.get(i) for i in indices])
+        return self.add_amt_panels(model, generator, inputs, maps, indices, step,
+                                   min_tile=min_tile, num_refreshes=bank.num_refreshes)

@@ -15,6 +15,7 @@ from mmamt.models.utils import MASKED
 from mmpretrain.utils import get_ori_model
 
 from mmamt.utils import eval_mode
+from mmamt.utils.compat import converts_channels, normalizes_inputs
 
 
 def input_size(model: nn.Module) -> Tuple[int, int]:
@@ -107,9 +108,9 @@ def unnormalize(model: nn.Module, inputs: torch.Tensor) -> np.ndarray:
     """
     pre = get_ori_model(model).data_preprocessor
     x = inputs.detach().float().cpu()
-    if getattr(pre, '_enable_normalize', False):
+    if normalizes_inputs(pre):
         x = x * pre.std.float().cpu().view(1, -1, 1, 1) + pre.mean.float().cpu().view(1, -1, 1, 1)
-    if not getattr(pre, '_channel_conversion', False):
+    if not converts_channels(pre):
         x = x.flip(1)
     return x.clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
 

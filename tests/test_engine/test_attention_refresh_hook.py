@@ -32,8 +32,8 @@ def refresh_hook(runner) -> AttentionRefreshHook:
 def test_schedule():
     hook = AttentionRefreshHook(start_epoch=40, interval=40)
     assert hook.refresh_epochs(400) == [40, 80, 120, 160, 200, 240, 280, 320, 360]
-    assert hook.should_refresh(40, 400) and not hook.should_refresh(41, 400)
-    assert not AttentionRefreshHook(start_epoch=2, interval=2).should_refresh(4, 4)
+    assert AttentionRefreshHook(start_epoch=2, interval=2).refresh_epochs(4) == [2]  # not at 4
+    assert hook.due_refresh(119, 400) == 80 and hook.due_refresh(39, 400) is None
     with pytest.raises(ValueError, match='start_epoch'):
         AttentionRefreshHook(start_epoch=0)
     with pytest.raises(ValueError, match='interval'):

@@ -7,6 +7,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from mmamt.datasets import AttentionBank, dataset_identity
+from mmamt.engine.refresh import compute_maps, refresh_view
 
 from ._amt_runner import tiny_cfg
 from ._faults import copy_data, refresh_hook, train_images
@@ -27,7 +28,10 @@ class BankProbe(Hook):
         self.seen.update(maps=bank.maps.clone(), last=bank.last_refresh_epoch,
                          refreshes=bank.num_refreshes, active=bank.active)
         if self.fresh:  # what a refresh with the resumed model gives on the current data
-            idx, maps = hook.compute_maps(runner, range(len(bank)))
+            view = refresh_view(runner.train_dataloader.dataset,
+                                runner.model.backbone.input_size)
+            idx, maps = compute_maps(runner.model, view, range(len(bank)), 8,
+                                     bank.made_with['maps']['map_norm'])
             self.seen['fresh'] = torch.zeros_like(bank.maps)
             self.seen['fresh'][idx] = maps
 

@@ -33,6 +33,7 @@ from mmpretrain.models.backbones.vit_sam import (TransformerEncoderLayer, ViTSAM
                                                  window_partition, window_unpartition)
 from mmpretrain.models.utils import LayerScale, resize_pos_embed
 
+from mmamt.utils.compat import vitsam_relative_position_resizer
 from ..keymap import KEY_MAPS, Coverage, match_keys, read_state_dict
 
 
@@ -295,7 +296,7 @@ class ViTDetBackbone(BaseModule):
         if 'pos_embed' in state_dict:
             state_dict['pos_embed'] = self._fit_pos_embed(state_dict['pos_embed'], logger)
         # Tables learnt for another window or input size: upstream's resampling, as at forward.
-        ViTSAM._prepare_relative_position(self, state_dict, '')
+        vitsam_relative_position_resizer()(self, state_dict, '')
         dropped = {} if self.final_norm else {r'ln1\.(weight|bias)': 'final_norm=False'}
         tensors, coverage = match_keys(state_dict, self.state_dict(), KEY_MAPS['mmdet'],
                                        type(self).__name__, source, dropped)

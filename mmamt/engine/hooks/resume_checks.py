@@ -49,3 +49,49 @@ def warn_epoch_length(runner, saved: Optional[Dict], now: Dict) -> None:
         'epochs to iterations (convert_to_iter_based: warm-up, cosine decay) in the old '
         f'epoch length, so they now end after {old_len / new_len:.2f}x the epochs the config '
         'gives. Resume with the same number of processes and batch size to keep the schedule.')
+
+
+def restore_bank(bank, checkpoint: Mapping, model: nn.Module, runner) -> None:
+    """Restore a checkpoint's bank into ``bank``, or keep it uniform and say why.
+
+    In order: another model is refused (:func:`check_same_model`); another epoch length is
+    warned about; maps of other training data or made with other map settings are discarded
+    (they are a function of the model and the data: recomputing them from the resumed model is
+    sound, reusing them would give samples their neighbours' maps, or other maps than the config
+    asks for); otherwise the maps come back bit for bit with the AMT flag.
+
+    Args:
+        bank (AttentionBank): The run's bank (uniform, attached to the pipeline).
+        checkpoint (Mapping): The loaded checkpoint; its bank is under ``'amt_bank'``.
+        model (nn.Module): The model, not loaded yet.
+        runner: For its logger and the epoch length.
+    """
+    log = runner.logger
+    saved = checkpoint.get('amt_bank')
+    later = 'maps start uniform and AMT inactive until a refresh (before training continues if ' \
+            'one was due)'
+    if saved is None:
+        log.warning(f'AMT: the checkpoint has no attention bank; {later}')
+        return
+    check_same_model(saved, checkpoint.get('state_dict') or {}, model)
+    warn_epoch_length(runner, (saved.get('made_with') or {}).get('run'),
+                      bank.made_with.get('run', {}))
+    mismatch = bank.data_mismatch(saved)
+    if mismatch is not None:
+        log.warning(f'AMT: the attention bank in the checkpoint belongs to other training data '
+                    f'({mismatch}); its maps are discarded: {later}')
+        return
+    changes = bank.map_changes(saved)
+    if changes:
+        log.warning(f'AMT: the attention maps in the checkpoint were made differently '
+                    f'({"; ".join(changes)}); they are discarded and recomputed with the current '
+                    f'settings: {later}')
+        return
+    for missing, what in ((changes is None, 'map settings'), (saved.get('data_id') is None,
+                                                              'data identity')):
+        if missing:
+            log.warning(f'AMT: the attention bank in the checkpoint records no {what} (saved by '
+                        'an older mmamt); assuming it is unchanged')
+    bank.load_state_dict(saved)
+    log.info(f'AMT: restored the attention bank (active={bank.active}, last refresh after epoch '
+             f'{bank.last_refresh_epoch})')

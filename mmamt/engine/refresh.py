@@ -1,0 +1,210 @@
+"""The refresh pass of the AMT attention loop, as plain functions.
+
+A refresh runs the model, without gradients, over every training sample in a deterministic view
+(the full image resized to the model input: :func:`refresh_view`), turns each sample's last-layer
+[CLS] attention into a map (:func:`compute_maps`), gathers the ranks' shares under DDP and writes
+the bank (:func:`refresh_bank`). How a map is made is described once, by :func:`map_record`, and
+saved with the bank. ``AttentionRefreshHook`` decides *when*; the visualiser and the benchmarks
+call the same functions, so a picture or a timing shows what training uses.
+"""
+import copy
+import time
+from contextlib import nullcontext
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.dataset import BaseDataset, default_collate
+from mmengine.dist import all_gather, get_dist_info
+from mmengine.runner.amp import autocast
+from mmpretrain.registry import TRANSFORMS
+from mmpretrain.utils import get_ori_model, track_on_main_process
+from torch.utils.data import DataLoader
+
+from mmamt.datasets import AMTMaskGenerator, AttentionBank
+from mmamt.datasets.transforms import SampleNamingCompose, refresh_view_transforms
+from mmamt.utils import eval_mode
+
+MAP_SOURCE = 'last-layer [CLS] attention, heads averaged'
+MAP_QUANTISATION = 'uint8, value / 255'
+
+
+def backbone_of(model: nn.Module) -> nn.Module:
+    """The model's ViT backbone that gives attention maps (``AMTMAEViT``, ``AMTSimMIMViT``).
+
+    Raises:
+        TypeError: If the model has no such backbone.
+    """
+    backbone = getattr(get_ori_model(model), 'backbone', None)
+    if backbone is None or not hasattr(backbone, 'attention_map'):
+        raise TypeError('the AMT attention loop needs a model whose backbone has '
+                        '`attention_map` (AMTMAEViT, AMTSimMIMViT)')
+    return backbone
+
+
+def map_record(model: nn.Module, map_norm: str) -> Dict:
+    """How the maps of ``model`` are made: the ``maps`` entry of a bank's ``made_with``."""
+    backbone = backbone_of(model)
+    return dict(source=MAP_SOURCE, map_norm=map_norm,
+                image_size=[int(v) for v in backbone.input_size],
+                grid=[int(v) for v in backbone.patch_resolution], quantisation=MAP_QUANTISATION)
+
+
+def check_sizes(model: nn.Module, pipeline: Sequence) -> None:
+    """Refuse a pipeline and model that disagree on sizes, naming the config keys.
+
+    Mismatches train silently otherwise (the decoder uses a slice of its position embeddings,
+    the bank has the wrong grid) or fail deep inside the model (``index 16 is out of bounds``
+    in ``gather_tokens``). Only sizes fixed at construction are compared, so this costs
+    nothing per step.
+
+    Args:
+        model (nn.Module): The AMT algorithm (wrapped or not).
+        pipeline (Sequence): The training pipeline's built transforms.
+
+    Raises:
+        ValueError: Listing every mismatch found.
+    """
+    model = get_ori_model(model)
+    backbone = backbone_of(model)
+    img_h, img_w = (int(v) for v in backbone.input_size)
+    stride = backbone.patch_embed.projection.stride
+    patch = int(stride[0])
+    num_patches = int(backbone.patch_resolution[0] * backbone.patch_resolution[1])
+    problems = []
+    if img_h != img_w or stride[0] != stride[1]:
+        problems.append(f'model.backbone.img_size={(img_h, img_w)} and patch_size='
+                        f'{tuple(stride)} must be square for AMTMaskGenerator')
+    for gen in (t for t in pipeline if isinstance(t, AMTMaskGenerator)):
+        if gen.input_size != img_h:
+            problems.append(f'train_dataloader.dataset.pipeline AMTMaskGenerator.input_size='
+                            f'{gen.input_size} but model.backbone.img_size={img_h}')
+        if gen.model_patch_size != patch:
+            problems.append('train_dataloader.dataset.pipeline AMTMaskGenerator.'
+                            f'model_patch_size={gen.model_patch_size} but '
+                            f'model.backbone.patch_size={patch}')
+    neck, head = getattr(model, 'neck', None), getattr(model, 'head', None)
+    if getattr(neck, 'num_patches', num_patches) != num_patches:
+        problems.append(f'model.neck.num_patches={neck.num_patches} but model.backbone '
+                        f'(img_size={img_h}, patch_size={patch}) has {num_patches} patches')
+    if getattr(neck, 'encoder_stride', patch) != patch:
+        problems.append(f'model.neck.encoder_stride={neck.encoder_stride} but '
+                        f'model.backbone.patch_size={patch}')
+    if getattr(head, 'patch_size', patch) != patch:
+        problems.append(f'model.head.patch_size={head.patch_size} but '
+                        f'model.backbone.patch_size={patch}')
+    if problems:
+        raise ValueError('AttentionRefreshHook: sizes disagree: ' + '; '.join(problems) +
+                         '. Set them all from one img_size and patch_size.')
+
+
+def refresh_view(dataset: BaseDataset, input_size: Sequence[int],
+                 pipeline: Optional[Sequence] = None) -> BaseDataset:
+    """The training set in the deterministic refresh view (it shares the data list).
+
+    Args:
+        dataset (BaseDataset): The training set.
+        input_size (Sequence[int]): ``(H, W)`` of the model input.
+        pipeline (Sequence[dict | BaseTransform], optional): The view's transforms. Defaults to
+            the training pipeline's loading steps, ``Resize`` to ``input_size`` and
+            ``PackInputs`` (:func:`~mmamt.datasets.transforms.refresh_view_transforms`).
+    """
+    if pipeline is None:
+        transforms = refresh_view_transforms(dataset.pipeline.transforms, input_size)
+    else:
+        transforms = [TRANSFORMS.build(copy.deepcopy(t)) if isinstance(t, dict) else t
+                      for t in pipeline]
+    view = copy.copy(dataset)
+    view.pipeline = SampleNamingCompose(transforms)
+    return view
+
+
+@torch.no_grad()
+def compute_maps(model: nn.Module, view: BaseDataset, indices: Sequence[int], batch_size: int,
+                 map_norm: str, num_workers: int = 0, amp: bool = False,
+                 amp_dtype: Optional[torch.dtype] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The uint8 maps of the given samples of ``view``, in eval mode.
+
+    Args:
+        model (nn.Module): The AMT algorithm (wrapped or not).
+        view (BaseDataset): :func:`refresh_view` of the training set.
+        indices (Sequence[int]): Sample indices to compute.
+        batch_size (int): Images per forward pass.
+        map_norm (str): See :func:`mmamt.models.utils.normalize_attention`.
+        num_workers (int): Dataloader workers. Defaults to 0.
+        amp (bool): Run under mmengine's autocast, as an ``AmpOptimWrapper`` training does (the
+            softmax stays float32). Defaults to False.
+        amp_dtype (torch.dtype, optional): The autocast dtype (the wrapper's ``cast_dtype``).
+            Defaults to None (autocast's default).
+
+    Returns:
+        tuple[torch.Tensor, torch.Tensor]: ``(n,)`` sample indices and ``(n, h, w)`` uint8 maps
+        (``round(255 * map)``).
+    """
+    model = get_ori_model(model)
+    backbone = backbone_of(model)
+    loader = DataLoader(view, batch_size=batch_size, sampler=list(indices),
+                        num_workers=num_workers, collate_fn=default_collate)
+    cast = autocast(dtype=amp_dtype) if amp else nullcontext()
+    out_idx, out_maps = [], []
+    with eval_mode(model):
+        # rich: a bar on a terminal, a single line in a non-interactive log
+        for batch in track_on_main_process(loader, 'AMT refresh', total=len(loader)):
+            data = model.data_preprocessor(batch, False)
+            with cast:
+                maps = backbone.attention_map(data['inputs'], map_norm)
+            out_maps.append((maps.float().clamp(0, 1) * 255).round().to(torch.uint8).cpu())
+            out_idx.append(torch.tensor([int(s.sample_idx) for s in data['data_samples']]))
+    if not out_idx:
+        grid = tuple(int(v) for v in backbone.patch_resolution)
+        return torch.zeros(0, dtype=torch.long), torch.zeros(0, *grid, dtype=torch.uint8)
+    return torch.cat(out_idx), torch.cat(out_maps)
+
+
+def gather_maps(idx: torch.Tensor, maps: torch.Tensor, share: int,
+                device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Every rank's maps on every rank: shares padded to ``share`` rows (index -1), gathered."""
+    pad_idx = torch.full((share, ), -1, dtype=torch.long)
+    pad_idx[:idx.numel()] = idx
+    pad_maps = torch.zeros(share, *maps.shape[1:], dtype=torch.uint8)
+    pad_maps[:idx.numel()] = maps
+    all_idx = torch.cat([t.cpu() for t in all_gather(pad_idx.to(device))])
+    all_maps = torch.cat([t.cpu() for t in all_gather(pad_maps.to(device))])
+    keep = all_idx >= 0
+    return all_idx[keep], all_maps[keep]
+
+
+def refresh_bank(model: nn.Module, view: BaseDataset, bank: AttentionBank, completed_epoch: int,
+                 batch_size: int, num_workers: int = 0, amp: bool = False,
+                 amp_dtype: Optional[torch.dtype] = None) -> Dict[str, float]:
+    """Recompute every map of ``bank`` and switch AMT on.
+
+    The map settings come from the bank's own record (``bank.made_with['maps']``). With DDP each
+    rank computes ``sample_idx = rank, rank + world, ...`` (no sampler padding, so no sample is
+    computed twice) and every rank ends with the identical full bank.
+
+    Returns:
+        dict: The bank's :meth:`~AttentionBank.statistics`, ``seconds``, ``img_per_s`` and
+        ``writes`` (maps written).
+
+    Raises:
+        RuntimeError: If a sample got no map or two.
+    """
+    rank, world = get_dist_info()
+    n = len(bank)
+    start = time.perf_counter()
+    idx, maps = compute_maps(model, view, range(rank, n, world), batch_size,
+                             bank.made_with['maps']['map_norm'], num_workers, amp, amp_dtype)
+    if world > 1:
+        device = next(backbone_of(model).parameters()).device
+        idx, maps = gather_maps(idx, maps, (n + world - 1) // world, device)
+    counts = torch.bincount(idx, minlength=n)
+    if idx.numel() != n or (counts != 1).any():
+        raise RuntimeError(f'AMT refresh wrote {idx.numel()} maps for {n} samples '
+                           f'({int((counts == 0).sum())} missing, '
+                           f'{int((counts > 1).sum())} duplicated)')
+    bank.update(idx, maps)
+    bank.mark_refreshed(completed_epoch)
+    elapsed = time.perf_counter() - start
+    return dict(bank.statistics(), seconds=elapsed, img_per_s=n / max(elapsed, 1e-9),
+                writes=int(idx.numel()))
