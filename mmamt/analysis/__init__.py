@@ -6,11 +6,12 @@ from .attention_stats import (bank_report, find_bank_files, format_report, objec
                               object_share, role_object_shares)
 from .bench import (PeakMemory, StepBench, load_config, machine_info, paired_speedup,
                     round_robin)
-from .compare import PretrainStatsHook, compare, format_table, run_variants, summarize
+from .compare import PretrainStatsHook, compare, run_variants
 from .flops import count_flops, training_gflops
 from .pipeline_cost import pipeline_cost
 from .probe import build_encoder_model, extract, fit_logistic, load_split, probe, probe_model
 from .refresh_cost import refresh_cost, refresh_schedule, refresh_share
+from .report import format_attention_table, format_table, summarize
 from .variants import Variant, build_run_config, check_request, parse_variant, scale_schedule
 
 __all__ = [
@@ -20,6 +21,6 @@ __all__ = [
     'count_flops', 'training_gflops', 'pipeline_cost', 'refresh_cost', 'refresh_schedule',
     'refresh_share', 'PretrainStatsHook', 'Variant', 'build_run_config', 'compare',
     'format_table', 'parse_variant', 'run_variants', 'scale_schedule', 'summarize',
-    'check_request',
+    'check_request', 'format_attention_table',
     'build_encoder_model', 'extract', 'fit_logistic', 'load_split', 'probe', 'probe_model'
 ]

@@ -6,9 +6,9 @@ epochs), trains it with a real ``Runner`` in its own subprocess (so runs never s
 state), probes the frozen encoder of the final checkpoint ([CLS] and mean-patch features,
 logistic regression, :mod:`mmamt.analysis.probe`) and writes ``result.json`` into the run's work
 dir. A run whose ``result.json`` matches its spec is reused, so seeds and variants can be added to
-an earlier comparison. :func:`summarize` and :func:`format_table` turn the runs into one table.
-The variants, their overrides and schedule scaling are :mod:`mmamt.analysis.variants`; the whole
-request is checked there before any run starts.
+an earlier comparison. The variants, their overrides and schedule scaling are
+:mod:`mmamt.analysis.variants` (the whole request is checked there before any run starts); the
+tables are :mod:`mmamt.analysis.report`.
 """
 import contextlib
 import json
@@ -26,6 +26,7 @@ from mmengine.hooks import Hook
 
 from mmamt.utils.io import atomic_write_bytes, pid_alive
 
+from .report import format_attention_table, format_table, summarize
 from .variants import Variant, build_run_config, check_request
 
 RESULT_FILE = 'result.json'
@@ -341,105 +342,6 @@ def probe_random(config: str, data_root: str, seeds: Sequence[int]) -> List[Dict
     """Probe results of the config's randomly initialised encoder, one per seed."""
     from mmamt.analysis.probe import probe
     return [probe(config, None, data_root, seed=s) for s in seeds]
-
-
-def _mean_spread(values: Sequence[float]) -> Dict:
-    values = [float(v) for v in values]
-    return dict(mean=float(np.mean(values)),
-                std=float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
-                min=min(values), max=max(values), values=values)
-
-
-def summarize(results: Sequence[Dict], random: Optional[Sequence[Dict]] = None) -> Dict:
-    """Mean and spread per variant of every measured quantity.
-
-    Returns:
-        dict: ``{'variants': {name: {...}}, 'random': {...} | None, 'majority_baseline': %}``;
-        per variant ``seeds``, ``top1_cls``, ``top1_mean``, ``seconds_per_epoch``,
-        ``final_loss`` (each ``{mean, std, min, max, values}``), ``encoder_tokens`` and
-        ``epochs``; ``random`` has ``top1_cls`` and ``top1_mean``.
-    """
-    grouped: Dict[str, List[Dict]] = {}
-    for r in results:
-        grouped.setdefault(r['variant']['name'], []).append(r)
-    variants = {}
-    for name, runs in grouped.items():
-        variants[name] = dict(
-            config=runs[0]['variant']['config'], options=runs[0]['variant']['options'],
-            epochs=runs[0]['epochs'], seeds=[r['seed'] for r in runs],
-            top1_cls=_mean_spread([r['probe']['top1']['cls'] for r in runs]),
-            top1_mean=_mean_spread([r['probe']['top1']['mean'] for r in runs]),
-            seconds_per_epoch=_mean_spread([r['seconds_per_epoch'] for r in runs]),
-            final_loss=_mean_spread([r['final_loss'] for r in runs]),
-            encoder_tokens=float(np.mean([r['encoder_tokens'] for r in runs])),
-            last_epoch_tokens=float(np.mean([r['epoch_tokens'][-1] for r in runs])))
-    out = dict(variants=variants, random=None, majority_baseline=None)
-    if results:
-        out['majority_baseline'] = results[0]['probe']['majority_baseline']
-    if random:
-        out['random'] = dict(top1_cls=_mean_spread([r['top1']['cls'] for r in random]),
-                             top1_mean=_mean_spread([r['top1']['mean'] for r in random]))
-        out['majority_baseline'] = random[0]['majority_baseline']
-    return out
-
-
-def _fmt(stat: Dict, digits: int = 1) -> str:
-    if len(stat['values']) > 1:
-        return f'{stat["mean"]:.{digits}f} ± {stat["std"]:.{digits}f}'
-    return f'{stat["mean"]:.{digits}f}'
-
-
-def format_table(summary: Dict) -> str:
-    """The summary as a Markdown table (mean ± sample std over seeds)."""
-    lines = ['| variant | seeds | [CLS] top-1 % | mean-patch top-1 % | s/epoch | '
-             'encoder tokens/img (last epoch) | final loss |',
-             '| --- | --- | --- | --- | --- | --- | --- |']
-    for name, v in summary['variants'].items():
-        lines.append(f'| {name} | {len(v["seeds"])} | {_fmt(v["top1_cls"])} | '
-                     f'{_fmt(v["top1_mean"])} | {_fmt(v["seconds_per_epoch"], 2)} | '
-                     f'{v["encoder_tokens"]:.1f} ({v["last_epoch_tokens"]:.1f}) | '
-                     f'{_fmt(v["final_loss"], 3)} |')
-    if summary.get('random'):
-        r = summary['random']
-        lines.append(f'| random init | {len(r["top1_cls"]["values"])} | {_fmt(r["top1_cls"])} | '
-                     f'{_fmt(r["top1_mean"])} | - | - | - |')
-    if summary.get('majority_baseline') is not None:
-        lines.append(f'| majority class | - | {summary["majority_baseline"]:.1f} | '
-                     f'{summary["majority_baseline"]:.1f} | - | - | - |')
-    return '\n'.join(lines)
-
-
-def format_attention_table(results: Sequence[Dict]) -> str:
-    """Where the attention and the token roles fall, per AMT variant (mean over seeds).
-
-    Each cell is ``first refresh -> last refresh``. ``attention on objects`` is the attention's
-    object share over the objects' area share (1x = blind to objects); ``visible`` / ``masked``
-    / ``thrown`` are the object shares of the patches in each role, next to the object area.
-    Empty when no run has object masks (:func:`mmamt.analysis.object_mask_path`).
-    """
-    grouped: Dict[str, List[List[Dict]]] = {}
-    for r in results:
-        if r.get('attention') and r['attention'][0].get('ratio') is not None:
-            grouped.setdefault(r['variant']['name'], []).append(r['attention'])
-    if not grouped:
-        return ''
-    lines = ['| variant | refreshes (epochs) | attention on objects (x area) | map entropy | '
-             'object area | visible on object | masked on object | thrown on object |',
-             '| --- | --- | --- | --- | --- | --- | --- | --- |']
-    for name, runs in grouped.items():
-        def ends(key, pct=True):
-            first = np.nanmean([float(a[0][key]) if a[0].get(key) is not None else np.nan
-                                for a in runs])
-            last = np.nanmean([float(a[-1][key]) if a[-1].get(key) is not None else np.nan
-                               for a in runs])
-            f = (lambda v: f'{100 * v:.0f}%') if pct else (lambda v: f'{v:.2f}')
-            return f'{f(first)} -> {f(last)}'
-        epochs = [a['epoch'] for a in runs[0]]
-        lines.append(f'| {name} | {len(epochs)} ({epochs[0]}..{epochs[-1]}) | '
-                     f'{ends("ratio", False)} | {ends("entropy", False)} | '
-                     f'{100 * float(runs[0][0]["area_share"]):.0f}% | {ends("visible_object")} | '
-                     f'{ends("masked_object")} | {ends("thrown_object")} |')
-    return '\n'.join(lines)
 
 
 def compare(variants: Sequence[Variant], data_root: str, work_dir: str, epochs: int,

@@ -126,7 +126,8 @@ class AtomicLocalBackend(LocalBackend):
         atomic_write_bytes(obj.encode(encoding), str(filepath))
 
 
-register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)
+# A name of mmamt's own, registered once: nothing of mmengine's is replaced (force=False).
+register_backend(ATOMIC_BACKEND, AtomicLocalBackend)
 
 
 def use_atomic_checkpoints(cfg: Config) -> Config:

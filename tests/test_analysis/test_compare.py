@@ -7,7 +7,7 @@ from mmengine.config import Config
 
 from mmamt.analysis import (Variant, build_run_config, format_table, parse_variant, probe,
                             scale_schedule, summarize)
-from mmamt.analysis.compare import format_attention_table
+from mmamt.analysis import format_attention_table
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 AMT = osp.join(REPO, 'configs', 'demo', 'mae-amt_vit-tiny-p8_1xb32-20e_synthetic.py')
