@@ -5,7 +5,6 @@ build, and both provide the same ``mmcv`` package (requirements/mminstall.txt).
 """
 import re
 from pathlib import Path
-
 from setuptools import find_packages, setup
 
 ROOT = Path(__file__).parent

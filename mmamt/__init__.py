@@ -8,8 +8,8 @@ lives in :mod:`mmamt.downstream.det` and :mod:`mmamt.downstream.seg`, which thei
 (``custom_imports=dict(imports=['mmamt.downstream.det'])``); test and demo data live in
 :mod:`mmamt.testing`.
 """
-from .version import __version__
 from .utils.checkpoint import register_safe_globals
+from .version import __version__
 
 register_safe_globals()
 

@@ -9,8 +9,9 @@ import mmamt  # noqa: F401
 from mmamt.utils.amt_config import check_amt_wiring, refresh_hook_cfg
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = sorted(str(p.relative_to(ROOT)) for d in ('mae_amt', 'simmim_amt', 'demo')
-                 for p in (ROOT / 'configs' / d).glob('*.py'))
+CONFIGS = sorted(
+    str(p.relative_to(ROOT)) for d in ('mae_amt', 'simmim_amt', 'demo')
+    for p in (ROOT / 'configs' / d).glob('*.py'))
 
 
 def _pipeline(cfg):
@@ -42,14 +43,14 @@ def test_config_parses_and_uses_registered_modules(path):
 @pytest.mark.parametrize('path', [p for p in CONFIGS if Path(p).name.startswith('mae-amt_')])
 def test_every_mae_amt_config_ships_the_same_guidance(path):
     # One guidance for MAE-AMT everywhere (docs/does-amt-help.md, "What the configs ship").
-    gen = next(t for t in _pipeline(Config.fromfile(str(ROOT / path)))
-               if t['type'] == 'AMTMaskGenerator')
+    gen = next(
+        t for t in _pipeline(Config.fromfile(str(ROOT / path))) if t['type'] == 'AMTMaskGenerator')
     assert (gen['mask_ratio'], gen['throw_ratio'], gen['random_mask_ratio']) == (0.45, 0.40, 0.75)
     assert (gen['throw_mode'], gen['mask_power'], gen['ramp_refreshes']) == ('least_first', 0.0, 4)
 
 
-@pytest.mark.parametrize('path', [p for p in CONFIGS if '400e_in1k' in p or '200e_in1k' in p
-                                  or '/demo/' in p])
+@pytest.mark.parametrize(
+    'path', [p for p in CONFIGS if '400e_in1k' in p or '200e_in1k' in p or '/demo/' in p])
 def test_model_builds(path):
     cfg = Config.fromfile(str(ROOT / path))
     model = MODELS.build(cfg.model)

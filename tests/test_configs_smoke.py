@@ -31,8 +31,9 @@ from mmamt.utils.train_setup import setup_train_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / 'configs'
-CONFIGS = sorted(p.relative_to(ROOT).as_posix() for p in CONFIG_DIR.rglob('*.py')
-                 if '_base_' not in p.relative_to(CONFIG_DIR).parts)
+CONFIGS = sorted(
+    p.relative_to(ROOT).as_posix() for p in CONFIG_DIR.rglob('*.py')
+    if '_base_' not in p.relative_to(CONFIG_DIR).parts)
 #: The configs this session trained (conftest prints the count at the end of the run).
 EXERCISED: List[str] = []
 
@@ -66,8 +67,8 @@ def shrink_model(model: ConfigDict) -> None:
     neck = model.get('neck')
     neck_kind = neck.type if neck else None
     if neck_kind in ('MAEPretrainDecoder', 'AMTMAEPretrainDecoder'):
-        neck.update(embed_dim=DIMS, decoder_embed_dim=DIMS, decoder_depth=1,
-                    decoder_num_heads=HEADS)
+        neck.update(
+            embed_dim=DIMS, decoder_embed_dim=DIMS, decoder_depth=1, decoder_num_heads=HEADS)
     elif neck_kind == 'AMTSimMIMLinearDecoder':
         neck.in_channels = DIMS
     elif neck_kind == 'ClsBatchNormNeck':
@@ -99,8 +100,8 @@ def shrink_two_stage_detector(model: ConfigDict, channels: int = 16) -> None:
     model.rpn_head.update(in_channels=channels, feat_channels=channels)
     roi = model.roi_head
     roi.bbox_roi_extractor.out_channels = channels
-    roi.bbox_head.update(in_channels=channels, conv_out_channels=channels,
-                         fc_out_channels=2 * channels)
+    roi.bbox_head.update(
+        in_channels=channels, conv_out_channels=channels, fc_out_channels=2 * channels)
     if roi.get('mask_head'):
         roi.mask_roi_extractor.out_channels = channels
         roi.mask_head.update(in_channels=channels, conv_out_channels=channels)
@@ -142,8 +143,8 @@ def amp_where_it_runs(cfg: Config) -> None:
 @pytest.fixture(scope='module')
 def data_layouts(tmp_path_factory):
     from mmamt.testing import make_dataset_layouts
-    return make_dataset_layouts(str(tmp_path_factory.mktemp('layouts') / 'data'), num_train=4,
-                                num_val=2)
+    return make_dataset_layouts(
+        str(tmp_path_factory.mktemp('layouts') / 'data'), num_train=4, num_val=2)
 
 
 @pytest.fixture
@@ -159,8 +160,10 @@ def in_data_parent(data_layouts, monkeypatch):
 
 def test_every_config_is_collected():
     # Only configs train; README.md and metafile.yml beside them do not.
-    files = [p for p in CONFIG_DIR.rglob('*.py') if p.is_file()
-             and '_base_' not in p.relative_to(CONFIG_DIR).parts]
+    files = [
+        p for p in CONFIG_DIR.rglob('*.py')
+        if p.is_file() and '_base_' not in p.relative_to(CONFIG_DIR).parts
+    ]
     assert len(CONFIGS) == len(files) > 30
 
 
@@ -179,8 +182,10 @@ def test_config_trains(path, in_data_parent, tmp_path):
 
     assert runner.iter == runner.train_loop.max_iters
     assert runner.iter >= 2
-    losses = {k: v.current() for k, v in runner.message_hub.log_scalars.items()
-              if k.startswith('train/') and 'loss' in k}
+    losses = {
+        k: v.current()
+        for k, v in runner.message_hub.log_scalars.items() if k.startswith('train/') and 'loss' in k
+    }
     assert losses and all(math.isfinite(v) for v in losses.values()), losses
     if has_attention_loop(cfg):
         # The refresh after epoch 1 wrote its bank; epoch 2 then trained with AMT masking.

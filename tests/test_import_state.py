@@ -43,8 +43,11 @@ SCRIPT = textwrap.dedent('''
 
 def test_import_changes_only_the_named_state():
     import json
-    out = subprocess.run([sys.executable, '-c', SCRIPT], capture_output=True, text=True,
-                         timeout=300, check=True).stdout
+    out = subprocess.run([sys.executable, '-c', SCRIPT],
+                         capture_output=True,
+                         text=True,
+                         timeout=300,
+                         check=True).stdout
     diff = json.loads(out.strip().splitlines()[-1])
     added = set(diff['safe_added'])
     assert set(diff['expected_safe']) <= added and not diff['safe_removed']

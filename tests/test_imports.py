@@ -14,8 +14,7 @@ def test_version_and_registration():
     for name in ('AMTMAEViT', 'AMTMAEPretrainDecoder', 'MAEAMT', 'AMTSimMIMViT', 'SimMIMAMT',
                  'AMTSimMIMLinearDecoder'):
         assert MODELS.get(name) is not None, name
-    for name in ('AMTMaskGenerator', 'LoadAttentionMap', 'AMTRandomResizedCrop',
-                 'AMTRandomFlip'):
+    for name in ('AMTMaskGenerator', 'LoadAttentionMap', 'AMTRandomResizedCrop', 'AMTRandomFlip'):
         assert TRANSFORMS.get(name) is not None, name
     assert HOOKS.get('AttentionRefreshHook') is not None
     for name in ('ViTDetBackbone', 'SimpleFPN', 'LN2d'):
@@ -31,7 +30,8 @@ def test_mmcv_compiled_ops_on_cpu():
     assert keep.tolist() == [0, 2]
     feats = torch.arange(64.).reshape(1, 1, 8, 8)
     out = RoIAlign((2, 2), spatial_scale=1.0, sampling_ratio=2)(feats,
-                                                               torch.tensor([[0., 0., 0., 4., 4.]]))
+                                                                torch.tensor([[0., 0., 0., 4.,
+                                                                               4.]]))
     assert out.shape == (1, 1, 2, 2)
 
 
@@ -41,15 +41,24 @@ def test_upstream_models_build_and_run():
     from mmpretrain.registry import MODELS
     from mmseg.registry import MODELS as SEG_MODELS
     det_register(init_default_scope=False)
-    rpn = DET_MODELS.build(dict(type='RPNHead', in_channels=8, feat_channels=8,
-                                anchor_generator=dict(type='AnchorGenerator', scales=[8],
-                                                      ratios=[1.0], strides=[4])))
+    rpn = DET_MODELS.build(
+        dict(
+            type='RPNHead',
+            in_channels=8,
+            feat_channels=8,
+            anchor_generator=dict(type='AnchorGenerator', scales=[8], ratios=[1.0], strides=[4])))
     cls, reg = rpn(tuple([torch.rand(1, 8, 8, 8)]))
     assert cls[0].shape == (1, 1, 8, 8)
     vit = MODELS.build(dict(type='VisionTransformer', arch='deit-tiny', img_size=32, patch_size=8))
     assert vit(torch.rand(1, 3, 32, 32))[0].shape == (1, 192)
-    head = SEG_MODELS.build(dict(type='FCNHead', in_channels=8, channels=8, num_classes=3,
-                                 num_convs=1, concat_input=False))
+    head = SEG_MODELS.build(
+        dict(
+            type='FCNHead',
+            in_channels=8,
+            channels=8,
+            num_classes=3,
+            num_convs=1,
+            concat_input=False))
     assert head([torch.rand(1, 8, 8, 8)]).shape == (1, 3, 8, 8)
 
 

@@ -37,8 +37,9 @@ def metafiles() -> Dict[str, dict]:
 
 
 def shipped_configs() -> List[str]:
-    return sorted(p.relative_to(ROOT).as_posix() for p in CONFIG_DIR.rglob('*.py')
-                  if BASE_DIR not in p.relative_to(CONFIG_DIR).parts)
+    return sorted(
+        p.relative_to(ROOT).as_posix() for p in CONFIG_DIR.rglob('*.py')
+        if BASE_DIR not in p.relative_to(CONFIG_DIR).parts)
 
 
 def test_every_imported_metafile_exists():
@@ -68,8 +69,8 @@ def test_metafile_shape(path):
         # mmamt publishes no weights; the READMEs say so.
         assert 'Weights' not in model, model['Name']
         assert 'Batch Size' in model['Metadata'] and 'Training Data' in model['Metadata']
-        assert model['Results'] is None or all(
-            {'Task', 'Dataset', 'Metrics'} <= set(r) for r in model['Results']), model['Name']
+        assert model['Results'] is None or all({'Task', 'Dataset', 'Metrics'} <= set(r)
+                                               for r in model['Results']), model['Name']
 
 
 @pytest.mark.parametrize('path', IMPORTS)
@@ -78,14 +79,13 @@ def test_metafile_folder_has_readme(path):
 
 
 def test_every_config_path_exists():
-    missing = [(path, m['Config']) for path, meta in metafiles().items()
-               for m in meta['Models'] if not (ROOT / m['Config']).is_file()]
+    missing = [(path, m['Config']) for path, meta in metafiles().items() for m in meta['Models']
+               if not (ROOT / m['Config']).is_file()]
     assert not missing, f'Config: entries without a file: {missing}'
 
 
 def test_config_listed_in_its_own_folder():
-    misplaced = [(path, m['Config']) for path, meta in metafiles().items()
-                 for m in meta['Models']
+    misplaced = [(path, m['Config']) for path, meta in metafiles().items() for m in meta['Models']
                  if (ROOT / m['Config']).parent != (ROOT / path).parent]
     assert not misplaced, misplaced
 
@@ -121,6 +121,8 @@ def test_names_are_unique():
 
 
 def test_model_name_is_config_stem():
-    wrong = [m['Name'] for meta in metafiles().values() for m in meta['Models']
-             if Path(m['Config']).stem != m['Name']]
+    wrong = [
+        m['Name'] for meta in metafiles().values() for m in meta['Models']
+        if Path(m['Config']).stem != m['Name']
+    ]
     assert not wrong, wrong

@@ -39,8 +39,13 @@ def quiet_warnings() -> None:
     os.environ['PYTHONWARNINGS'] = ','.join(f'ignore::{c.__name__}' for c in WARNING_CATEGORIES)
 
 
-def run_demo(work_dir: str, data_root: str, epochs: int = EPOCHS, seeds=(0, ), jobs: int = 2,
-             num_panels: int = 8, log=print) -> dict:
+def run_demo(work_dir: str,
+             data_root: str,
+             epochs: int = EPOCHS,
+             seeds=(0, ),
+             jobs: int = 2,
+             num_panels: int = 8,
+             log=print) -> dict:
     """The whole demo; returns the summary written to ``work_dir/summary.json``.
 
     Args:
@@ -64,38 +69,55 @@ def run_demo(work_dir: str, data_root: str, epochs: int = EPOCHS, seeds=(0, ), j
     log(f'[demo] 2/4 MAE and MAE-AMT pre-training, {epochs} epochs each, side by side '
         f'-> {work_dir}')
     variants = [Variant(name, config) for name, config in CONFIGS.items()]
-    out = compare(variants, data, work_dir, epochs, list(seeds), jobs=jobs, threads=1,
-                  keep_visualization=True, log=log)
+    out = compare(
+        variants,
+        data,
+        work_dir,
+        epochs,
+        list(seeds),
+        jobs=jobs,
+        threads=1,
+        keep_visualization=True,
+        log=log)
     summary, runs = out['summary'], out['runs']
 
     log('[demo] 3/4 AMT panels of validation images')
     amt_run = next(r for r in runs if r['variant']['name'] == 'mae-amt')
     panel_dir = osp.join(work_dir, 'amt_panels')
-    cfg = build_run_config(Variant(**amt_run['variant']), data, amt_run['work_dir'], epochs,
-                           amt_run['seed'])
-    panels = write_panels(cfg, amt_run['checkpoint'], panel_dir, images=osp.join(data, 'val'),
-                          num=num_panels)
+    cfg = build_run_config(
+        Variant(**amt_run['variant']), data, amt_run['work_dir'], epochs, amt_run['seed'])
+    panels = write_panels(
+        cfg, amt_run['checkpoint'], panel_dir, images=osp.join(data, 'val'), num=num_panels)
     if not sys.stdout.isatty():
         print(flush=True)  # rich leaves its last bar line open in a log
 
     log('[demo] 4/4 summary')
     v = summary['variants']
     result = dict(
-        probe_top1=dict(random=summary['random']['top1_cls']['mean'],
-                        mae=v['mae']['top1_cls']['mean'],
-                        **{'mae-amt': v['mae-amt']['top1_cls']['mean']}),
-        probe_top1_mean_patch=dict(random=summary['random']['top1_mean']['mean'],
-                                   mae=v['mae']['top1_mean']['mean'],
-                                   **{'mae-amt': v['mae-amt']['top1_mean']['mean']}),
+        probe_top1=dict(
+            random=summary['random']['top1_cls']['mean'],
+            mae=v['mae']['top1_cls']['mean'],
+            **{'mae-amt': v['mae-amt']['top1_cls']['mean']}),
+        probe_top1_mean_patch=dict(
+            random=summary['random']['top1_mean']['mean'],
+            mae=v['mae']['top1_mean']['mean'],
+            **{'mae-amt': v['mae-amt']['top1_mean']['mean']}),
         majority_class=summary['majority_baseline'],
-        seconds_per_epoch={name: v[name]['seconds_per_epoch']['mean'] for name in v},
-        final_loss={name: v[name]['final_loss']['mean'] for name in v},
-        encoder_tokens_per_image={name: v[name]['last_epoch_tokens'] for name in v},
+        seconds_per_epoch={name: v[name]['seconds_per_epoch']['mean']
+                           for name in v},
+        final_loss={name: v[name]['final_loss']['mean']
+                    for name in v},
+        encoder_tokens_per_image={name: v[name]['last_epoch_tokens']
+                                  for name in v},
         attention_per_refresh=amt_run['attention'],
-        epochs=epochs, seeds=list(seeds), num_train=meta['num_train'],
+        epochs=epochs,
+        seeds=list(seeds),
+        num_train=meta['num_train'],
         num_val=meta['num_val'],
-        checkpoints={r['variant']['name'] + f'/seed{r["seed"]}': r['checkpoint'] for r in runs},
-        panels=panel_dir, num_panels=len(panels),
+        checkpoints={r['variant']['name'] + f'/seed{r["seed"]}': r['checkpoint']
+                     for r in runs},
+        panels=panel_dir,
+        num_panels=len(panels),
         refresh_panels=osp.join(amt_run['work_dir'], '<timestamp>', 'vis_data', 'vis_image'),
         seconds_total=time.time() - start)
     write_json(osp.join(work_dir, 'summary.json'), result)
@@ -135,9 +157,11 @@ def format_summary(result: dict) -> str:
     attention = result.get('attention_per_refresh') or []
     if attention:
         area = next((a['area_share'] for a in attention if a.get('area_share')), None)
-        lines += ['', 'MAE-AMT after each refresh: the attention on the digit, and how much of '
-                  'each token role is digit' + (f' (the digit covers {100 * area:.0f}% of an '
-                                                'image):' if area else ':')]
+        lines += [
+            '', 'MAE-AMT after each refresh: the attention on the digit, and how much of '
+            'each token role is digit' + (f' (the digit covers {100 * area:.0f}% of an '
+                                          'image):' if area else ':')
+        ]
         for a in attention:
             if a.get('object_share') is None:
                 lines.append(f'  after epoch {a["epoch"]:>3}: entropy {a["entropy"]:.3f}')
@@ -150,10 +174,11 @@ def format_summary(result: dict) -> str:
                              f'{100 * a["thrown_object"]:.0f}% of patches')
                 lines.append(line)
     lines += ['', 'checkpoints:'] + [f'  {k}: {v}' for k, v in result['checkpoints'].items()]
-    lines += [f'AMT panels ({result["num_panels"]}): {result["panels"]}',
-              f'panels after each refresh: {result["refresh_panels"]}',
-              'summary: ' + osp.join(osp.dirname(result['panels']), 'summary.json'),
-              '=' * 78]
+    lines += [
+        f'AMT panels ({result["num_panels"]}): {result["panels"]}',
+        f'panels after each refresh: {result["refresh_panels"]}',
+        'summary: ' + osp.join(osp.dirname(result['panels']), 'summary.json'), '=' * 78
+    ]
     return '\n'.join(lines)
 
 

@@ -15,22 +15,32 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
-        '--resume', nargs='?', type=str, const='auto',
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
         help='resume from this checkpoint; without a path, from the latest in work_dir')
     amp = parser.add_mutually_exclusive_group()
     amp.add_argument('--amp', action='store_true', help='automatic mixed precision')
-    amp.add_argument('--no-amp', action='store_true',
-                     help='train in fp32 although the config asks for AmpOptimWrapper '
-                     '(which needs a GPU), e.g. to check a config on a CPU')
+    amp.add_argument(
+        '--no-amp',
+        action='store_true',
+        help='train in fp32 although the config asks for AmpOptimWrapper '
+        '(which needs a GPU), e.g. to check a config on a CPU')
     parser.add_argument('--no-validate', action='store_true', help='skip validation')
-    parser.add_argument('--auto-scale-lr', action='store_true',
-                        help='scale the lr by the actual batch size (auto_scale_lr)')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the lr by the actual batch size (auto_scale_lr)')
     parser.add_argument('--no-pin-memory', action='store_true')
     parser.add_argument('--no-persistent-workers', action='store_true')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, help='override config settings, key=value')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:

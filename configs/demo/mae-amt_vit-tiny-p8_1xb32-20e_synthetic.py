@@ -43,13 +43,24 @@ model = dict(
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAttentionMap'),
-    dict(type='AMTRandomResizedCrop', scale=img_size, crop_ratio_range=(0.35, 1.0),
-         backend='pillow', interpolation='bicubic'),
+    dict(
+        type='AMTRandomResizedCrop',
+        scale=img_size,
+        crop_ratio_range=(0.35, 1.0),
+        backend='pillow',
+        interpolation='bicubic'),
     dict(type='AMTRandomFlip', prob=0.5),
-    dict(type='AMTMaskGenerator', input_size=img_size, mask_patch_size=patch_size,
-         model_patch_size=patch_size, mask_ratio=0.45, throw_ratio=0.40, random_mask_ratio=0.75,
-         throw_mode='least_first', mask_power=0.0,  # as _base_/amt_mae_pipeline.py
-         ramp_refreshes=4),
+    dict(
+        type='AMTMaskGenerator',
+        input_size=img_size,
+        mask_patch_size=patch_size,
+        model_patch_size=patch_size,
+        mask_ratio=0.45,
+        throw_ratio=0.40,
+        random_mask_ratio=0.75,
+        throw_mode='least_first',
+        mask_power=0.0,  # as _base_/amt_mae_pipeline.py
+        ramp_refreshes=4),
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(
@@ -77,10 +88,20 @@ optim_wrapper = dict(
             'cls_token': dict(decay_mult=0.)
         }))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=2,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=18, by_epoch=True, begin=2, end=20,
-         convert_to_iter_based=True),
+    dict(
+        type='LinearLR',
+        start_factor=1e-3,
+        by_epoch=True,
+        begin=0,
+        end=2,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=18,
+        by_epoch=True,
+        begin=2,
+        end=20,
+        convert_to_iter_based=True),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=20)
 default_hooks = dict(

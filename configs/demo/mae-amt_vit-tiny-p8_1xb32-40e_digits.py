@@ -9,10 +9,20 @@ data_root = 'data/digits/'
 train_dataloader = dict(dataset=dict(data_root=data_root))
 
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=4,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=36, by_epoch=True, begin=4, end=40,
-         convert_to_iter_based=True),
+    dict(
+        type='LinearLR',
+        start_factor=1e-3,
+        by_epoch=True,
+        begin=0,
+        end=4,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=36,
+        by_epoch=True,
+        begin=4,
+        end=40,
+        convert_to_iter_based=True),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=40)
 default_hooks = dict(

@@ -28,11 +28,22 @@ model = dict(
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAttentionMap'),
-    dict(type='AMTRandomResizedCrop', scale=64, crop_ratio_range=(0.67, 1.0), backend='pillow',
-         interpolation='bicubic'),
+    dict(
+        type='AMTRandomResizedCrop',
+        scale=64,
+        crop_ratio_range=(0.67, 1.0),
+        backend='pillow',
+        interpolation='bicubic'),
     dict(type='AMTRandomFlip', prob=0.5),
-    dict(type='AMTMaskGenerator', input_size=64, mask_patch_size=16, model_patch_size=8,
-         mask_ratio=0.44, throw_ratio=0.26, random_mask_ratio=0.44, rounding='ceil'),
+    dict(
+        type='AMTMaskGenerator',
+        input_size=64,
+        mask_patch_size=16,
+        model_patch_size=8,
+        mask_ratio=0.44,
+        throw_ratio=0.26,
+        random_mask_ratio=0.44,
+        rounding='ceil'),
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -7,13 +7,24 @@ _base_ = './mae-amt_vit-base-p16_8xb512-amp-coslr-400e_in1k.py'
 
 train_pipeline = [
     dict(type='LoadAttentionMap'),
-    dict(type='AMTRandomResizedCrop', scale=224, crop_ratio_range=(0.2, 1.0), backend='pillow',
-         interpolation='bicubic'),
+    dict(
+        type='AMTRandomResizedCrop',
+        scale=224,
+        crop_ratio_range=(0.2, 1.0),
+        backend='pillow',
+        interpolation='bicubic'),
     dict(type='AMTRandomFlip', prob=0.5),
-    dict(type='AMTMaskGenerator', input_size=224, mask_patch_size=16, model_patch_size=16,
-         mask_ratio=0.45, throw_ratio=0.40, random_mask_ratio=0.75,
-         throw_mode='least_first', mask_power=0.0,  # as _base_/amt_mae_pipeline.py
-         ramp_refreshes=4),
+    dict(
+        type='AMTMaskGenerator',
+        input_size=224,
+        mask_patch_size=16,
+        model_patch_size=16,
+        mask_ratio=0.45,
+        throw_ratio=0.40,
+        random_mask_ratio=0.75,
+        throw_mode='least_first',
+        mask_power=0.0,  # as _base_/amt_mae_pipeline.py
+        ramp_refreshes=4),
     dict(type='PackInputs'),
 ]
 data_preprocessor = dict(to_rgb=False)  # the loader yields RGB arrays
@@ -21,7 +32,10 @@ train_dataloader = dict(
     batch_size=128,
     dataset=dict(
         _delete_=True,
-        type='CIFAR10', data_root='data/cifar10', split='train', download=False,
+        type='CIFAR10',
+        data_root='data/cifar10',
+        split='train',
+        download=False,
         pipeline=train_pipeline))
 # 8 x 128 = 1024 images per step: the recipe's lr (1.5e-4 per 256) at this batch size.
 optim_wrapper = dict(optimizer=dict(lr=1.5e-4 * 1024 / 256))

@@ -8,13 +8,24 @@ _base_ = './mae-amt_vit-base-p16_8xb512-amp-coslr-400e_in1k.py'
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAttentionMap'),
-    dict(type='AMTRandomResizedCrop', scale=224, crop_ratio_range=(0.2, 1.0), backend='pillow',
-         interpolation='bicubic'),
+    dict(
+        type='AMTRandomResizedCrop',
+        scale=224,
+        crop_ratio_range=(0.2, 1.0),
+        backend='pillow',
+        interpolation='bicubic'),
     dict(type='AMTRandomFlip', prob=0.5),
-    dict(type='AMTMaskGenerator', input_size=224, mask_patch_size=16, model_patch_size=16,
-         mask_ratio=0.45, throw_ratio=0.40, random_mask_ratio=0.75,
-         throw_mode='least_first', mask_power=0.0,  # as _base_/amt_mae_pipeline.py
-         ramp_refreshes=4),
+    dict(
+        type='AMTMaskGenerator',
+        input_size=224,
+        mask_patch_size=16,
+        model_patch_size=16,
+        mask_ratio=0.45,
+        throw_ratio=0.40,
+        random_mask_ratio=0.75,
+        throw_mode='least_first',
+        mask_power=0.0,  # as _base_/amt_mae_pipeline.py
+        ramp_refreshes=4),
     dict(type='PackInputs'),
 ]
 data_preprocessor = dict(to_rgb=True)
@@ -22,7 +33,9 @@ train_dataloader = dict(
     batch_size=128,
     dataset=dict(
         _delete_=True,
-        type='CustomDataset', data_root='data/stl10', ann_file='meta/pretrain.txt',
+        type='CustomDataset',
+        data_root='data/stl10',
+        ann_file='meta/pretrain.txt',
         with_label=False,
         pipeline=train_pipeline))
 # 8 x 128 = 1024 images per step: the recipe's lr (1.5e-4 per 256) at this batch size.

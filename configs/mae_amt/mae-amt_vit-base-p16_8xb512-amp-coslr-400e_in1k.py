@@ -11,9 +11,7 @@ custom_imports = dict(imports=['mmamt'], allow_failed_imports=False)
 # the training step never waits for the GPU.
 data_preprocessor = dict(type='AMTDataPreprocessor')
 model = dict(
-    type='MAEAMT',
-    backbone=dict(type='AMTMAEViT'),
-    neck=dict(type='AMTMAEPretrainDecoder'))
+    type='MAEAMT', backbone=dict(type='AMTMAEViT'), neck=dict(type='AMTMAEPretrainDecoder'))
 
 # mmengine 0.10.7 passes the `_scope_` that `mmpretrain::` inheritance adds to the inherited
 # collate_fn on to the function (tools/train.py also resolves it: resolve_scoped_collate_fns).

@@ -6,8 +6,12 @@ _base_ = './mae_vit-base-p16_8xb512-amp-coslr-400e_in1k.py'
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.2, 1.0), backend='pillow',
-         interpolation='bicubic'),
+    dict(
+        type='RandomResizedCrop',
+        scale=224,
+        crop_ratio_range=(0.2, 1.0),
+        backend='pillow',
+        interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackInputs'),
 ]
@@ -16,7 +20,9 @@ train_dataloader = dict(
     batch_size=128,
     dataset=dict(
         _delete_=True,
-        type='CustomDataset', data_root='data/stl10', ann_file='meta/pretrain.txt',
+        type='CustomDataset',
+        data_root='data/stl10',
+        ann_file='meta/pretrain.txt',
         with_label=False,
         pipeline=train_pipeline))
 # 8 x 128 = 1024 images per step: the recipe's lr (1.5e-4 per 256) at this batch size.

@@ -6,8 +6,13 @@ _base_ = './simmim-amt_vit-base-p16_8xb256-amp-coslr-200e_in1k.py'
 
 train_pipeline = [
     dict(type='LoadAttentionMap'),
-    dict(type='AMTRandomResizedCrop', scale=224, crop_ratio_range=(0.67, 1.0),
-         aspect_ratio_range=(3. / 4., 4. / 3.), backend='pillow', interpolation='bicubic'),
+    dict(
+        type='AMTRandomResizedCrop',
+        scale=224,
+        crop_ratio_range=(0.67, 1.0),
+        aspect_ratio_range=(3. / 4., 4. / 3.),
+        backend='pillow',
+        interpolation='bicubic'),
     dict(type='AMTRandomFlip', prob=0.5),
     {{_base_.mask_generator}},
     dict(type='PackInputs'),
@@ -17,7 +22,10 @@ train_dataloader = dict(
     batch_size=128,
     dataset=dict(
         _delete_=True,
-        type='CIFAR10', data_root='data/cifar10', split='train', download=False,
+        type='CIFAR10',
+        data_root='data/cifar10',
+        split='train',
+        download=False,
         pipeline=train_pipeline))
 # 8 x 128 = 1024 images per step: 1e-4 x 1024 / 512
 optim_wrapper = dict(optimizer=dict(lr=1e-4 * 1024 / 512))

@@ -76,10 +76,21 @@ optim_wrapper = dict(
             'cls_token': dict(decay_mult=0.)
         }))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=10,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=190, eta_min=1e-6, by_epoch=True, begin=10, end=200,
-         convert_to_iter_based=True)
+    dict(
+        type='LinearLR',
+        start_factor=1e-3,
+        by_epoch=True,
+        begin=0,
+        end=10,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=190,
+        eta_min=1e-6,
+        by_epoch=True,
+        begin=10,
+        end=200,
+        convert_to_iter_based=True)
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200)
 # The attention loop in default_hooks (see the MAE-AMT config): custom_hooks stay free.

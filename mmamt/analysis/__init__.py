@@ -4,8 +4,7 @@ statistics per refresh, used by the thin tools in
 ``tools/analysis_tools`` and ``tools/demo.py``. Not imported by ``import mmamt``."""
 from .attention_stats import (bank_report, find_bank_files, format_report, object_mask_path,
                               object_share, role_object_shares)
-from .bench import (PeakMemory, StepBench, load_config, machine_info, paired_speedup,
-                    round_robin)
+from .bench import PeakMemory, StepBench, load_config, machine_info, paired_speedup, round_robin
 from .compare import PretrainStatsHook, compare, run_variants
 from .flops import count_flops, training_gflops
 from .pipeline_cost import pipeline_cost
@@ -16,11 +15,10 @@ from .variants import Variant, build_run_config, check_request, parse_variant, s
 
 __all__ = [
     'bank_report', 'find_bank_files', 'format_report', 'object_mask_path', 'object_share',
-    'role_object_shares',
-    'PeakMemory', 'StepBench', 'load_config', 'machine_info', 'paired_speedup', 'round_robin',
-    'count_flops', 'training_gflops', 'pipeline_cost', 'refresh_cost', 'refresh_schedule',
-    'refresh_share', 'PretrainStatsHook', 'Variant', 'build_run_config', 'compare',
-    'format_table', 'parse_variant', 'run_variants', 'scale_schedule', 'summarize',
-    'check_request', 'format_attention_table',
-    'build_encoder_model', 'extract', 'fit_logistic', 'load_split', 'probe', 'probe_model'
+    'role_object_shares', 'PeakMemory', 'StepBench', 'load_config', 'machine_info',
+    'paired_speedup', 'round_robin', 'count_flops', 'training_gflops', 'pipeline_cost',
+    'refresh_cost', 'refresh_schedule', 'refresh_share', 'PretrainStatsHook', 'Variant',
+    'build_run_config', 'compare', 'format_table', 'parse_variant', 'run_variants',
+    'scale_schedule', 'summarize', 'check_request', 'format_attention_table', 'build_encoder_model',
+    'extract', 'fit_logistic', 'load_split', 'probe', 'probe_model'
 ]

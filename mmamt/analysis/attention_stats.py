@@ -118,8 +118,11 @@ def object_mask_path(img_path: str, seg_dir: Optional[str] = None) -> Optional[s
     return None
 
 
-def role_object_shares(attn_map: np.ndarray, object_mask: np.ndarray, generator,
-                       num_refreshes: int, draws: int = 4) -> Dict[str, float]:
+def role_object_shares(attn_map: np.ndarray,
+                       object_mask: np.ndarray,
+                       generator,
+                       num_refreshes: int,
+                       draws: int = 4) -> Dict[str, float]:
     """How much of the visible, masked and thrown patches lies on the object.
 
     The generator draws its AMT token mask from ``attn_map`` over the full image (the view the
@@ -139,10 +142,15 @@ def role_object_shares(attn_map: np.ndarray, object_mask: np.ndarray, generator,
     """
     size = generator.input_size
     grid = size // generator.model_patch_size
-    objects = np.asarray(Image.fromarray((np.asarray(object_mask) != 0).astype(np.uint8) * 255)
-                         .resize((grid, grid), Image.BOX), dtype=np.float64) / 255.0
-    results = dict(img=np.zeros((size, size, 3), np.uint8), attn_map=attn_map,
-                   amt_active=True, amt_refreshes=num_refreshes)
+    objects = np.asarray(
+        Image.fromarray((np.asarray(object_mask) != 0).astype(np.uint8) * 255).resize(
+            (grid, grid), Image.BOX),
+        dtype=np.float64) / 255.0
+    results = dict(
+        img=np.zeros((size, size, 3), np.uint8),
+        attn_map=attn_map,
+        amt_active=True,
+        amt_refreshes=num_refreshes)
     sums = {role: [] for role in ('visible', 'masked', 'thrown')}
     for _ in range(draws):
         mask = generator.transform(dict(results))['mask']
@@ -154,7 +162,8 @@ def role_object_shares(attn_map: np.ndarray, object_mask: np.ndarray, generator,
 
 def bank_report(bank_files: Sequence[Tuple[int, str]],
                 img_paths: Optional[Sequence[str]] = None,
-                seg_dir: Optional[str] = None, generator=None) -> List[Dict]:
+                seg_dir: Optional[str] = None,
+                generator=None) -> List[Dict]:
     """One record per bank file: entropy, and object vs area share where masks exist.
 
     Args:
@@ -178,12 +187,23 @@ def bank_report(bank_files: Sequence[Tuple[int, str]],
     records = []
     for epoch, path, bank in banks:
         maps = bank.maps.numpy()
-        records.append(dict(
-            epoch=epoch, file=path, num_maps=len(bank), grid=list(bank.grid),
-            num_refreshes=bank.num_refreshes, active=bank.active,
-            entropy=float(map_entropy(maps).mean()), map_mean=float(maps.mean() / 255.0),
-            num_with_objects=0, object_share=None, area_share=None, ratio=None,
-            visible_object=None, masked_object=None, thrown_object=None))
+        records.append(
+            dict(
+                epoch=epoch,
+                file=path,
+                num_maps=len(bank),
+                grid=list(bank.grid),
+                num_refreshes=bank.num_refreshes,
+                active=bank.active,
+                entropy=float(map_entropy(maps).mean()),
+                map_mean=float(maps.mean() / 255.0),
+                num_with_objects=0,
+                object_share=None,
+                area_share=None,
+                ratio=None,
+                visible_object=None,
+                masked_object=None,
+                thrown_object=None))
     if img_paths is None or not banks:
         return records
     for epoch, path, bank in banks:
@@ -195,8 +215,8 @@ def bank_report(bank_files: Sequence[Tuple[int, str]],
     areas = []
     # One pass over the samples: each mask is read once for all banks.
     # rich: a bar on a terminal, a single line in a non-interactive log.
-    for idx, img_path in track_on_main_process(enumerate(img_paths), 'attention on objects',
-                                               total=len(img_paths)):
+    for idx, img_path in track_on_main_process(
+            enumerate(img_paths), 'attention on objects', total=len(img_paths)):
         mask_path = object_mask_path(img_path, seg_dir)
         if mask_path is not None:
             objects = np.asarray(Image.open(mask_path)) != 0
@@ -207,17 +227,26 @@ def bank_report(bank_files: Sequence[Tuple[int, str]],
                 for b, (_, _, bank) in enumerate(banks):
                     shares[b].append(object_share(bank.maps[idx].numpy(), objects))
                     if generator is not None and bank.active:
-                        roles[b].append(role_object_shares(
-                            bank.maps[idx].numpy() / 255.0, objects, generator,
-                            bank.num_refreshes, draws=1))
+                        roles[b].append(
+                            role_object_shares(
+                                bank.maps[idx].numpy() / 255.0,
+                                objects,
+                                generator,
+                                bank.num_refreshes,
+                                draws=1))
     if areas:
         area = float(np.mean(areas))
         for record, share, role in zip(records, shares, roles):
-            record.update(num_with_objects=len(areas), object_share=float(np.mean(share)),
-                          area_share=area, ratio=float(np.mean(share)) / area)
+            record.update(
+                num_with_objects=len(areas),
+                object_share=float(np.mean(share)),
+                area_share=area,
+                ratio=float(np.mean(share)) / area)
             if role:
-                record.update({f'{r}_object': float(np.nanmean([x[r] for x in role]))
-                               for r in ('visible', 'masked', 'thrown')})
+                record.update({
+                    f'{r}_object': float(np.nanmean([x[r] for x in role]))
+                    for r in ('visible', 'masked', 'thrown')
+                })
     return records
 
 

@@ -61,30 +61,35 @@ def build_mask_generator(cfg: Config):
 def draw_masks(generator, batch_size: int, active: bool) -> List[np.ndarray]:
     """Token masks as the pipeline draws them (uniform weights: counts decide the cost)."""
     img = np.zeros((generator.input_size, generator.input_size, 3), dtype=np.uint8)
-    return [generator.transform(dict(img=img, amt_active=active))['mask']
-            for _ in range(batch_size)]
+    return [
+        generator.transform(dict(img=img, amt_active=active))['mask'] for _ in range(batch_size)
+    ]
 
 
-def token_counts(mask: Optional[np.ndarray], num_patches: int,
+def token_counts(mask: Optional[np.ndarray],
+                 num_patches: int,
                  random_ratio: float = 0.75) -> Dict[str, int]:
     """Visible / masked / thrown patches per image; without a mask, MAE's random masking."""
     if mask is None:
         n_vis = int(num_patches * (1 - random_ratio))  # MAEViT.random_masking
         return dict(visible=n_vis, masked=num_patches - n_vis, thrown=0)
-    return dict(visible=int((mask == 0).sum()), masked=int((mask == 1).sum()),
-                thrown=int((mask == -1).sum()))
+    return dict(
+        visible=int((mask == 0).sum()),
+        masked=int((mask == 1).sum()),
+        thrown=int((mask == -1).sum()))
 
 
 def build_optim_wrapper(model: torch.nn.Module, precision: str) -> OptimWrapper:
     """AdamW (MAE's betas) in fp32, or under AMP with fp16 (dynamic loss scale) or bf16."""
     if precision not in PRECISIONS:
         raise ValueError(f'--precision {precision!r} must be one of {PRECISIONS}')
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95),
-                                  weight_decay=0.05)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.05)
     if precision == 'fp32':
         return OptimWrapper(optimizer=optimizer)
-    return AmpOptimWrapper(optimizer=optimizer, loss_scale='dynamic',
-                           dtype='float16' if precision == 'fp16' else 'bfloat16')
+    return AmpOptimWrapper(
+        optimizer=optimizer,
+        loss_scale='dynamic',
+        dtype='float16' if precision == 'fp16' else 'bfloat16')
 
 
 class StepBench:
@@ -100,7 +105,11 @@ class StepBench:
             Defaults to False.
     """
 
-    def __init__(self, cfg: Config, batch_size: int, device: str, precision: str = 'fp32',
+    def __init__(self,
+                 cfg: Config,
+                 batch_size: int,
+                 device: str,
+                 precision: str = 'fp32',
                  compile: bool = False) -> None:
         if precision != 'fp32' and not str(device).startswith('cuda'):
             raise ValueError(f'--precision {precision} needs --device cuda (mmengine AMP)')
@@ -119,8 +128,7 @@ class StepBench:
             self.train_step = torch.compile(self.model.train_step)
         h, w = self.model.backbone.patch_embed.init_input_size
         generator = build_mask_generator(cfg)
-        masks = None if generator is None else draw_masks(generator, batch_size,
-                                                          amt_active(cfg))
+        masks = None if generator is None else draw_masks(generator, batch_size, amt_active(cfg))
         images = torch.randint(0, 256, (batch_size, 3, h, w), dtype=torch.uint8)
         if str(device).startswith('cuda'):
             images = images.pin_memory()  # as the configs' loaders (pin_memory=True) give it
@@ -224,7 +232,10 @@ class PeakMemory:
         return max(0, _proc_status_kb(key) * 1024 - self._base)
 
 
-def round_robin(tasks: Dict[str, Callable[[], None]], warmup: int, reps: int, device: str,
+def round_robin(tasks: Dict[str, Callable[[], None]],
+                warmup: int,
+                reps: int,
+                device: str,
                 timer: str = 'wall') -> Tuple[Dict[str, List[float]], Dict[str, List[float]]]:
     """Seconds per call of every task, interleaved: one call of each per repetition.
 
@@ -261,9 +272,14 @@ def round_robin(tasks: Dict[str, Callable[[], None]], warmup: int, reps: int, de
 
 def machine_info(device: str) -> Dict:
     """What ran the benchmark: the device by name, the CPU, the software."""
-    info = dict(device=str(device), torch=torch.__version__, python=platform.python_version(),
-                torch_threads=torch.get_num_threads(), cpus=os.cpu_count(),
-                loadavg_start=list(os.getloadavg()), cpu=platform.processor())
+    info = dict(
+        device=str(device),
+        torch=torch.__version__,
+        python=platform.python_version(),
+        torch_threads=torch.get_num_threads(),
+        cpus=os.cpu_count(),
+        loadavg_start=list(os.getloadavg()),
+        cpu=platform.processor())
     try:
         with open('/proc/cpuinfo') as f:
             for line in f:
@@ -274,8 +290,10 @@ def machine_info(device: str) -> Dict:
         pass
     if str(device).startswith('cuda'):
         props = torch.cuda.get_device_properties(torch.device(device))
-        info.update(device_name=props.name, device_memory_gb=props.total_memory / 2**30,
-                    cuda=torch.version.cuda)
+        info.update(
+            device_name=props.name,
+            device_memory_gb=props.total_memory / 2**30,
+            cuda=torch.version.cuda)
     else:
         info['device_name'] = f'CPU ({info["cpu"]})'
     return info

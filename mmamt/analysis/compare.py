@@ -25,7 +25,6 @@ import torch
 from mmengine.hooks import Hook
 
 from mmamt.utils.io import atomic_write_bytes, pid_alive
-
 from .report import format_attention_table, format_table, summarize
 from .variants import Variant, build_run_config, check_request
 
@@ -78,9 +77,13 @@ class PretrainStatsHook(Hook):
         self.epoch_loss.append(float(np.mean(self._losses)) if self._losses else float('nan'))
         self.epoch_tokens.append(self._tokens[0] / max(self._tokens[1], 1))
         # What the parent process shows while the run trains (run_variants reads it).
-        write_json(osp.join(runner.work_dir, PROGRESS_FILE),
-                   dict(epoch=runner.epoch + 1, max_epochs=runner.max_epochs,
-                        loss=self.epoch_loss[-1], train_seconds=float(sum(self.epoch_seconds))))
+        write_json(
+            osp.join(runner.work_dir, PROGRESS_FILE),
+            dict(
+                epoch=runner.epoch + 1,
+                max_epochs=runner.max_epochs,
+                loss=self.epoch_loss[-1],
+                train_seconds=float(sum(self.epoch_seconds))))
 
     def after_train(self, runner) -> None:
         if self._handle is not None:
@@ -101,8 +104,8 @@ def _attention_report(runner) -> Optional[List[Dict]]:
     from .bench import build_mask_generator
     dataset = runner.train_dataloader.dataset
     img_paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
-    records = bank_report(find_bank_files([bank_dir]), img_paths,
-                          generator=build_mask_generator(runner.cfg))
+    records = bank_report(
+        find_bank_files([bank_dir]), img_paths, generator=build_mask_generator(runner.cfg))
     keep = ('epoch', 'entropy', 'object_share', 'area_share', 'ratio', 'visible_object',
             'masked_object', 'thrown_object')
     return [{k: r[k] for k in keep} for r in records]
@@ -173,7 +176,10 @@ def _reusable(work_dir: str, spec: Dict) -> Optional[Dict]:
     return result if same else None
 
 
-def _report_progress(spec: Dict, started: float, shown: Dict[str, int], log,
+def _report_progress(spec: Dict,
+                     started: float,
+                     shown: Dict[str, int],
+                     log,
                      steps: int = 10) -> None:
     """Log a running run's epoch, loss and time left at every ``1/steps`` of its epochs."""
     try:
@@ -193,9 +199,15 @@ def _report_progress(spec: Dict, started: float, shown: Dict[str, int], log,
         f'loss {progress["loss"]:.3f}, {elapsed:.0f}s so far, about {left:.0f}s left')
 
 
-def run_variants(variants: Sequence[Variant], data_root: str, work_dir: str, epochs: int,
-                 seeds: Sequence[int], jobs: int = 1, threads: int = 1,
-                 keep_visualization: bool = False, reuse: bool = True,
+def run_variants(variants: Sequence[Variant],
+                 data_root: str,
+                 work_dir: str,
+                 epochs: int,
+                 seeds: Sequence[int],
+                 jobs: int = 1,
+                 threads: int = 1,
+                 keep_visualization: bool = False,
+                 reuse: bool = True,
                  log=print) -> List[Dict]:
     """Train and probe every (variant, seed), ``jobs`` subprocesses at a time.
 
@@ -270,16 +282,21 @@ def exclusive_work_dir(work_dir: str) -> Iterator[None]:
 
 
 def _run_all(variants: Sequence[Variant], data_root: str, work_dir: str, epochs: int,
-             seeds: Sequence[int], jobs: int, threads: int, keep_visualization: bool,
-             reuse: bool, log) -> List[Dict]:
+             seeds: Sequence[int], jobs: int, threads: int, keep_visualization: bool, reuse: bool,
+             log) -> List[Dict]:
     """:func:`run_variants` once the request is checked and the work dir held."""
     pending, results = [], {}
     for seed in seeds:
         for variant in variants:
             run_dir = osp.abspath(osp.join(work_dir, variant.name, f'seed{seed}'))
-            spec = dict(variant=asdict(variant), data_root=osp.abspath(data_root),
-                        work_dir=run_dir, epochs=int(epochs), seed=int(seed),
-                        keep_visualization=bool(keep_visualization), threads=int(threads))
+            spec = dict(
+                variant=asdict(variant),
+                data_root=osp.abspath(data_root),
+                work_dir=run_dir,
+                epochs=int(epochs),
+                seed=int(seed),
+                keep_visualization=bool(keep_visualization),
+                threads=int(threads))
             done = _reusable(run_dir, spec) if reuse else None
             if done is not None:
                 log(f'[compare] {variant.name} seed {seed}: reusing {run_dir}')
@@ -304,8 +321,10 @@ def _run_all(variants: Sequence[Variant], data_root: str, work_dir: str, epochs:
             log_path = osp.join(spec['work_dir'], 'train.log')
             log_file = open(log_path, 'w', encoding='utf-8')
             code = f'from mmamt.analysis.compare import run_from_file; run_from_file({spec_path!r})'
-            proc = subprocess.Popen([sys.executable, '-c', code], stdout=log_file,
-                                    stderr=subprocess.STDOUT, env=env)
+            proc = subprocess.Popen([sys.executable, '-c', code],
+                                    stdout=log_file,
+                                    stderr=subprocess.STDOUT,
+                                    env=env)
             name = spec['variant']['name']
             log(f'[compare] {name} seed {spec["seed"]}: training {spec["epochs"]} epochs '
                 f'(log: {log_path})')
@@ -344,10 +363,17 @@ def probe_random(config: str, data_root: str, seeds: Sequence[int]) -> List[Dict
     return [probe(config, None, data_root, seed=s) for s in seeds]
 
 
-def compare(variants: Sequence[Variant], data_root: str, work_dir: str, epochs: int,
-            seeds: Sequence[int], jobs: int = 1, threads: int = 1,
-            keep_visualization: bool = False, probe_random_init: bool = True,
-            reuse: bool = True, log=print) -> Dict:
+def compare(variants: Sequence[Variant],
+            data_root: str,
+            work_dir: str,
+            epochs: int,
+            seeds: Sequence[int],
+            jobs: int = 1,
+            threads: int = 1,
+            keep_visualization: bool = False,
+            probe_random_init: bool = True,
+            reuse: bool = True,
+            log=print) -> Dict:
     """Run, probe and summarise; writes ``work_dir/summary.json``.
 
     Returns:
@@ -357,9 +383,14 @@ def compare(variants: Sequence[Variant], data_root: str, work_dir: str, epochs: 
                            keep_visualization, reuse, log)
     random = probe_random(variants[0].config, data_root, seeds) if probe_random_init else None
     summary = summarize(results, random)
-    out = dict(summary=summary, runs=list(results), table=format_table(summary),
-               attention_table=format_attention_table(results),
-               epochs=int(epochs), seeds=list(seeds), data_root=osp.abspath(data_root))
+    out = dict(
+        summary=summary,
+        runs=list(results),
+        table=format_table(summary),
+        attention_table=format_attention_table(results),
+        epochs=int(epochs),
+        seeds=list(seeds),
+        data_root=osp.abspath(data_root))
     os.makedirs(work_dir, exist_ok=True)
     write_json(osp.join(work_dir, 'summary.json'), out)
     return out

@@ -70,8 +70,9 @@ def render_digit(scan: np.ndarray, image_size: int,
         dict: ``img`` uint8 ``(S, S, 3)``, ``mask`` uint8 ``(S, S)`` (255 on the digit).
     """
     size = (image_size, image_size)
-    alpha = np.asarray(Image.fromarray(scan.astype(np.float32), mode='F').resize(
-        size, Image.BICUBIC), dtype=np.float64).clip(0.0, 1.0)
+    alpha = np.asarray(
+        Image.fromarray(scan.astype(np.float32), mode='F').resize(size, Image.BICUBIC),
+        dtype=np.float64).clip(0.0, 1.0)
     # Background: dark grey with colour grain (a random-colour background makes the set so hard
     # that a tiny ViT's features probe near chance after 40 epochs, whatever the pre-training).
     base = np.full(3, 40.0)
@@ -82,8 +83,9 @@ def render_digit(scan: np.ndarray, image_size: int,
         if np.linalg.norm(ink - base) > 150:
             break
     img = alpha[..., None] * ink + (1.0 - alpha[..., None]) * background
-    return dict(img=np.clip(np.rint(img), 0, 255).astype(np.uint8),
-                mask=np.where(alpha > 0.5, 255, 0).astype(np.uint8))
+    return dict(
+        img=np.clip(np.rint(img), 0, 255).astype(np.uint8),
+        mask=np.where(alpha > 0.5, 255, 0).astype(np.uint8))
 
 
 def _png_bytes(array: np.ndarray) -> bytes:
@@ -93,8 +95,11 @@ def _png_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def make_digits_dataset(out_dir: str, image_size: int = 64, val_fraction: float = 1 / 3,
-                        seed: int = 0, log=None) -> Dict:
+def make_digits_dataset(out_dir: str,
+                        image_size: int = 64,
+                        val_fraction: float = 1 / 3,
+                        seed: int = 0,
+                        log=None) -> Dict:
     """Write the handwritten digits set (see the module docstring); reuse an identical one.
 
     The set is built in a temporary folder beside ``out_dir`` and renamed into place, so a
@@ -124,8 +129,8 @@ def make_digits_dataset(out_dir: str, image_size: int = 64, val_fraction: float 
     if int(seed) != seed or seed < 0:
         raise ValueError(f'seed={seed} must be an integer >= 0')
     root = osp.abspath(out_dir)
-    wanted = dict(format=FORMAT, image_size=int(image_size), val_fraction=float(val_fraction),
-                  seed=int(seed))
+    wanted = dict(
+        format=FORMAT, image_size=int(image_size), val_fraction=float(val_fraction), seed=int(seed))
     meta_path = osp.join(root, META_FILE)
     old: Optional[Dict] = None
     if osp.isfile(meta_path):
@@ -151,9 +156,12 @@ def make_digits_dataset(out_dir: str, image_size: int = 64, val_fraction: float 
                 os.makedirs(osp.dirname(path), exist_ok=True)
                 with open(path, 'wb') as f:
                     f.write(_png_bytes(sample[key]))
-        meta = dict(wanted, num_train=int((~is_val).sum()), num_val=int(is_val.sum()),
-                    classes=[str(c) for c in range(10)],
-                    source='sklearn.datasets.load_digits (UCI optical digits, 8x8 scans)')
+        meta = dict(
+            wanted,
+            num_train=int((~is_val).sum()),
+            num_val=int(is_val.sum()),
+            classes=[str(c) for c in range(10)],
+            source='sklearn.datasets.load_digits (UCI optical digits, 8x8 scans)')
         atomic_write_bytes(json.dumps(meta, indent=1).encode('utf-8'), osp.join(tmp, META_FILE))
         if old is not None:  # an earlier digits set made with other arguments
             shutil.rmtree(root)

@@ -53,8 +53,7 @@ def train_pipeline(cfg: Config, num_samples: int) -> Tuple[Compose, object]:
             grid = gen.input_size // gen.model_patch_size
             bank = AttentionBank(num_samples, (grid, grid))
             g = torch.Generator().manual_seed(0)
-            bank.update(torch.arange(num_samples), torch.rand(num_samples, grid, grid,
-                                                              generator=g))
+            bank.update(torch.arange(num_samples), torch.rand(num_samples, grid, grid, generator=g))
             bank.mark_refreshed(1)
             built.attach(bank)
         transforms.append(built)
@@ -81,8 +80,12 @@ def run_sample(pipeline: Compose, img: np.ndarray, idx: int, seed: int,
     return total
 
 
-def pipeline_cost(cfg: Config, baseline_cfg: Config, num_images: int = 256, reps: int = 5,
-                  source_wh: Tuple[int, int] = (500, 375), seed: int = 0) -> Dict:
+def pipeline_cost(cfg: Config,
+                  baseline_cfg: Config,
+                  num_images: int = 256,
+                  reps: int = 5,
+                  source_wh: Tuple[int, int] = (500, 375),
+                  seed: int = 0) -> Dict:
     """Per-sample cost of ``cfg``'s pipeline against ``baseline_cfg``'s, plus a JPEG decode.
 
     Args:
@@ -101,10 +104,13 @@ def pipeline_cost(cfg: Config, baseline_cfg: Config, num_images: int = 256, reps
     import mmcv
     width, height = source_wh
     images = natural_like_images(num_images, width, height, seed=seed)
-    jpegs = [cv2.imencode('.jpg', img, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
-             for img in images]
-    pipelines = {'config': train_pipeline(cfg, num_images),
-                 'baseline': train_pipeline(baseline_cfg, num_images)}
+    jpegs = [
+        cv2.imencode('.jpg', img, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes() for img in images
+    ]
+    pipelines = {
+        'config': train_pipeline(cfg, num_images),
+        'baseline': train_pipeline(baseline_cfg, num_images)
+    }
     names = ('baseline', 'config', 'decode')
     per_tf = {'baseline': {}, 'config': {}}
     times = {n: [] for n in names}
@@ -137,9 +143,19 @@ def pipeline_cost(cfg: Config, baseline_cfg: Config, num_images: int = 256, reps
     base_s, cfg_s, dec_s = (statistics.median(times[n]) for n in names)
     paired = [c / b - 1 for c, b in zip(times['config'], times['baseline'])]
     return dict(
-        images=num_images, source_wh=[width, height], reps=reps,
-        baseline_ms_per_sample=base_s * 1e3, config_ms_per_sample=cfg_s * 1e3,
-        decode_ms_per_sample=dec_s * 1e3, overhead=statistics.median(paired),
-        overhead_per_rep=paired, overhead_with_decode=(cfg_s - base_s) / (base_s + dec_s),
-        per_transform_us={name: {k: v / (reps * num_images) * 1e6 for k, v in d.items()}
-                          for name, d in per_tf.items()})
+        images=num_images,
+        source_wh=[width, height],
+        reps=reps,
+        baseline_ms_per_sample=base_s * 1e3,
+        config_ms_per_sample=cfg_s * 1e3,
+        decode_ms_per_sample=dec_s * 1e3,
+        overhead=statistics.median(paired),
+        overhead_per_rep=paired,
+        overhead_with_decode=(cfg_s - base_s) / (base_s + dec_s),
+        per_transform_us={
+            name: {
+                k: v / (reps * num_images) * 1e6
+                for k, v in d.items()
+            }
+            for name, d in per_tf.items()
+        })

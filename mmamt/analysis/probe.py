@@ -61,7 +61,8 @@ def load_split(root: str, split: str, size: int) -> Tuple[torch.Tensor, torch.Te
 
 
 @torch.no_grad()
-def extract(model: torch.nn.Module, images: torch.Tensor,
+def extract(model: torch.nn.Module,
+            images: torch.Tensor,
             batch_size: int = 64) -> Dict[str, torch.Tensor]:
     """Pooled features of the frozen encoder.
 
@@ -84,13 +85,15 @@ def extract(model: torch.nn.Module, images: torch.Tensor,
     return {pool: torch.cat(v) for pool, v in feats.items()}
 
 
-def fit_logistic(x: torch.Tensor, y: torch.Tensor, num_classes: int, weight_decay: float = 1e-3,
+def fit_logistic(x: torch.Tensor,
+                 y: torch.Tensor,
+                 num_classes: int,
+                 weight_decay: float = 1e-3,
                  steps: int = 300) -> torch.nn.Linear:
     """Multinomial logistic regression on ``(N, C)`` features, full-batch L-BFGS."""
     torch.manual_seed(0)
     clf = torch.nn.Linear(x.shape[1], num_classes)
-    opt = torch.optim.LBFGS(clf.parameters(), lr=0.5, max_iter=steps,
-                            line_search_fn='strong_wolfe')
+    opt = torch.optim.LBFGS(clf.parameters(), lr=0.5, max_iter=steps, line_search_fn='strong_wolfe')
 
     def closure():
         opt.zero_grad()
@@ -125,12 +128,10 @@ def probe_model(model: torch.nn.Module, data_root: str) -> Dict:
             pred = clf((f_val[pool] - mean) / std).argmax(1)
         top1[pool] = (pred == y_val).float().mean().item() * 100
     majority = torch.bincount(y_val, minlength=len(classes)).max().item() / len(y_val) * 100
-    return dict(top1=top1, majority_baseline=majority, num_train=len(y_train),
-                num_val=len(y_val))
+    return dict(top1=top1, majority_baseline=majority, num_train=len(y_train), num_val=len(y_val))
 
 
-def build_encoder_model(config, checkpoint: Optional[str] = None,
-                        seed: int = 0) -> torch.nn.Module:
+def build_encoder_model(config, checkpoint: Optional[str] = None, seed: int = 0) -> torch.nn.Module:
     """The config's model with its initialisation (seeded), then ``checkpoint`` if given.
 
     The checkpoint is loaded strictly, so a checkpoint of another architecture fails loudly

@@ -5,7 +5,6 @@ import torch
 from mmengine.config import Config
 
 from mmamt.utils.amt_config import refresh_arg
-
 from .bench import StepBench, round_robin
 
 
@@ -17,8 +16,11 @@ def refresh_schedule(cfg: Config) -> Dict[str, int]:
     """
     epochs = int(cfg.train_cfg.max_epochs)
     start, interval = int(refresh_arg(cfg, 'start_epoch')), int(refresh_arg(cfg, 'interval'))
-    return dict(epochs=epochs, start_epoch=start, interval=interval,
-                refreshes=len(range(start, epochs, interval)))
+    return dict(
+        epochs=epochs,
+        start_epoch=start,
+        interval=interval,
+        refreshes=len(range(start, epochs, interval)))
 
 
 def refresh_share(refreshes: int, epochs: int, dataset_size: int, refresh_ips: float,
@@ -29,8 +31,14 @@ def refresh_share(refreshes: int, epochs: int, dataset_size: int, refresh_ips: f
     return refresh_s / (train_s + refresh_s)
 
 
-def refresh_cost(bench: StepBench, cfg: Config, dataset_size: int, warmup: int, reps: int,
-                 device: str, timer: str = 'wall', amp: bool = False) -> Dict:
+def refresh_cost(bench: StepBench,
+                 cfg: Config,
+                 dataset_size: int,
+                 warmup: int,
+                 reps: int,
+                 device: str,
+                 timer: str = 'wall',
+                 amp: bool = False) -> Dict:
     """Refresh img/s (``backbone.attention_map``, no grad) against training img/s, interleaved.
 
     Args:
@@ -49,21 +57,25 @@ def refresh_cost(bench: StepBench, cfg: Config, dataset_size: int, warmup: int, 
     """
     backbone = bench.model.backbone
     batch = bench.data['inputs'].shape[0]
-    inputs = bench.model.data_preprocessor(dict(inputs=bench.data['inputs'],
-                                                data_samples=None), False)['inputs']
+    inputs = bench.model.data_preprocessor(
+        dict(inputs=bench.data['inputs'], data_samples=None), False)['inputs']
 
     @torch.no_grad()
     def refresh() -> None:
         backbone.eval()
-        with torch.autocast(device_type=torch.device(device).type, dtype=torch.float16,
-                            enabled=amp):
+        with torch.autocast(
+                device_type=torch.device(device).type, dtype=torch.float16, enabled=amp):
             backbone.attention_map(inputs)
         backbone.train()
 
     times, _ = round_robin(dict(train=bench.step, refresh=refresh), warmup, reps, device, timer)
     sched = refresh_schedule(cfg)
     ips = {k: batch * reps / sum(v) for k, v in times.items()}
-    return dict(sched, dataset_size=dataset_size, refresh_img_per_s=ips['refresh'],
-                train_img_per_s=ips['train'], batch_size=batch,
-                share=refresh_share(sched['refreshes'], sched['epochs'], dataset_size,
-                                    ips['refresh'], ips['train']))
+    return dict(
+        sched,
+        dataset_size=dataset_size,
+        refresh_img_per_s=ips['refresh'],
+        train_img_per_s=ips['train'],
+        batch_size=batch,
+        share=refresh_share(sched['refreshes'], sched['epochs'], dataset_size, ips['refresh'],
+                            ips['train']))

@@ -6,9 +6,12 @@ import numpy as np
 
 def _mean_spread(values: Sequence[float]) -> Dict:
     values = [float(v) for v in values]
-    return dict(mean=float(np.mean(values)),
-                std=float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
-                min=min(values), max=max(values), values=values)
+    return dict(
+        mean=float(np.mean(values)),
+        std=float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+        min=min(values),
+        max=max(values),
+        values=values)
 
 
 def summarize(results: Sequence[Dict], random: Optional[Sequence[Dict]] = None) -> Dict:
@@ -26,8 +29,10 @@ def summarize(results: Sequence[Dict], random: Optional[Sequence[Dict]] = None) 
     variants = {}
     for name, runs in grouped.items():
         variants[name] = dict(
-            config=runs[0]['variant']['config'], options=runs[0]['variant']['options'],
-            epochs=runs[0]['epochs'], seeds=[r['seed'] for r in runs],
+            config=runs[0]['variant']['config'],
+            options=runs[0]['variant']['options'],
+            epochs=runs[0]['epochs'],
+            seeds=[r['seed'] for r in runs],
             top1_cls=_mean_spread([r['probe']['top1']['cls'] for r in runs]),
             top1_mean=_mean_spread([r['probe']['top1']['mean'] for r in runs]),
             seconds_per_epoch=_mean_spread([r['seconds_per_epoch'] for r in runs]),
@@ -38,8 +43,9 @@ def summarize(results: Sequence[Dict], random: Optional[Sequence[Dict]] = None) 
     if results:
         out['majority_baseline'] = results[0]['probe']['majority_baseline']
     if random:
-        out['random'] = dict(top1_cls=_mean_spread([r['top1']['cls'] for r in random]),
-                             top1_mean=_mean_spread([r['top1']['mean'] for r in random]))
+        out['random'] = dict(
+            top1_cls=_mean_spread([r['top1']['cls'] for r in random]),
+            top1_mean=_mean_spread([r['top1']['mean'] for r in random]))
         out['majority_baseline'] = random[0]['majority_baseline']
     return out
 
@@ -52,9 +58,11 @@ def _fmt(stat: Dict, digits: int = 1) -> str:
 
 def format_table(summary: Dict) -> str:
     """The summary as a Markdown table (mean ± sample std over seeds)."""
-    lines = ['| variant | seeds | [CLS] top-1 % | mean-patch top-1 % | s/epoch | '
-             'encoder tokens/img (last epoch) | final loss |',
-             '| --- | --- | --- | --- | --- | --- | --- |']
+    lines = [
+        '| variant | seeds | [CLS] top-1 % | mean-patch top-1 % | s/epoch | '
+        'encoder tokens/img (last epoch) | final loss |',
+        '| --- | --- | --- | --- | --- | --- | --- |'
+    ]
     for name, v in summary['variants'].items():
         lines.append(f'| {name} | {len(v["seeds"])} | {_fmt(v["top1_cls"])} | '
                      f'{_fmt(v["top1_mean"])} | {_fmt(v["seconds_per_epoch"], 2)} | '
@@ -84,17 +92,21 @@ def format_attention_table(results: Sequence[Dict]) -> str:
             grouped.setdefault(r['variant']['name'], []).append(r['attention'])
     if not grouped:
         return ''
-    lines = ['| variant | refreshes (epochs) | attention on objects (x area) | map entropy | '
-             'object area | visible on object | masked on object | thrown on object |',
-             '| --- | --- | --- | --- | --- | --- | --- | --- |']
+    lines = [
+        '| variant | refreshes (epochs) | attention on objects (x area) | map entropy | '
+        'object area | visible on object | masked on object | thrown on object |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- |'
+    ]
     for name, runs in grouped.items():
+
         def ends(key, pct=True):
-            first = np.nanmean([float(a[0][key]) if a[0].get(key) is not None else np.nan
-                                for a in runs])
-            last = np.nanmean([float(a[-1][key]) if a[-1].get(key) is not None else np.nan
-                               for a in runs])
+            first = np.nanmean(
+                [float(a[0][key]) if a[0].get(key) is not None else np.nan for a in runs])
+            last = np.nanmean(
+                [float(a[-1][key]) if a[-1].get(key) is not None else np.nan for a in runs])
             f = (lambda v: f'{100 * v:.0f}%') if pct else (lambda v: f'{v:.2f}')
             return f'{f(first)} -> {f(last)}'
+
         epochs = [a['epoch'] for a in runs[0]]
         lines.append(f'| {name} | {len(epochs)} ({epochs[0]}..{epochs[-1]}) | '
                      f'{ends("ratio", False)} | {ends("entropy", False)} | '

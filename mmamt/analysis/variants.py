@@ -95,8 +95,9 @@ def scale_schedule(cfg: Config, epochs: int) -> None:
         new_begin = _scale(begin, factor)
         new_end = epochs if end >= old else max(new_begin + 1, _scale(end, factor, 1))
         if 'T_max' in sched:
-            sched['T_max'] = (new_end - new_begin if sched['T_max'] == end - begin
-                              else _scale(sched['T_max'], factor, 1))
+            sched['T_max'] = (
+                new_end - new_begin if sched['T_max'] == end -
+                begin else _scale(sched['T_max'], factor, 1))
         sched['begin'], sched['end'] = new_begin, new_end
     if refresh_hook_cfg(cfg) is not None:
         hook = refresh_hook_cfg(cfg)
@@ -134,7 +135,11 @@ def apply_options(cfg: Config, options: Dict) -> None:
         cfg.merge_from_dict(plain)
 
 
-def build_run_config(variant: Variant, data_root: str, work_dir: str, epochs: int, seed: int,
+def build_run_config(variant: Variant,
+                     data_root: str,
+                     work_dir: str,
+                     epochs: int,
+                     seed: int,
                      keep_visualization: bool = False) -> Config:
     """The mmengine config of one run of ``variant``.
 
@@ -159,11 +164,9 @@ def build_run_config(variant: Variant, data_root: str, work_dir: str, epochs: in
     if not keep_visualization:
         without_refresh_panels(cfg)
     # Only the final checkpoint: it is what gets probed.
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=int(epochs),
-                                        max_keep_ckpts=1)
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', interval=int(epochs), max_keep_ckpts=1)
     return cfg
-
-
 
 
 def check_data_root(data_root: str) -> None:
@@ -173,6 +176,7 @@ def check_data_root(data_root: str) -> None:
         ValueError: Unless ``train/`` and ``val/`` each hold class folders with images in them.
     """
     from mmpretrain.datasets import CustomDataset
+
     # what CustomDataset (the runs' and the probe's loader) takes by default
     extensions = tuple(inspect.signature(CustomDataset.__init__).parameters['extensions'].default)
     for split in ('train', 'val'):
@@ -182,13 +186,14 @@ def check_data_root(data_root: str) -> None:
                              'class folders under train/ and val/ (e.g. tools/dataset_converters/'
                              'digits_to_folders.py data/digits)')
         classes = sorted(d for d in os.listdir(folder) if osp.isdir(osp.join(folder, d)))
-        empty = [c for c in classes
-                 if not any(f.lower().endswith(extensions)
-                            for f in os.listdir(osp.join(folder, c)))]
+        empty = [
+            c for c in classes
+            if not any(f.lower().endswith(extensions) for f in os.listdir(osp.join(folder, c)))
+        ]
         if not classes or empty:
-            raise ValueError(f'data_root {data_root!r}: {split}/ has '
-                             + (f'class folders without images ({", ".join(empty[:3])})' if empty
-                                else 'no class folders'))
+            raise ValueError(f'data_root {data_root!r}: {split}/ has ' +
+                             (f'class folders without images ({", ".join(empty[:3])})'
+                              if empty else 'no class folders'))
 
 
 def check_seeds(seeds: Sequence[int]) -> None:

@@ -92,7 +92,10 @@ class AttentionBank:
             (``world_size``, ``iters_per_epoch``). Defaults to None (an empty record).
     """
 
-    def __init__(self, num_samples: int, grid: Tuple[int, int], data_id: Optional[str] = None,
+    def __init__(self,
+                 num_samples: int,
+                 grid: Tuple[int, int],
+                 data_id: Optional[str] = None,
                  made_with: Optional[Dict] = None) -> None:
         if num_samples < 1:
             raise ValueError(f'num_samples must be >= 1, got {num_samples}')
@@ -174,10 +177,15 @@ class AttentionBank:
 
     def state_dict(self) -> Dict:
         """Everything needed to resume without recomputing the maps."""
-        return dict(maps=self.maps.clone(), num_samples=self.num_samples, grid=list(self.grid),
-                    data_id=self.data_id, active=self.active,
-                    last_refresh_epoch=self.last_refresh_epoch, num_refreshes=self.num_refreshes,
-                    made_with=copy.deepcopy(self.made_with))
+        return dict(
+            maps=self.maps.clone(),
+            num_samples=self.num_samples,
+            grid=list(self.grid),
+            data_id=self.data_id,
+            active=self.active,
+            last_refresh_epoch=self.last_refresh_epoch,
+            num_refreshes=self.num_refreshes,
+            made_with=copy.deepcopy(self.made_with))
 
     def map_changes(self, state: Dict) -> Optional[List[str]]:
         """How the saved maps were made differently from how this bank makes them.
@@ -193,8 +201,10 @@ class AttentionBank:
         if saved is None:
             return None
         now = self.made_with.get('maps', {})
-        return [f'{k}: {saved.get(k)!r} -> {now.get(k)!r}' for k in sorted(set(saved) | set(now))
-                if saved.get(k) != now.get(k)]
+        return [
+            f'{k}: {saved.get(k)!r} -> {now.get(k)!r}' for k in sorted(set(saved) | set(now))
+            if saved.get(k) != now.get(k)
+        ]
 
     def data_mismatch(self, state: Dict, source: str = 'checkpoint') -> Optional[str]:
         """How the training data a saved bank was made for differs from this bank's.
@@ -250,8 +260,9 @@ class AttentionBank:
     def from_file(cls, path: str) -> 'AttentionBank':
         """Load a bank written by :meth:`save`."""
         state = load_torch_file(path, 'an AMT attention bank written by AttentionRefreshHook')
-        bank = cls(int(state['num_samples']), tuple(state['grid']), state.get('data_id'),
-                   state.get('made_with'))
+        bank = cls(
+            int(state['num_samples']), tuple(state['grid']), state.get('data_id'),
+            state.get('made_with'))
         bank.load_state_dict(state, source=path)
         return bank
 
@@ -259,5 +270,7 @@ class AttentionBank:
         """Mean, std and normalised entropy of the maps (entropy 1 = uniform)."""
         maps = self.maps if indices is None else self.maps[torch.as_tensor(indices)]
         values = maps.float() / 255.0
-        return dict(mean=float(values.mean()), std=float(values.std()),
-                    entropy=float(map_entropy(maps).mean()))
+        return dict(
+            mean=float(values.mean()),
+            std=float(values.std()),
+            entropy=float(map_entropy(maps).mean()))

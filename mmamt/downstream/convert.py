@@ -94,23 +94,29 @@ class ViTArch:
         state = vit.state_dict()
         proj = state['patch_embed.projection.weight']  # (C, in_channels, p, p)
         grid = vit.patch_resolution
-        return cls(embed_dims=vit.embed_dims, num_layers=vit.num_layers,
-                   num_heads=vit.arch_settings['num_heads'],
-                   feedforward_channels=vit.arch_settings['feedforward_channels'],
-                   patch_size=proj.shape[-1],
-                   img_size=(grid[0] * proj.shape[-2], grid[1] * proj.shape[-1]),
-                   in_channels=proj.shape[1], qkv_bias='layers.0.attn.qkv.bias' in state,
-                   layer_scale='layers.0.attn.gamma1.weight' in state)
+        return cls(
+            embed_dims=vit.embed_dims,
+            num_layers=vit.num_layers,
+            num_heads=vit.arch_settings['num_heads'],
+            feedforward_channels=vit.arch_settings['feedforward_channels'],
+            patch_size=proj.shape[-1],
+            img_size=(grid[0] * proj.shape[-2], grid[1] * proj.shape[-1]),
+            in_channels=proj.shape[1],
+            qkv_bias='layers.0.attn.qkv.bias' in state,
+            layer_scale='layers.0.attn.gamma1.weight' in state)
 
     def to_mmpretrain(self) -> dict:
         """Return the ``arch`` dict of an mmpretrain ``VisionTransformer``."""
-        return dict(embed_dims=self.embed_dims, num_layers=self.num_layers,
-                    num_heads=self.num_heads, feedforward_channels=self.feedforward_channels)
+        return dict(
+            embed_dims=self.embed_dims,
+            num_layers=self.num_layers,
+            num_heads=self.num_heads,
+            feedforward_channels=self.feedforward_channels)
 
     def describe(self) -> str:
         """Return a one-line summary, e.g. ``'ViT 768d x12, 12 heads, ffn 3072, p16 @224x224'``."""
-        extras = ''.join([', layer scale' if self.layer_scale else '',
-                          '' if self.qkv_bias else ', no qkv bias'])
+        extras = ''.join(
+            [', layer scale' if self.layer_scale else '', '' if self.qkv_bias else ', no qkv bias'])
         return (f'ViT {self.embed_dims}d x{self.num_layers}, {self.num_heads} heads, ffn '
                 f'{self.feedforward_channels}, p{self.patch_size} @{self.img_size[0]}x'
                 f'{self.img_size[1]}{extras}')
@@ -165,8 +171,9 @@ def load_source(path: str, unsafe_load: bool = False) -> Tuple[Dict[str, torch.T
     return state_dict, meta if isinstance(meta, dict) else {}
 
 
-def split_backbone(state_dict: Mapping[str, torch.Tensor]
-                   ) -> Tuple['OrderedDict[str, torch.Tensor]', Dict[str, str]]:
+def split_backbone(
+    state_dict: Mapping[str,
+                        torch.Tensor]) -> Tuple['OrderedDict[str, torch.Tensor]', Dict[str, str]]:
     """Split a model state dict into encoder tensors and the rest (dropped by design).
 
     Args:
@@ -185,8 +192,10 @@ def split_backbone(state_dict: Mapping[str, torch.Tensor]
             backbone[key[len(BACKBONE_PREFIX):]] = value
         else:
             top = key.split('.', 1)[0]
-            rest[key] = {'neck': 'MAE decoder', 'head': 'pre-training head'}.get(
-                top, f'not the encoder ({top}.*)')
+            rest[key] = {
+                'neck': 'MAE decoder',
+                'head': 'pre-training head'
+            }.get(top, f'not the encoder ({top}.*)')
     if not backbone:
         raise CheckpointConversionError(
             'the checkpoint holds no backbone: no "backbone.*" key among '
@@ -288,9 +297,10 @@ def infer_arch(backbone_cfg: Mapping) -> ViTArch:
     Raises:
         CheckpointConversionError: If the config does not build a plain mmpretrain ViT.
     """
-    import mmamt.models  # noqa: F401  (registers mmamt's backbones into mmpretrain)
     from mmengine.registry import DefaultScope
     from mmpretrain.registry import MODELS
+
+    import mmamt.models  # noqa: F401  (registers mmamt's backbones into mmpretrain)
     try:
         with DefaultScope.overwrite_default_scope('mmpretrain'):
             return ViTArch.from_backbone(_build_for_shapes(MODELS.build, dict(backbone_cfg)))
@@ -312,8 +322,8 @@ def timm_model_name(arch: ViTArch) -> Optional[str]:
     Returns:
         str, optional: e.g. ``'vit_base_patch16_224'``, or None for custom sizes.
     """
-    size = _TIMM_SIZES.get((arch.embed_dims, arch.num_layers, arch.num_heads,
-                            arch.feedforward_channels))
+    size = _TIMM_SIZES.get(
+        (arch.embed_dims, arch.num_layers, arch.num_heads, arch.feedforward_channels))
     if size is None or arch.img_size[0] != arch.img_size[1] or arch.in_channels != 3:
         return None
     import timm
@@ -330,10 +340,17 @@ def timm_model_kwargs(arch: ViTArch) -> dict:
     Returns:
         dict: Arguments for ``timm.create_model(name, **kwargs)`` or ``VisionTransformer``.
     """
-    kwargs = dict(num_classes=0, img_size=arch.img_size, patch_size=arch.patch_size,
-                  in_chans=arch.in_channels, embed_dim=arch.embed_dims, depth=arch.num_layers,
-                  num_heads=arch.num_heads, qkv_bias=arch.qkv_bias, global_pool='token',
-                  mlp_ratio=arch.feedforward_channels / arch.embed_dims)
+    kwargs = dict(
+        num_classes=0,
+        img_size=arch.img_size,
+        patch_size=arch.patch_size,
+        in_chans=arch.in_channels,
+        embed_dim=arch.embed_dims,
+        depth=arch.num_layers,
+        num_heads=arch.num_heads,
+        qkv_bias=arch.qkv_bias,
+        global_pool='token',
+        mlp_ratio=arch.feedforward_channels / arch.embed_dims)
     if arch.layer_scale:
         kwargs['init_values'] = 1.0  # only makes timm build ls1/ls2; the values come from us
     return kwargs
@@ -357,8 +374,11 @@ def build_timm_model(arch: ViTArch, model_name: Optional[str] = None) -> nn.Modu
         return timm.models.vision_transformer.VisionTransformer(**kwargs)
     # A named model keeps its own sizes; only what the export needs is passed.
     keep = ('num_classes', 'img_size', 'qkv_bias', 'global_pool', 'init_values')
-    return timm.create_model(model_name, pretrained=False,
-                             **{k: v for k, v in kwargs.items() if k in keep})
+    return timm.create_model(
+        model_name, pretrained=False, **{
+            k: v
+            for k, v in kwargs.items() if k in keep
+        })
 
 
 def _build_for_shapes(build: Callable[..., nn.Module], *args) -> nn.Module:
@@ -388,8 +408,7 @@ def check_target_installed(target: str) -> None:
         importlib.import_module(package)
     except ImportError as err:
         # err.name is another module when the package is there but one of its imports is not
-        state = ('is not installed' if err.name in (None, package) else
-                 f'fails to import ({err})')
+        state = ('is not installed' if err.name in (None, package) else f'fails to import ({err})')
         raise CheckpointConversionError(
             f'--to {target} needs {package}, which {state}; install it with {install}') from err
 
@@ -406,38 +425,47 @@ def target_module(arch: ViTArch, target: str) -> nn.Module:
         timm ``VisionTransformer``.
     """
     check_target_installed(target)
-    common = dict(img_size=arch.img_size, patch_size=arch.patch_size,
-                  in_channels=arch.in_channels)
+    common = dict(img_size=arch.img_size, patch_size=arch.patch_size, in_channels=arch.in_channels)
     layer_scale = 0.1 if arch.layer_scale else 0.  # any value > 0 builds the parameters
     if target == 'mmpretrain':
         from mmpretrain.models import VisionTransformer
-        return VisionTransformer(arch=arch.to_mmpretrain(), qkv_bias=arch.qkv_bias,
-                                 layer_scale_init_value=layer_scale, **common)
+        return VisionTransformer(
+            arch=arch.to_mmpretrain(),
+            qkv_bias=arch.qkv_bias,
+            layer_scale_init_value=layer_scale,
+            **common)
     if target == 'mmdet':
         from .det.vitdet import ViTDetBackbone
-        return ViTDetBackbone(arch=dict(arch.to_mmpretrain(), global_attn_indexes=()),
-                              pretrain_img_size=arch.img_size, window_size=0,
-                              qkv_bias=arch.qkv_bias, layer_scale_init_value=layer_scale,
-                              **common)
+        return ViTDetBackbone(
+            arch=dict(arch.to_mmpretrain(), global_attn_indexes=()),
+            pretrain_img_size=arch.img_size,
+            window_size=0,
+            qkv_bias=arch.qkv_bias,
+            layer_scale_init_value=layer_scale,
+            **common)
     if target == 'mmseg':
         from mmseg.models.backbones import MAE
         if arch.feedforward_channels % arch.embed_dims:
             raise CheckpointConversionError(
                 f"mmseg's MAE needs feedforward_channels ({arch.feedforward_channels}) to be a "
                 f'multiple of embed_dims ({arch.embed_dims})')
-        return MAE(embed_dims=arch.embed_dims, num_layers=arch.num_layers,
-                   num_heads=arch.num_heads,
-                   mlp_ratio=arch.feedforward_channels // arch.embed_dims, final_norm=True,
-                   init_values=1.0, **common)
+        return MAE(
+            embed_dims=arch.embed_dims,
+            num_layers=arch.num_layers,
+            num_heads=arch.num_heads,
+            mlp_ratio=arch.feedforward_channels // arch.embed_dims,
+            final_norm=True,
+            init_values=1.0,
+            **common)
     import timm
     return timm.models.vision_transformer.VisionTransformer(**timm_model_kwargs(arch))
 
 
-def convert_state_dict(backbone: Mapping[str, torch.Tensor],
-                       arch: ViTArch,
-                       target: str,
-                       source: str = '<state dict>'
-                       ) -> Tuple['OrderedDict[str, torch.Tensor]', Coverage]:
+def convert_state_dict(
+        backbone: Mapping[str, torch.Tensor],
+        arch: ViTArch,
+        target: str,
+        source: str = '<state dict>') -> Tuple['OrderedDict[str, torch.Tensor]', Coverage]:
     """Rename an mmpretrain ViT encoder state dict into a target's scheme.
 
     Args:
@@ -456,10 +484,15 @@ def convert_state_dict(backbone: Mapping[str, torch.Tensor],
         raise CheckpointConversionError(f'--to must be one of {TARGETS}, got {target!r}')
     expected = _build_for_shapes(target_module, arch, target).state_dict()
     # Source names are VisionTransformer's: a tensor already named like the target's is stray.
-    names = expected if target == 'mmpretrain' else _build_for_shapes(
-        target_module, arch, 'mmpretrain').state_dict()
-    tensors, coverage = match_keys(backbone, expected, KEY_MAPS[target],
-                                   f'{target} ({arch.describe()})', source, source_names=names)
+    names = expected if target == 'mmpretrain' else _build_for_shapes(target_module, arch,
+                                                                      'mmpretrain').state_dict()
+    tensors, coverage = match_keys(
+        backbone,
+        expected,
+        KEY_MAPS[target],
+        f'{target} ({arch.describe()})',
+        source,
+        source_names=names)
     # No qkv bias is exactly a zero one, and mmseg's MAE always has one.
     dtype = next(iter(backbone.values())).dtype
     for name in [k for k in coverage.missing if k.endswith('attn.qkv.bias')]:
@@ -546,12 +579,18 @@ def convert_checkpoint(src: str,
     converted, coverage = convert_state_dict(backbone, arch, target, source=src)
     coverage.dropped.update(rest)
     coverage.check()
-    info = dict(target=target, source=osp.abspath(src), arch=arch.to_dict(),
-                backbone=backbone_cfg, coverage=coverage.summary())
+    info = dict(
+        target=target,
+        source=osp.abspath(src),
+        arch=arch.to_dict(),
+        backbone=backbone_cfg,
+        coverage=coverage.summary())
     if target == 'timm':
         info['timm_model'] = timm_model or timm_model_name(arch)
-        info['timm_kwargs'] = {k: list(v) if isinstance(v, tuple) else v
-                               for k, v in timm_model_kwargs(arch).items()}
+        info['timm_kwargs'] = {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in timm_model_kwargs(arch).items()
+        }
         obj = dict(converted)  # timm loads a bare state dict (strict=True needs no extras)
     else:
         if target == 'mmpretrain':

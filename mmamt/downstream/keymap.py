@@ -49,11 +49,16 @@ def _reason(patterns: Mapping[str, str], key: str) -> Optional[str]:
 
 _PRETRAIN_ONLY = {'mask_token': 'pre-training mask token'}
 KEY_MAPS: Dict[str, KeyMap] = {
-    'mmpretrain': KeyMap(dropped=_PRETRAIN_ONLY),
-    'mmdet': KeyMap(
+    'mmpretrain':
+    KeyMap(dropped=_PRETRAIN_ONLY),
+    'mmdet':
+    KeyMap(
         new={r'layers\.\d+\.attn\.rel_pos_[hw]': 'ViTDet relative positions, start at zero'},
-        dropped={**_PRETRAIN_ONLY, 'cls_token': 'ViTDet uses no class token'}),
-    'mmseg': KeyMap(
+        dropped={
+            **_PRETRAIN_ONLY, 'cls_token': 'ViTDet uses no class token'
+        }),
+    'mmseg':
+    KeyMap(
         renames=((r'\.attn\.gamma1\.weight$', '.gamma_1'), (r'\.ffn\.gamma2\.weight$', '.gamma_2')),
         new={
             r'layers\.\d+\.gamma_[12]': 'layer scale the source lacks, starts at init_values '
@@ -63,12 +68,13 @@ KEY_MAPS: Dict[str, KeyMap] = {
             r'layers\.\d+\.attn\.relative_position_index': 'index buffer computed from the grid',
         },
         dropped=_PRETRAIN_ONLY),
-    'timm': KeyMap(
-        renames=((r'^patch_embed\.projection\.', 'patch_embed.proj.'), (r'^ln1\.', 'norm.'),
-                 (r'^layers\.', 'blocks.'), (r'\.ln([12])\.', r'.norm\1.'),
-                 (r'\.attn\.gamma1\.weight$', '.ls1.gamma'),
-                 (r'\.ffn\.gamma2\.weight$', '.ls2.gamma'),
-                 (r'\.ffn\.layers\.0\.0\.', '.mlp.fc1.'), (r'\.ffn\.layers\.1\.', '.mlp.fc2.')),
+    'timm':
+    KeyMap(
+        renames=((r'^patch_embed\.projection\.',
+                  'patch_embed.proj.'), (r'^ln1\.', 'norm.'), (r'^layers\.', 'blocks.'),
+                 (r'\.ln([12])\.', r'.norm\1.'), (r'\.attn\.gamma1\.weight$', '.ls1.gamma'),
+                 (r'\.ffn\.gamma2\.weight$', '.ls2.gamma'), (r'\.ffn\.layers\.0\.0\.', '.mlp.fc1.'),
+                 (r'\.ffn\.layers\.1\.', '.mlp.fc2.')),
         dropped=_PRETRAIN_ONLY),
 }
 
@@ -126,8 +132,10 @@ class Coverage:
 
     def summary(self) -> Dict[str, int]:
         """Return the count of every category (stored in a converted checkpoint's meta)."""
-        return {name: len(getattr(self, name)) for name in (
-            'used', 'synthesised', 'new', 'dropped', 'missing', 'unused', 'mismatched')}
+        return {
+            name: len(getattr(self, name))
+            for name in ('used', 'synthesised', 'new', 'dropped', 'missing', 'unused', 'mismatched')
+        }
 
     def line(self) -> str:
         """Return a one-line summary for a log, e.g. ``loaded 53/53 pre-trained tensors``."""
@@ -149,15 +157,15 @@ class Coverage:
         lines = [f'Key coverage, {self.source} -> {self.target}:']
         for title, key in (('used', 'used'), ('synthesised', 'synthesised'),
                            ('new (documented)', 'new'), ('dropped by design', 'dropped'),
-                           ('missing', 'missing'), ('unused', 'unused'),
-                           ('wrong shape', 'mismatched')):
+                           ('missing', 'missing'), ('unused', 'unused'), ('wrong shape',
+                                                                          'mismatched')):
             lines.append(f'  {title:<23}: {n[key]}')
         for title, entries in (('synthesised', self.synthesised), ('new', self.new),
                                ('dropped', self.dropped)):
             for why, names in _by_reason(entries).items():
                 lines.append(f'  {title}: {_abbreviate(names)} ({why})')
-        for title, names in (('MISSING', self.missing), ('UNUSED', self.unused),
-                             ('WRONG SHAPE', self.mismatched)):
+        for title, names in (('MISSING', self.missing), ('UNUSED', self.unused), ('WRONG SHAPE',
+                                                                                  self.mismatched)):
             lines += [f'  {title}: {name}' for name in names[:max_listed]]
             if len(names) > max_listed:
                 lines.append(f'  {title}: ... and {len(names) - max_listed} more')
@@ -194,14 +202,15 @@ class KeyCoverageError(RuntimeError):
         super().__init__(msg)
 
 
-def match_keys(state_dict: Mapping[str, torch.Tensor],
-               expected: Mapping[str, torch.Tensor],
-               key_map: KeyMap,
-               target: str,
-               source: str = '<state dict>',
-               dropped: Optional[Mapping[str, str]] = None,
-               source_names: Optional[Collection[str]] = None
-               ) -> Tuple['OrderedDict[str, torch.Tensor]', Coverage]:
+def match_keys(
+    state_dict: Mapping[str, torch.Tensor],
+    expected: Mapping[str, torch.Tensor],
+    key_map: KeyMap,
+    target: str,
+    source: str = '<state dict>',
+    dropped: Optional[Mapping[str, str]] = None,
+    source_names: Optional[Collection[str]] = None
+) -> Tuple['OrderedDict[str, torch.Tensor]', Coverage]:
     """Rename a state dict into a target's scheme and account for every tensor on both sides.
 
     Args:

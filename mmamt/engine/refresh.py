@@ -45,9 +45,12 @@ def backbone_of(model: nn.Module) -> nn.Module:
 def map_record(model: nn.Module, map_norm: str) -> Dict:
     """How the maps of ``model`` are made: the ``maps`` entry of a bank's ``made_with``."""
     backbone = backbone_of(model)
-    return dict(source=MAP_SOURCE, map_norm=map_norm,
-                image_size=[int(v) for v in backbone.input_size],
-                grid=[int(v) for v in backbone.patch_resolution], quantisation=MAP_QUANTISATION)
+    return dict(
+        source=MAP_SOURCE,
+        map_norm=map_norm,
+        image_size=[int(v) for v in backbone.input_size],
+        grid=[int(v) for v in backbone.patch_resolution],
+        quantisation=MAP_QUANTISATION)
 
 
 def check_sizes(model: nn.Module, pipeline: Sequence) -> None:
@@ -98,7 +101,8 @@ def check_sizes(model: nn.Module, pipeline: Sequence) -> None:
                          '. Set them all from one img_size and patch_size.')
 
 
-def refresh_view(dataset: BaseDataset, input_size: Sequence[int],
+def refresh_view(dataset: BaseDataset,
+                 input_size: Sequence[int],
                  pipeline: Optional[Sequence] = None) -> BaseDataset:
     """The training set in the deterministic refresh view (it shares the data list).
 
@@ -112,16 +116,22 @@ def refresh_view(dataset: BaseDataset, input_size: Sequence[int],
     if pipeline is None:
         transforms = refresh_view_transforms(dataset.pipeline.transforms, input_size)
     else:
-        transforms = [TRANSFORMS.build(copy.deepcopy(t)) if isinstance(t, dict) else t
-                      for t in pipeline]
+        transforms = [
+            TRANSFORMS.build(copy.deepcopy(t)) if isinstance(t, dict) else t for t in pipeline
+        ]
     view = copy.copy(dataset)
     view.pipeline = SampleNamingCompose(transforms)
     return view
 
 
 @torch.no_grad()
-def compute_maps(model: nn.Module, view: BaseDataset, indices: Sequence[int], batch_size: int,
-                 map_norm: str, num_workers: int = 0, amp: bool = False,
+def compute_maps(model: nn.Module,
+                 view: BaseDataset,
+                 indices: Sequence[int],
+                 batch_size: int,
+                 map_norm: str,
+                 num_workers: int = 0,
+                 amp: bool = False,
                  amp_dtype: Optional[torch.dtype] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """The uint8 maps of the given samples of ``view``, in eval mode.
 
@@ -143,8 +153,12 @@ def compute_maps(model: nn.Module, view: BaseDataset, indices: Sequence[int], ba
     """
     model = get_ori_model(model)
     backbone = backbone_of(model)
-    loader = DataLoader(view, batch_size=batch_size, sampler=list(indices),
-                        num_workers=num_workers, collate_fn=default_collate)
+    loader = DataLoader(
+        view,
+        batch_size=batch_size,
+        sampler=list(indices),
+        num_workers=num_workers,
+        collate_fn=default_collate)
     cast = autocast(dtype=amp_dtype) if amp else nullcontext()
     out_idx, out_maps = [], []
     with eval_mode(model):
@@ -174,8 +188,13 @@ def gather_maps(idx: torch.Tensor, maps: torch.Tensor, share: int,
     return all_idx[keep], all_maps[keep]
 
 
-def refresh_bank(model: nn.Module, view: BaseDataset, bank: AttentionBank, completed_epoch: int,
-                 batch_size: int, num_workers: int = 0, amp: bool = False,
+def refresh_bank(model: nn.Module,
+                 view: BaseDataset,
+                 bank: AttentionBank,
+                 completed_epoch: int,
+                 batch_size: int,
+                 num_workers: int = 0,
+                 amp: bool = False,
                  amp_dtype: Optional[torch.dtype] = None) -> Dict[str, float]:
     """Recompute every map of ``bank`` and switch AMT on.
 
@@ -206,5 +225,8 @@ def refresh_bank(model: nn.Module, view: BaseDataset, bank: AttentionBank, compl
     bank.update(idx, maps)
     bank.mark_refreshed(completed_epoch)
     elapsed = time.perf_counter() - start
-    return dict(bank.statistics(), seconds=elapsed, img_per_s=n / max(elapsed, 1e-9),
-                writes=int(idx.numel()))
+    return dict(
+        bank.statistics(),
+        seconds=elapsed,
+        img_per_s=n / max(elapsed, 1e-9),
+        writes=int(idx.numel()))

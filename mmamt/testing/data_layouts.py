@@ -46,8 +46,8 @@ def _read_split(imagenet_root: str, split: str) -> List[Tuple[str, int, str]]:
     """``(stem, label, absolute path)`` of each image of a split, in the generator's order."""
     with open(osp.join(imagenet_root, 'meta', f'{split}.txt'), encoding='utf-8') as f:
         entries = [line.split() for line in f if line.strip()]
-    return [(osp.splitext(osp.basename(rel))[0], int(label),
-             osp.join(imagenet_root, split, rel)) for rel, label in entries]
+    return [(osp.splitext(osp.basename(rel))[0], int(label), osp.join(imagenet_root, split, rel))
+            for rel, label in entries]
 
 
 def _resized(path: str, size: int) -> Image.Image:
@@ -67,23 +67,30 @@ def _write_cifar(out_dir: str, splits: Dict[str, list], cifar100: bool) -> Dict[
     label_key = 'fine_labels' if cifar100 else 'labels'
 
     def batch(items: list) -> dict:
-        data = np.stack([np.asarray(_resized(p, 32)).transpose(2, 0, 1).reshape(-1)
-                         for _, _, p in items]) if items else np.zeros((0, 3072), np.uint8)
-        return {'data': data.astype(np.uint8), label_key: [lbl for _, lbl, _ in items],
-                'filenames': [f'{stem}.png' for stem, _, _ in items]}
+        data = np.stack(
+            [np.asarray(_resized(p, 32)).transpose(2, 0, 1).reshape(-1)
+             for _, _, p in items]) if items else np.zeros((0, 3072), np.uint8)
+        return {
+            'data': data.astype(np.uint8),
+            label_key: [lbl for _, lbl, _ in items],
+            'filenames': [f'{stem}.png' for stem, _, _ in items]
+        }
 
     md5 = {}
     names = list(SYNTHETIC_CLASSES)
     if cifar100:
         md5['train'] = _dump_pickle(osp.join(out_dir, 'train'), batch(splits['train']))
         md5['test'] = _dump_pickle(osp.join(out_dir, 'test'), batch(splits['val']))
-        md5['meta'] = _dump_pickle(osp.join(out_dir, 'meta'),
-                                   {'fine_label_names': names, 'coarse_label_names': names})
+        md5['meta'] = _dump_pickle(
+            osp.join(out_dir, 'meta'), {
+                'fine_label_names': names,
+                'coarse_label_names': names
+            })
         return md5
     for k in range(_CIFAR_TRAIN_BATCHES):
         name = f'data_batch_{k + 1}'
-        md5[name] = _dump_pickle(osp.join(out_dir, name),
-                                 batch(splits['train'][k::_CIFAR_TRAIN_BATCHES]))
+        md5[name] = _dump_pickle(
+            osp.join(out_dir, name), batch(splits['train'][k::_CIFAR_TRAIN_BATCHES]))
     md5['test_batch'] = _dump_pickle(osp.join(out_dir, 'test_batch'), batch(splits['val']))
     md5['batches.meta'] = _dump_pickle(osp.join(out_dir, 'batches.meta'), {'label_names': names})
     return md5
@@ -114,8 +121,10 @@ def _write_tiny_imagenet(out_dir: str, splits: Dict[str, list]) -> None:
         for i, (_, label, path) in enumerate(splits[split]):
             folder = osp.join(out_dir, split, TINY_IMAGENET_WNIDS[label])
             os.makedirs(folder, exist_ok=True)
-            _resized(path, 64).save(osp.join(folder, f'{TINY_IMAGENET_WNIDS[label]}_{i}.JPEG'),
-                                    format='JPEG', quality=95)
+            _resized(path, 64).save(
+                osp.join(folder, f'{TINY_IMAGENET_WNIDS[label]}_{i}.JPEG'),
+                format='JPEG',
+                quality=95)
 
 
 def _write_text(path: str, text: str) -> None:
@@ -126,19 +135,25 @@ def _write_text(path: str, text: str) -> None:
 def _write_coco(out_dir: str, synthetic_coco: str) -> None:
     """COCO 2017 folder and file names; categories renamed to COCO's first five classes."""
     for split in ('train', 'val'):
-        shutil.copytree(osp.join(synthetic_coco, split), osp.join(out_dir, f'{split}2017'),
-                        dirs_exist_ok=True)
-        with open(osp.join(synthetic_coco, 'annotations', f'instances_{split}.json'),
-                  encoding='utf-8') as f:
+        shutil.copytree(
+            osp.join(synthetic_coco, split), osp.join(out_dir, f'{split}2017'), dirs_exist_ok=True)
+        with open(
+                osp.join(synthetic_coco, 'annotations', f'instances_{split}.json'),
+                encoding='utf-8') as f:
             coco = json.load(f)
         for cat in coco['categories']:
             cat['name'] = COCO_NAMES[cat['id'] - 1]
-        _write_text(osp.join(out_dir, 'annotations', f'instances_{split}2017.json'),
-                    json.dumps(coco, separators=(',', ':')))
+        _write_text(
+            osp.join(out_dir, 'annotations', f'instances_{split}2017.json'),
+            json.dumps(coco, separators=(',', ':')))
 
 
-def make_dataset_layouts(data_dir: str, num_train: int = 4, num_val: int = 2,
-                         image_size: int = 64, seed: int = 0, min_objects: int = 1,
+def make_dataset_layouts(data_dir: str,
+                         num_train: int = 4,
+                         num_val: int = 2,
+                         image_size: int = 64,
+                         seed: int = 0,
+                         min_objects: int = 1,
                          max_objects: int = 3) -> Dict[str, object]:
     """Write the synthetic images in every layout the configs read (see the module docstring).
 
@@ -158,21 +173,26 @@ def make_dataset_layouts(data_dir: str, num_train: int = 4, num_val: int = 2,
         'cifar100': {file: md5}}``.
     """
     data_dir = osp.abspath(data_dir)
-    synthetic = make_synthetic_dataset(osp.join(data_dir, 'synthetic'), num_train=num_train,
-                                       num_val=num_val, image_size=image_size, seed=seed,
-                                       min_objects=min_objects, max_objects=max_objects)
+    synthetic = make_synthetic_dataset(
+        osp.join(data_dir, 'synthetic'),
+        num_train=num_train,
+        num_val=num_val,
+        image_size=image_size,
+        seed=seed,
+        min_objects=min_objects,
+        max_objects=max_objects)
     splits = {s: _read_split(synthetic['imagenet'], s) for s in ('train', 'val')}
     for name in ('imagenet', 'digits', 'cifar10', 'cifar100', 'stl10', 'tiny-imagenet', 'coco',
                  'ade'):
         shutil.rmtree(osp.join(data_dir, name), ignore_errors=True)
     shutil.copytree(synthetic['imagenet'], osp.join(data_dir, 'imagenet'))
-    shutil.copytree(synthetic['imagenet'], osp.join(data_dir, 'digits'),
-                    ignore=shutil.ignore_patterns('meta'))
+    shutil.copytree(
+        synthetic['imagenet'], osp.join(data_dir, 'digits'), ignore=shutil.ignore_patterns('meta'))
     cifar_md5 = {
-        'cifar10': _write_cifar(osp.join(data_dir, 'cifar10', 'cifar-10-batches-py'), splits,
-                                cifar100=False),
-        'cifar100': _write_cifar(osp.join(data_dir, 'cifar100', 'cifar-100-python'), splits,
-                                 cifar100=True),
+        'cifar10':
+        _write_cifar(osp.join(data_dir, 'cifar10', 'cifar-10-batches-py'), splits, cifar100=False),
+        'cifar100':
+        _write_cifar(osp.join(data_dir, 'cifar100', 'cifar-100-python'), splits, cifar100=True),
     }
     _write_stl10(osp.join(data_dir, 'stl10'), splits)
     _write_tiny_imagenet(osp.join(data_dir, 'tiny-imagenet'), splits)

@@ -94,8 +94,7 @@ def _smooth_noise(rng: np.random.Generator, size: int, cells: int, channels: int
     return out
 
 
-def _background(rng: np.random.Generator, size: int, xx: np.ndarray,
-                yy: np.ndarray) -> np.ndarray:
+def _background(rng: np.random.Generator, size: int, xx: np.ndarray, yy: np.ndarray) -> np.ndarray:
     """A colour gradient in a random direction with smooth and fine noise on top.
 
     Returns:
@@ -111,8 +110,7 @@ def _background(rng: np.random.Generator, size: int, xx: np.ndarray,
     return np.clip(bg, 0.0, 255.0)
 
 
-def _texture(rng: np.random.Generator, size: int, xx: np.ndarray,
-             yy: np.ndarray) -> np.ndarray:
+def _texture(rng: np.random.Generator, size: int, xx: np.ndarray, yy: np.ndarray) -> np.ndarray:
     """A texture pattern in [0, 1] over the whole image grid.
 
     Returns:
@@ -167,8 +165,8 @@ def _shape_mask(cls: int, cx: float, cy: float, r: float, theta: float, xx: np.n
             | ((np.abs(v) <= arm) & (np.abs(u) <= width)))
 
 
-def _sample_object(rng: np.random.Generator, cls: int, radius: float, size: int,
-                   xx: np.ndarray, yy: np.ndarray) -> Tuple[int, np.ndarray, np.ndarray]:
+def _sample_object(rng: np.random.Generator, cls: int, radius: float, size: int, xx: np.ndarray,
+                   yy: np.ndarray) -> Tuple[int, np.ndarray, np.ndarray]:
     """Place one textured, coloured shape of class ``cls`` at a random position.
 
     Returns:
@@ -191,8 +189,9 @@ def _sample_object(rng: np.random.Generator, cls: int, radius: float, size: int,
     return cls, mask, rgb
 
 
-def _compose(background: np.ndarray, objects: List[Tuple[int, np.ndarray, np.ndarray]]
-             ) -> Tuple[np.ndarray, List[Tuple[int, np.ndarray]]]:
+def _compose(
+    background: np.ndarray, objects: List[Tuple[int, np.ndarray, np.ndarray]]
+) -> Tuple[np.ndarray, List[Tuple[int, np.ndarray]]]:
     """Paint ``objects`` back to front; drop those that would show too few pixels.
 
     Returns:
@@ -331,9 +330,8 @@ def _prepare_out_dir(paths: Dict[str, str]) -> None:
     if not osp.isfile(paths['manifest']):
         foreign = [p for p in parts if osp.isdir(p) and os.listdir(p)]
         if foreign:
-            raise FileExistsError(
-                f'`out_dir` {paths["root"]!r} already holds {foreign} without a '
-                f'{_MANIFEST}: choose an empty or new directory, or remove them')
+            raise FileExistsError(f'`out_dir` {paths["root"]!r} already holds {foreign} without a '
+                                  f'{_MANIFEST}: choose an empty or new directory, or remove them')
     for part in parts:
         if osp.isdir(part):
             shutil.rmtree(part)
@@ -367,8 +365,7 @@ def _write_split(paths: Dict[str, str], split: str, args: dict) -> None:
         pil = Image.fromarray(image)
         pil.save(osp.join(paths['imagenet'], folder, cls_name, f'{stem}.png'), format='PNG')
         pil.save(osp.join(img_dirs['coco'], f'{stem}.png'), format='PNG')
-        pil.save(osp.join(img_dirs['ade_img'], f'{stem}.jpg'), format='JPEG',
-                 quality=_JPEG_QUALITY)
+        pil.save(osp.join(img_dirs['ade_img'], f'{stem}.jpg'), format='JPEG', quality=_JPEG_QUALITY)
         meta_lines.append(f'{cls_name}/{stem}.png {label}')
 
         seg = np.zeros((size, size), dtype=np.uint8)
@@ -378,10 +375,15 @@ def _write_split(paths: Dict[str, str], split: str, args: dict) -> None:
             seg[mask] = cls + 1
             bbox, area, rle = _encode_instance(mask)
             annotations.append(
-                dict(id=len(annotations) + 1, image_id=image_id, category_id=cls + 1,
-                     bbox=bbox, area=area, iscrowd=0, segmentation=rle))
-        Image.fromarray(seg).save(
-            osp.join(img_dirs['ade_ann'], f'{stem}.png'), format='PNG')
+                dict(
+                    id=len(annotations) + 1,
+                    image_id=image_id,
+                    category_id=cls + 1,
+                    bbox=bbox,
+                    area=area,
+                    iscrowd=0,
+                    segmentation=rle))
+        Image.fromarray(seg).save(osp.join(img_dirs['ade_ann'], f'{stem}.png'), format='PNG')
 
     os.makedirs(osp.dirname(paths[f'imagenet_{split}_ann']), exist_ok=True)
     _write_atomic(paths[f'imagenet_{split}_ann'], '\n'.join(meta_lines) + '\n')
@@ -434,17 +436,25 @@ def make_synthetic_dataset(out_dir: str,
     _check_int('seed', seed, 0)
     _check_int('min_objects', min_objects, 1, 16)
     _check_int('max_objects', max_objects, int(min_objects), 16)
-    args = dict(num_train=int(num_train), num_val=int(num_val), image_size=int(image_size),
-                seed=int(seed), min_objects=int(min_objects), max_objects=int(max_objects),
-                format_version=_FORMAT_VERSION)
+    args = dict(
+        num_train=int(num_train),
+        num_val=int(num_val),
+        image_size=int(image_size),
+        seed=int(seed),
+        min_objects=int(min_objects),
+        max_objects=int(max_objects),
+        format_version=_FORMAT_VERSION)
 
     paths = _paths(out_dir)
     if _is_complete(paths, args):
         return paths
     os.makedirs(paths['root'], exist_ok=True)
     _prepare_out_dir(paths)
-    manifest = dict(generator='mmamt.testing.synthetic', classes=list(SYNTHETIC_CLASSES),
-                    args=args, complete=False)
+    manifest = dict(
+        generator='mmamt.testing.synthetic',
+        classes=list(SYNTHETIC_CLASSES),
+        args=args,
+        complete=False)
     # Written first, so that an interrupted run is recognised as ours and cleaned up next time.
     _write_json(paths['manifest'], manifest)
     for split in _SPLITS:

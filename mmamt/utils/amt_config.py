@@ -59,6 +59,7 @@ def refresh_hook_cfg(cfg) -> Optional[dict]:
 
 def train_pipelines(cfg) -> List[list]:
     """The training pipelines of ``train_dataloader.dataset``, through dataset wrappers."""
+
     def walk(dataset) -> List[list]:
         found = [dataset['pipeline']] if 'pipeline' in dataset else []
         for key in ('dataset', 'datasets'):
@@ -73,8 +74,10 @@ def train_pipelines(cfg) -> List[list]:
 
 def find_transforms(cfg, type_name: str) -> List[dict]:
     """Every transform config of ``type_name`` in the training pipelines (edits stick)."""
-    return [t for pipeline in train_pipelines(cfg) for t in pipeline
-            if isinstance(t, dict) and t.get('type') == type_name]
+    return [
+        t for pipeline in train_pipelines(cfg) for t in pipeline
+        if isinstance(t, dict) and t.get('type') == type_name
+    ]
 
 
 def mask_generator_cfg(cfg) -> Optional[dict]:

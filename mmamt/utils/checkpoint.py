@@ -71,6 +71,7 @@ def history_buffer_getattr(obj: Any, name: str) -> Any:
     this stands in for it under the name ``builtins.getattr`` and refuses anything else.
     """
     from mmengine.logging import HistoryBuffer
+
     # The registry fills when the first buffer is built; a fresh process may load first.
     own_method = not name.startswith('_') and callable(vars(HistoryBuffer).get(name))
     if obj is HistoryBuffer and (name in history_buffer_statistics() or own_method):
@@ -83,8 +84,10 @@ def history_buffer_getattr(obj: Any, name: str) -> Any:
 def _mmengine_globals() -> List[object]:
     """mmengine data classes that a Runner checkpoint's ``message_hub`` pickles."""
     from mmengine.logging import HistoryBuffer
-    return [HistoryBuffer, (history_buffer_getattr, 'builtins.getattr'),
-            (history_buffer_getattr, '__builtin__.getattr')]
+    return [
+        HistoryBuffer, (history_buffer_getattr, 'builtins.getattr'),
+        (history_buffer_getattr, '__builtin__.getattr')
+    ]
 
 
 def safe_checkpoint_globals() -> List[object]:
@@ -228,8 +231,8 @@ def resolve_resume(cfg: Config) -> Config:
         reason = checkpoint_error(explicit)
         if reason is not None:
             folder = osp.dirname(osp.abspath(explicit))
-            alternative = next((p for p in _checkpoints_newest_first(folder)
-                                if checkpoint_error(p) is None), None)
+            alternative = next(
+                (p for p in _checkpoints_newest_first(folder) if checkpoint_error(p) is None), None)
             hint = (f'; the newest readable checkpoint there is {alternative}'
                     if alternative else '')
             raise ValueError(f'cannot resume from {explicit}: {reason}{hint}')
@@ -244,7 +247,8 @@ def resolve_resume(cfg: Config) -> Config:
             latest = f.read().strip()
     candidates = ([latest] if latest else []) + [
         p for p in _checkpoints_newest_first(work_dir)
-        if not latest or osp.abspath(p) != osp.abspath(latest)]
+        if not latest or osp.abspath(p) != osp.abspath(latest)
+    ]
     if not candidates:
         return cfg  # nothing saved yet: mmengine starts from scratch
     bad = []
@@ -253,8 +257,10 @@ def resolve_resume(cfg: Config) -> Config:
         if reason is None:
             if bad:
                 print_log(
-                    'resume: skipped ' + '; '.join(f'{p} ({r})' for p, r in bad) +
-                    f'; resuming from {path}', logger='current', level=logging.WARNING)
+                    'resume: skipped ' + '; '.join(f'{p} ({r})'
+                                                   for p, r in bad) + f'; resuming from {path}',
+                    logger='current',
+                    level=logging.WARNING)
             cfg.load_from = path
             return cfg
         bad.append((path, reason))

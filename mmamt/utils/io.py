@@ -20,7 +20,6 @@ from typing import Any, BinaryIO, Callable, List, Optional, Tuple
 
 import torch
 
-
 # Temporaries by writer: this module's (``.NAME.<pid>-<hex>.tmp``) and, from earlier mmamt
 # versions, ``tempfile.mkstemp``'s (``.NAME.XXXXXXXX.tmp``, no process id: always stale).
 _TEMPORARY = re.compile(r'\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{8}\.tmp')
@@ -207,8 +206,10 @@ def torch_load_problem(err: BaseException) -> Tuple[str, str]:
         # torch's lines about `weights_only` (its advice) and the WeightsUnpickler say nothing
         # about the file; the first other line does (e.g. 'Unsupported operand 110').
         lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-        detail = next((ln for ln in lines if 'weights_only' not in ln.replace(' ', '_').lower()
-                       and 'WeightsUnpickler' not in ln), '')
+        detail = next((
+            ln for ln in lines
+            if 'weights_only' not in ln.replace(' ', '_').lower() and 'WeightsUnpickler' not in ln),
+                      '')
         detail = re.sub(r'\. This is an internal miniz error.*', '', detail)[:200]
     phrase = _LOAD_PROBLEMS[problem][0]
     return problem, f'{phrase} ({detail})' if detail else phrase

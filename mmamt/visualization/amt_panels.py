@@ -17,8 +17,8 @@ from mmengine.config import Config
 from mmengine.dataset import Compose, default_collate
 from mmengine.runner import load_checkpoint
 from mmengine.utils import scandir
-from mmpretrain.utils import track_on_main_process
 from mmpretrain.registry import DATASETS, MODELS, TRANSFORMS
+from mmpretrain.utils import track_on_main_process
 from PIL import Image
 
 from mmamt.datasets.transforms import AMTMaskGenerator, refresh_view_transforms
@@ -26,8 +26,7 @@ from mmamt.datasets.transforms.attention_view import FULL_VIEW, VIEW_KEY
 from mmamt.utils.amt_config import REFRESH_HOOK, default_arg, refresh_arg, refresh_hook_cfg
 from mmamt.utils.scope import config_scope
 from .panel import MIN_TILE, draw_panel
-from .reconstruction import (attention_maps, input_size, patches_to_images, reconstruct,
-                             unnormalize)
+from .reconstruction import attention_maps, input_size, patches_to_images, reconstruct, unnormalize
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
 
@@ -95,7 +94,8 @@ def view_pipeline(pipeline: Sequence[Union[dict, object]], size: Tuple[int, int]
     return Compose(refresh_view_transforms(pipeline, size))
 
 
-def draw_token_masks(generator: AMTMaskGenerator, maps: np.ndarray,
+def draw_token_masks(generator: AMTMaskGenerator,
+                     maps: np.ndarray,
                      seeds: Sequence[Union[int, Tuple[int, ...]]],
                      num_refreshes: Optional[int] = None) -> np.ndarray:
     """AMT token masks drawn by the config's generator from each map, AMT active.
@@ -118,8 +118,12 @@ def draw_token_masks(generator: AMTMaskGenerator, maps: np.ndarray,
     for attn_map, seed in zip(maps, seeds):
         keys = tuple(seed) if isinstance(seed, (tuple, list)) else (seed, )
         # The generator checks the image size and reads the view: a full, unflipped image.
-        results = dict(img=np.zeros((size, size, 3), np.uint8), attn_map=attn_map,
-                       amt_active=True, amt_refreshes=refreshes, **{VIEW_KEY: FULL_VIEW})
+        results = dict(
+            img=np.zeros((size, size, 3), np.uint8),
+            attn_map=attn_map,
+            amt_active=True,
+            amt_refreshes=refreshes,
+            **{VIEW_KEY: FULL_VIEW})
         with numpy_seed(*keys):
             out.append(np.asarray(generator(results)['mask'], dtype=np.int64))
     return np.stack(out)
@@ -159,9 +163,14 @@ def render_panels(model: nn.Module,
     recon = patches_to_images(model, reconstruct(model, inputs, token_masks.to(inputs.device)))
     images, recon_images = unnormalize(model, inputs), unnormalize(model, recon)
     return [
-        draw_panel(images[i], maps[i], token_masks[i].numpy(), recon_images[i],
-                   mask_cell=generator.scale, min_tile=min_tile,
-                   title=titles[i] if titles else None) for i in range(len(images))
+        draw_panel(
+            images[i],
+            maps[i],
+            token_masks[i].numpy(),
+            recon_images[i],
+            mask_cell=generator.scale,
+            min_tile=min_tile,
+            title=titles[i] if titles else None) for i in range(len(images))
     ]
 
 
@@ -251,8 +260,9 @@ def write_panels(config: Union[str, Config],
         dataset_cfg = train_dataset_cfg(cfg)
         generator = build_mask_generator(dataset_cfg.pipeline)
         pipeline = view_pipeline(dataset_cfg.pipeline, input_size(model))
-        map_norm = (refresh_arg(cfg, 'map_norm') if refresh_hook_cfg(cfg) is not None
-                    else default_arg(REFRESH_HOOK, 'map_norm'))
+        map_norm = (
+            refresh_arg(cfg, 'map_norm') if refresh_hook_cfg(cfg) is not None else default_arg(
+                REFRESH_HOOK, 'map_norm'))
 
         if images is not None:
             files = _image_files(images)
@@ -280,12 +290,15 @@ def write_panels(config: Union[str, Config],
             with torch.no_grad():
                 inputs = model.data_preprocessor(batch, False)['inputs']
                 maps = attention_maps(model, inputs, map_norm)
-            panels = render_panels(model, generator, inputs, maps, [(seed, picked[k]) for k in ks],
-                                   titles=[names[k][:-4] for k in ks], min_tile=min_tile)
+            panels = render_panels(
+                model,
+                generator,
+                inputs,
+                maps, [(seed, picked[k]) for k in ks],
+                titles=[names[k][:-4] for k in ks],
+                min_tile=min_tile)
             for k, panel in zip(ks, panels):
                 path = osp.join(out_dir, names[k])
                 Image.fromarray(panel).save(path)
                 written.append(path)
         return written
-
-

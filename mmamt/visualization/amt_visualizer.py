@@ -31,8 +31,13 @@ class AMTVisualizer(UniversalVisualizer):
     """
 
     @torch.no_grad()
-    def add_amt_panels(self, model: nn.Module, generator, inputs: torch.Tensor,
-                       maps: np.ndarray, sample_indices: Sequence[int], step: int,
+    def add_amt_panels(self,
+                       model: nn.Module,
+                       generator,
+                       inputs: torch.Tensor,
+                       maps: np.ndarray,
+                       sample_indices: Sequence[int],
+                       step: int,
                        min_tile: int = MIN_TILE,
                        num_refreshes: Optional[int] = None) -> List[np.ndarray]:
         """Draw one panel per sample and add each to every backend as ``amt_<sample_idx>``.
@@ -52,17 +57,28 @@ class AMTVisualizer(UniversalVisualizer):
         Returns:
             list[np.ndarray]: The uint8 RGB panels.
         """
-        panels = render_panels(model, generator, inputs, maps,
-                               seeds=[(0, i) for i in sample_indices],
-                               titles=[f'sample {i}, epoch {step}' for i in sample_indices],
-                               min_tile=min_tile, num_refreshes=num_refreshes)
+        panels = render_panels(
+            model,
+            generator,
+            inputs,
+            maps,
+            seeds=[(0, i) for i in sample_indices],
+            titles=[f'sample {i}, epoch {step}' for i in sample_indices],
+            min_tile=min_tile,
+            num_refreshes=num_refreshes)
         for idx, panel in zip(sample_indices, panels):
             self.add_image(f'{NAME_PREFIX}_{idx}', panel, step=step)
         return panels
 
     @torch.no_grad()
-    def add_refresh_panels(self, model: nn.Module, view, bank, generator, step: int,
-                           num_panels: int, min_tile: int = MIN_TILE) -> List[np.ndarray]:
+    def add_refresh_panels(self,
+                           model: nn.Module,
+                           view,
+                           bank,
+                           generator,
+                           step: int,
+                           num_panels: int,
+                           min_tile: int = MIN_TILE) -> List[np.ndarray]:
         """Panels of training samples ``0 .. num_panels - 1`` right after a refresh.
 
         Each image is shown in the very view its map was computed on (the refresh view), with
@@ -87,5 +103,12 @@ class AMTVisualizer(UniversalVisualizer):
         batch = default_collate([view[i] for i in indices])
         inputs = model.data_preprocessor(batch, False)['inputs']
         maps = np.stack([bank.get(i) for i in indices])
-        return self.add_amt_panels(model, generator, inputs, maps, indices, step,
-                                   min_tile=min_tile, num_refreshes=bank.num_refreshes)
+        return self.add_amt_panels(
+            model,
+            generator,
+            inputs,
+            maps,
+            indices,
+            step,
+            min_tile=min_tile,
+            num_refreshes=bank.num_refreshes)

@@ -162,8 +162,10 @@ def mask_counts(token_mask: np.ndarray, cell: int = 1) -> Dict[str, int]:
     """
     token_mask = np.asarray(token_mask)
     area = cell * cell
-    return {name: int((token_mask == value).sum()) // area
-            for name, value in (('masked', MASKED), ('thrown', THROWN), ('visible', VISIBLE))}
+    return {
+        name: int((token_mask == value).sum()) // area
+        for name, value in (('masked', MASKED), ('thrown', THROWN), ('visible', VISIBLE))
+    }
 
 
 def draw_panel(img: np.ndarray,

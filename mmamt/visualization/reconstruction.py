@@ -8,12 +8,11 @@ from typing import Tuple
 import numpy as np
 import torch
 import torch.nn as nn
+from mmpretrain.utils import get_ori_model
 
 from mmamt.models.algorithms.mae_amt import MAEAMT
 from mmamt.models.algorithms.simmim_amt import SimMIMAMT
 from mmamt.models.utils import MASKED
-from mmpretrain.utils import get_ori_model
-
 from mmamt.utils import eval_mode
 from mmamt.utils.compat import converts_channels, normalizes_inputs
 

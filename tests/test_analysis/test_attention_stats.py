@@ -6,12 +6,11 @@ import pytest
 import torch
 from PIL import Image
 
-from mmamt.datasets import AttentionBank
 from mmamt.analysis.attention_stats import (find_bank_files, object_mask_path, object_share,
                                             role_object_shares)
-from mmamt.datasets.transforms import AMTMaskGenerator
+from mmamt.datasets import AttentionBank
 from mmamt.datasets.attention_bank import map_entropy
-
+from mmamt.datasets.transforms import AMTMaskGenerator
 from ..test_utils.test_faults_io import write_unreadable_files
 from ..test_visualization._tiny import load_tool, tiny_files
 
@@ -52,15 +51,18 @@ def test_role_object_shares_follow_the_throw_mode():
     np.random.seed(0)
     ref = role_object_shares(attn, objects, AMTMaskGenerator(64, 8, 8), 1, draws=20)
     first = role_object_shares(
-        attn, objects, AMTMaskGenerator(64, 8, 8, throw_mode='least_first', mask_power=0.0),
-        1, draws=20)
+        attn,
+        objects,
+        AMTMaskGenerator(64, 8, 8, throw_mode='least_first', mask_power=0.0),
+        1,
+        draws=20)
     # The reference masks the object and leaves the background visible; 'least_first' throws
     # the background, so the object is what the encoder sees and what the loss predicts.
     assert ref['masked'] > 0.9 and ref['visible'] < 0.1
     assert first['thrown'] < 0.1 and first['visible'] > 0.7 and first['masked'] > 0.7
     # Before the ramp has begun (0 refreshes) the draw ignores the map: about the area share.
-    ramped = role_object_shares(attn, objects, AMTMaskGenerator(64, 8, 8, ramp_refreshes=4), 0,
-                                draws=50)
+    ramped = role_object_shares(
+        attn, objects, AMTMaskGenerator(64, 8, 8, ramp_refreshes=4), 0, draws=50)
     assert all(abs(v - 0.5) < 0.15 for v in ramped.values())
 
 
@@ -112,8 +114,10 @@ def test_tool_reports_higher_object_share_for_hot_maps(synthetic_root, tmp_path)
     assert flat['object_share'] == pytest.approx(flat['area_share'], abs=1e-3)
     assert peaked['object_share'] > flat['object_share'] + 0.2 and peaked['ratio'] > 1.5
     # an explicit --seg-dir finds the same masks
-    again = tool.main([str(work / 'amt_bank' / 'epoch_10.pth'), '--config', config, '--seg-dir',
-                       str(synthetic_root / 'ade' / 'annotations' / 'training')])
+    again = tool.main([
+        str(work / 'amt_bank' / 'epoch_10.pth'), '--config', config, '--seg-dir',
+        str(synthetic_root / 'ade' / 'annotations' / 'training')
+    ])
     assert again[0]['object_share'] == pytest.approx(peaked['object_share'])
     # without a config only the entropy is reported
     plain = tool.main([str(work)])

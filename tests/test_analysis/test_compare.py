@@ -5,9 +5,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmamt.analysis import (Variant, build_run_config, format_table, parse_variant, probe,
-                            scale_schedule, summarize)
-from mmamt.analysis import format_attention_table
+from mmamt.analysis import (Variant, build_run_config, format_attention_table, format_table,
+                            parse_variant, probe, scale_schedule, summarize)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 AMT = osp.join(REPO, 'configs', 'demo', 'mae-amt_vit-tiny-p8_1xb32-20e_synthetic.py')
@@ -33,14 +32,17 @@ def test_scale_schedule_keeps_the_shape_of_the_schedule():
 
 
 def test_variant_overrides(tmp_path):
-    variant = parse_variant([f'least={AMT}', 'mask_generator.throw_mode=least',
-                             'mask_generator.mask_power=0.5', 'optim_wrapper.optimizer.lr=1e-4'])
-    assert variant.options == {'mask_generator.throw_mode': 'least',
-                               'mask_generator.mask_power': 0.5,
-                               'optim_wrapper.optimizer.lr': 1e-4}
+    variant = parse_variant([
+        f'least={AMT}', 'mask_generator.throw_mode=least', 'mask_generator.mask_power=0.5',
+        'optim_wrapper.optimizer.lr=1e-4'
+    ])
+    assert variant.options == {
+        'mask_generator.throw_mode': 'least',
+        'mask_generator.mask_power': 0.5,
+        'optim_wrapper.optimizer.lr': 1e-4
+    }
     cfg = build_run_config(variant, str(tmp_path / 'data'), str(tmp_path / 'run'), 10, seed=3)
-    gen = next(t for t in cfg.train_dataloader.dataset.pipeline
-               if t.type == 'AMTMaskGenerator')
+    gen = next(t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'AMTMaskGenerator')
     assert (gen.throw_mode, gen.mask_power) == ('least', 0.5)
     assert cfg.optim_wrapper.optimizer.lr == 1e-4
     assert cfg.randomness.seed == 3 and cfg.train_cfg.max_epochs == 10
@@ -48,17 +50,19 @@ def test_variant_overrides(tmp_path):
     # the demo config draws 4 panels after each refresh; harness runs draw none
     assert cfg.default_hooks.amt_refresh.num_panels == 0
     with pytest.raises(KeyError, match='AMTMaskGenerator'):
-        build_run_config(Variant('mae', MAE, {'mask_generator.throw_mode': 'least'}),
-                         str(tmp_path), str(tmp_path / 'r'), 2, 0)
+        build_run_config(
+            Variant('mae', MAE, {'mask_generator.throw_mode': 'least'}), str(tmp_path),
+            str(tmp_path / 'r'), 2, 0)
     # refresh_hook.<arg> reaches the AttentionRefreshHook, after the schedule was scaled
-    cfg = build_run_config(parse_variant([f'max={AMT}', 'refresh_hook.map_norm=max',
-                                          'refresh_hook.interval=3']),
-                           str(tmp_path), str(tmp_path / 'r'), 10, 0)
+    cfg = build_run_config(
+        parse_variant([f'max={AMT}', 'refresh_hook.map_norm=max', 'refresh_hook.interval=3']),
+        str(tmp_path), str(tmp_path / 'r'), 10, 0)
     hook = cfg.default_hooks.amt_refresh
     assert (hook.map_norm, hook.interval) == ('max', 3)
     with pytest.raises(KeyError, match='default_hooks.amt_refresh has no AttentionRefreshHook'):
-        build_run_config(Variant('mae', MAE, {'refresh_hook.map_norm': 'max'}),
-                         str(tmp_path), str(tmp_path / 'r'), 2, 0)
+        build_run_config(
+            Variant('mae', MAE, {'refresh_hook.map_norm': 'max'}), str(tmp_path),
+            str(tmp_path / 'r'), 2, 0)
     with pytest.raises(ValueError, match='NAME=CONFIG'):
         parse_variant([AMT])
     with pytest.raises(ValueError, match='variant name'):
@@ -83,13 +87,23 @@ def test_probe_reads_cls_and_mean_patch_and_loads_strictly(synthetic_root, tmp_p
 
 
 def test_summary_and_table():
+
     def run(name, seed, cls, mean, sec, tokens):
-        return dict(variant=dict(name=name, config='c.py', options={}), seed=seed, epochs=4,
-                    probe=dict(top1=dict(cls=cls, mean=mean), majority_baseline=25.0),
-                    seconds_per_epoch=sec, final_loss=0.5, encoder_tokens=tokens,
-                    epoch_tokens=[tokens])
-    summary = summarize([run('mae', 0, 60, 62, 2.0, 17), run('mae', 1, 70, 64, 2.2, 17),
-                         run('amt', 0, 50, 55, 1.5, 11)])
+        return dict(
+            variant=dict(name=name, config='c.py', options={}),
+            seed=seed,
+            epochs=4,
+            probe=dict(top1=dict(cls=cls, mean=mean), majority_baseline=25.0),
+            seconds_per_epoch=sec,
+            final_loss=0.5,
+            encoder_tokens=tokens,
+            epoch_tokens=[tokens])
+
+    summary = summarize([
+        run('mae', 0, 60, 62, 2.0, 17),
+        run('mae', 1, 70, 64, 2.2, 17),
+        run('amt', 0, 50, 55, 1.5, 11)
+    ])
     mae = summary['variants']['mae']
     assert mae['top1_cls']['mean'] == 65 and mae['top1_cls']['std'] == pytest.approx(7.0711, 1e-3)
     assert summary['variants']['amt']['top1_cls']['std'] == 0.0
@@ -99,17 +113,27 @@ def test_summary_and_table():
 
 
 def test_attention_table_shows_first_and_last_refresh_mean_over_seeds():
+
     def refresh(epoch, ratio, visible):
-        return dict(epoch=epoch, entropy=0.8, object_share=0.3 * ratio, area_share=0.3,
-                    ratio=ratio, visible_object=visible, masked_object=0.5, thrown_object=0.1)
+        return dict(
+            epoch=epoch,
+            entropy=0.8,
+            object_share=0.3 * ratio,
+            area_share=0.3,
+            ratio=ratio,
+            visible_object=visible,
+            masked_object=0.5,
+            thrown_object=0.1)
 
     def run(name, attention):
         return dict(variant=dict(name=name), attention=attention)
-    runs = [run('amt', [refresh(4, 2.0, 0.10), refresh(8, 3.0, 0.04)]),
-            run('amt', [refresh(4, 2.2, 0.20), refresh(8, 2.0, 0.06)]),
-            run('mae', None),  # no bank: not in the table
-            run('blind', [dict(epoch=4, entropy=0.9, object_share=None, area_share=None,
-                               ratio=None)])]  # no object masks: not in the table
+
+    runs = [
+        run('amt', [refresh(4, 2.0, 0.10), refresh(8, 3.0, 0.04)]),
+        run('amt', [refresh(4, 2.2, 0.20), refresh(8, 2.0, 0.06)]),
+        run('mae', None),  # no bank: not in the table
+        run('blind', [dict(epoch=4, entropy=0.9, object_share=None, area_share=None, ratio=None)])
+    ]  # no object masks: not in the table
     table = format_attention_table(runs)
     assert '| amt | 2 (4..8) | 2.10 -> 2.50 | 0.80 -> 0.80 | 30% | 15% -> 5% | 50% -> 50% |' \
         in table

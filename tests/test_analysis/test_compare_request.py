@@ -29,8 +29,11 @@ def _refused(tmp_path, data, variants, match, seeds=(0, ), epochs=2):
 
 
 def test_a_seed_given_twice_is_refused_not_counted_twice(tmp_path, data):
-    _refused(tmp_path, data, [Variant('amt', AMT)], r'seed\(s\) \[0\] given more than once',
-             seeds=(0, 0))
+    _refused(
+        tmp_path,
+        data, [Variant('amt', AMT)],
+        r'seed\(s\) \[0\] given more than once',
+        seeds=(0, 0))
 
 
 def test_missing_or_empty_data_is_refused(tmp_path, data):
@@ -41,21 +44,22 @@ def test_missing_or_empty_data_is_refused(tmp_path, data):
              r'train/ has class folders without images \(cat\)')
 
 
-@pytest.mark.parametrize('override,match', [
-    # a key that is neither in the config nor an argument of the class it builds
-    ('optim_wrapper.optimizer.lrr=1e-3', r"override optim_wrapper.optimizer.lrr=0.001: "
-     r"optim_wrapper.optimizer has no 'lrr'"),
-    ('train_cfg.max_epoch=3', r"train_cfg has no 'max_epoch'"),
-    ('mask_generator.mask_ratoi=0.5', r"AMTMaskGenerator has no argument 'mask_ratoi' \(it has "
-     r'input_size'),
-    ('refresh_hook.intervall=2', r"AttentionRefreshHook has no argument 'intervall'"),
-    # values the classes refuse
-    ('mask_generator.throw_mode=most', r"variant 'bad'.*throw_mode"),
-    ('refresh_hook.map_norm=softmax', r"variant 'bad'.*map_norm='softmax' must be one of"),
-])
+@pytest.mark.parametrize(
+    'override,match',
+    [
+        # a key that is neither in the config nor an argument of the class it builds
+        ('optim_wrapper.optimizer.lrr=1e-3', r"override optim_wrapper.optimizer.lrr=0.001: "
+         r"optim_wrapper.optimizer has no 'lrr'"),
+        ('train_cfg.max_epoch=3', r"train_cfg has no 'max_epoch'"),
+        ('mask_generator.mask_ratoi=0.5', r"AMTMaskGenerator has no argument 'mask_ratoi' \(it has "
+         r'input_size'),
+        ('refresh_hook.intervall=2', r"AttentionRefreshHook has no argument 'intervall'"),
+        # values the classes refuse
+        ('mask_generator.throw_mode=most', r"variant 'bad'.*throw_mode"),
+        ('refresh_hook.map_norm=softmax', r"variant 'bad'.*map_norm='softmax' must be one of"),
+    ])
 def test_bad_override_is_refused_naming_variant_and_key(tmp_path, data, override, match):
-    _refused(tmp_path, data, [Variant('good', AMT), parse_variant([f'bad={AMT}', override])],
-             match)
+    _refused(tmp_path, data, [Variant('good', AMT), parse_variant([f'bad={AMT}', override])], match)
 
 
 def test_amt_override_on_a_baseline_and_missing_config_are_refused(tmp_path, data):
@@ -66,17 +70,21 @@ def test_amt_override_on_a_baseline_and_missing_config_are_refused(tmp_path, dat
 
 def test_valid_overrides_pass(data):
     # keys new to the config but arguments of the class it builds are fine (--cfg-options)
-    check_request([parse_variant([f'a={AMT}', 'model.backbone.drop_path_rate=0.1',
-                                  'mask_generator.throw_mode=least', 'refresh_hook.interval=2',
-                                  'train_dataloader.batch_size=8'])], data, 4, [0, 1])
+    check_request([
+        parse_variant([
+            f'a={AMT}', 'model.backbone.drop_path_rate=0.1', 'mask_generator.throw_mode=least',
+            'refresh_hook.interval=2', 'train_dataloader.batch_size=8'
+        ])
+    ], data, 4, [0, 1])
 
 
 def test_two_comparisons_never_share_a_work_dir(tmp_path):
     work = str(tmp_path / 'work')
     with exclusive_work_dir(work):
         assert open(osp.join(work, LOCK_FILE)).read() == str(os.getpid())
-        with pytest.raises(RuntimeError, match=f'in use by another comparison \\(pid '
-                                               f'{os.getpid()}\\)'):
+        with pytest.raises(
+                RuntimeError, match=f'in use by another comparison \\(pid '
+                f'{os.getpid()}\\)'):
             with exclusive_work_dir(work):
                 pass
     assert not osp.exists(osp.join(work, LOCK_FILE))
@@ -91,12 +99,16 @@ def test_two_comparisons_never_share_a_work_dir(tmp_path):
 
 def test_tool_refuses_in_one_line_before_training(tmp_path, data):
     work = tmp_path / 'work'
-    proc = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools', 'analysis_tools', 'compare_pretrain.py'), data,
-         '--variant', f'amt={AMT}', '--epochs', '2', '--seeds', '0', '0', '--jobs', '2',
-         '--work-dir', str(work)],
-        capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1'))
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(REPO, 'tools', 'analysis_tools', 'compare_pretrain.py'), data, '--variant',
+        f'amt={AMT}', '--epochs', '2', '--seeds', '0', '0', '--jobs', '2', '--work-dir',
+        str(work)
+    ],
+                          capture_output=True,
+                          text=True,
+                          timeout=300,
+                          env=dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1'))
     assert proc.returncode == 2
     assert 'error: --seeds [0, 0]: seed(s) [0] given more than once' in proc.stderr
     assert 'Traceback' not in proc.stderr and not work.exists()

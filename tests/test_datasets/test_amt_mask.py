@@ -7,20 +7,22 @@ from mmamt.datasets.transforms import AMTMaskGenerator, patch_counts
 
 
 def _results(size, attn_map=None, active=True):
-    return dict(img=np.zeros((size, size, 3), np.uint8), attn_map=attn_map, amt_active=active,
-                sample_idx=0)
+    return dict(
+        img=np.zeros((size, size, 3), np.uint8), attn_map=attn_map, amt_active=active, sample_idx=0)
 
 
-@pytest.mark.parametrize('input_size,mask_patch,model_patch,rm,rt,rounding,expected', [
-    (224, 16, 16, 0.45, 0.40, 'floor', (88, 78, 30)),  # the MAE reference counts
-    (224, 32, 16, 0.44, 0.26, 'ceil', (22, 13, 14)),  # the SimMIM reference counts
-    (64, 8, 8, 0.45, 0.40, 'floor', (28, 26, 10)),
-    (96, 16, 8, 0.5, 0.25, 'floor', (18, 9, 9)),
-    (160, 16, 16, 0.29, 0.3, 'floor', (29, 30, 41)),  # 0.29 * 100 is 28.999999999999996
-])
+@pytest.mark.parametrize(
+    'input_size,mask_patch,model_patch,rm,rt,rounding,expected',
+    [
+        (224, 16, 16, 0.45, 0.40, 'floor', (88, 78, 30)),  # the MAE reference counts
+        (224, 32, 16, 0.44, 0.26, 'ceil', (22, 13, 14)),  # the SimMIM reference counts
+        (64, 8, 8, 0.45, 0.40, 'floor', (28, 26, 10)),
+        (96, 16, 8, 0.5, 0.25, 'floor', (18, 9, 9)),
+        (160, 16, 16, 0.29, 0.3, 'floor', (29, 30, 41)),  # 0.29 * 100 is 28.999999999999996
+    ])
 def test_exact_counts(input_size, mask_patch, model_patch, rm, rt, rounding, expected):
-    gen = AMTMaskGenerator(input_size, mask_patch, model_patch, mask_ratio=rm, throw_ratio=rt,
-                           rounding=rounding)
+    gen = AMTMaskGenerator(
+        input_size, mask_patch, model_patch, mask_ratio=rm, throw_ratio=rt, rounding=rounding)
     grid = input_size // mask_patch
     rng = np.random.default_rng(0)
     scale = mask_patch // model_patch
@@ -134,8 +136,7 @@ def _gradient_map():
 def test_throw_next_throws_high_attention_least_throws_low_attention():
     attn = _gradient_map()
     overall = float(attn.mean())
-    nxt = _mean_weight_by_role(AMTMaskGenerator(64, 8, 8, mask_ratio=0.25, throw_ratio=0.40),
-                               attn)
+    nxt = _mean_weight_by_role(AMTMaskGenerator(64, 8, 8, mask_ratio=0.25, throw_ratio=0.40), attn)
     least = _mean_weight_by_role(
         AMTMaskGenerator(64, 8, 8, mask_ratio=0.25, throw_ratio=0.40, throw_mode='least'), attn)
     # The reference: masked are the most attended, thrown the next, visible the rest.
@@ -152,20 +153,20 @@ def test_least_first_throws_the_least_attended_and_keeps_both_roles_on_the_atten
     overall = float(attn.mean())
     # Uniform masking inside the kept patches: masked and visible have the same mean weight,
     # both above the image's, and the thrown ones are far below it.
-    gen = AMTMaskGenerator(64, 8, 8, mask_ratio=0.45, throw_ratio=0.40, mask_power=0.0,
-                           throw_mode='least_first')
+    gen = AMTMaskGenerator(
+        64, 8, 8, mask_ratio=0.45, throw_ratio=0.40, mask_power=0.0, throw_mode='least_first')
     roles = _mean_weight_by_role(gen, attn)
     assert roles[-1] < overall - 0.15
     assert roles[1] > overall + 0.05 and roles[0] > overall + 0.05
     assert abs(roles[1] - roles[0]) < 0.03
     # With mask_power the masking inside the kept patches follows the attention too.
     guided = _mean_weight_by_role(
-        AMTMaskGenerator(64, 8, 8, mask_ratio=0.45, throw_ratio=0.40, mask_power=1.0,
-                         throw_mode='least_first'), attn)
+        AMTMaskGenerator(
+            64, 8, 8, mask_ratio=0.45, throw_ratio=0.40, mask_power=1.0, throw_mode='least_first'),
+        attn)
     assert guided[1] > guided[0] + 0.05 and guided[-1] < overall - 0.15
     # Versus the reference ('next'), whose visible patches are the least attended ones.
-    nxt = _mean_weight_by_role(AMTMaskGenerator(64, 8, 8, mask_ratio=0.45, throw_ratio=0.40),
-                               attn)
+    nxt = _mean_weight_by_role(AMTMaskGenerator(64, 8, 8, mask_ratio=0.45, throw_ratio=0.40), attn)
     assert roles[0] > nxt[0] + 0.2
     # Exact counts, the same as the other modes.
     mask = gen(_results(64, attn))['mask']
@@ -175,16 +176,19 @@ def test_least_first_throws_the_least_attended_and_keeps_both_roles_on_the_atten
 def test_mask_power_zero_is_uniform_and_larger_power_steers_harder():
     attn = _gradient_map()
     overall = float(attn.mean())
-    by_power = {p: _mean_weight_by_role(
-        AMTMaskGenerator(64, 8, 8, mask_ratio=0.25, throw_ratio=0.40, mask_power=p), attn)
-        for p in (0.0, 0.5, 1.0, 2.0)}
+    by_power = {
+        p:
+        _mean_weight_by_role(
+            AMTMaskGenerator(64, 8, 8, mask_ratio=0.25, throw_ratio=0.40, mask_power=p), attn)
+        for p in (0.0, 0.5, 1.0, 2.0)
+    }
     assert abs(by_power[0.0][1] - overall) < 0.02
     assert abs(by_power[0.0][-1] - overall) < 0.02
     masked = [by_power[p][1] for p in (0.0, 0.5, 1.0, 2.0)]
     assert all(a < b - 0.03 for a, b in zip(masked, masked[1:])), masked
     # Uniform masking with least-attended throwing: only the throw follows the attention.
-    gen = AMTMaskGenerator(64, 8, 8, mask_ratio=0.45, throw_ratio=0.40, mask_power=0.0,
-                           throw_mode='least')
+    gen = AMTMaskGenerator(
+        64, 8, 8, mask_ratio=0.45, throw_ratio=0.40, mask_power=0.0, throw_mode='least')
     roles = _mean_weight_by_role(gen, attn)
     assert abs(roles[1] - overall) < 0.02 and roles[-1] < overall - 0.05
 
@@ -192,18 +196,18 @@ def test_mask_power_zero_is_uniform_and_larger_power_steers_harder():
 def test_ramp_scales_guidance_with_the_number_of_refreshes():
     attn = _gradient_map()
     gen = AMTMaskGenerator(64, 8, 8, mask_ratio=0.25, throw_ratio=0.40, ramp_refreshes=4)
-    full = _mean_weight_by_role(AMTMaskGenerator(64, 8, 8, mask_ratio=0.25, throw_ratio=0.40),
-                                attn)
+    full = _mean_weight_by_role(AMTMaskGenerator(64, 8, 8, mask_ratio=0.25, throw_ratio=0.40), attn)
     masked = [_mean_weight_by_role(gen, attn, dict(amt_refreshes=k))[1] for k in (1, 2, 4, 9)]
     assert masked[0] < masked[1] < masked[2] - 0.02
     # From ramp_refreshes on, exactly the reference draw (same seed, same weights).
     assert masked[2] == pytest.approx(full[1]) and masked[3] == pytest.approx(full[1])
 
 
-@pytest.mark.parametrize('kwargs,key', [
-    (dict(mask_power=-0.5), 'mask_power'), (dict(throw_power=9), 'throw_power'),
-    (dict(throw_mode='most'), 'throw_mode'), (dict(ramp_refreshes=1.5), 'ramp_refreshes'),
-    (dict(ramp_refreshes=-1), 'ramp_refreshes')])
+@pytest.mark.parametrize('kwargs,key', [(dict(mask_power=-0.5), 'mask_power'),
+                                        (dict(throw_power=9), 'throw_power'),
+                                        (dict(throw_mode='most'), 'throw_mode'),
+                                        (dict(ramp_refreshes=1.5), 'ramp_refreshes'),
+                                        (dict(ramp_refreshes=-1), 'ramp_refreshes')])
 def test_guidance_options_are_checked(kwargs, key):
     with pytest.raises(ValueError, match=key):
         AMTMaskGenerator(64, 8, 8, **kwargs)

@@ -33,11 +33,20 @@ def mae_model_cfg() -> dict:
     return dict(
         type='MAE',
         backbone=dict(type='MAEViT', arch=ARCH, img_size=IMG, patch_size=PATCH),
-        neck=dict(type='MAEPretrainDecoder', num_patches=(IMG // PATCH)**2, patch_size=PATCH,
-                  in_chans=3, embed_dim=DIMS, decoder_embed_dim=32, decoder_depth=1,
-                  decoder_num_heads=4),
-        head=dict(type='MAEPretrainHead', norm_pix=True, patch_size=PATCH,
-                  loss=dict(type='PixelReconstructionLoss', criterion='L2')))
+        neck=dict(
+            type='MAEPretrainDecoder',
+            num_patches=(IMG // PATCH)**2,
+            patch_size=PATCH,
+            in_chans=3,
+            embed_dim=DIMS,
+            decoder_embed_dim=32,
+            decoder_depth=1,
+            decoder_num_heads=4),
+        head=dict(
+            type='MAEPretrainHead',
+            norm_pix=True,
+            patch_size=PATCH,
+            loss=dict(type='PixelReconstructionLoss', criterion='L2')))
 
 
 def make_mae_checkpoint(path: str, with_cfg: bool = True) -> dict:
@@ -62,8 +71,13 @@ def make_simmim_checkpoint(path: str) -> dict:
     """Save a tiny SimMIM-AMT-like checkpoint: layer scale, a mask token, a pixel head."""
     from mmpretrain.models import VisionTransformer
     torch.manual_seed(1)
-    backbone_cfg = dict(type='VisionTransformer', arch=ARCH, img_size=IMG, patch_size=PATCH,
-                        layer_scale_init_value=0.1, out_type='raw')
+    backbone_cfg = dict(
+        type='VisionTransformer',
+        arch=ARCH,
+        img_size=IMG,
+        patch_size=PATCH,
+        layer_scale_init_value=0.1,
+        out_type='raw')
     vit = VisionTransformer(**{k: v for k, v in backbone_cfg.items() if k != 'type'})
     vit.init_weights()
     state = {f'backbone.{k}': v for k, v in vit.state_dict().items()}
@@ -114,8 +128,12 @@ def test_full_coverage(ckpts, tmp_path, kind, target):
     assert ('cls_token' in dropped) == (target == 'mmdet')
     # mmdet: rel_pos_h/w; mmseg: the relative position table and its index buffer, and the
     # layer scales gamma_1/2 when the source has none
-    num_new = {'mmpretrain': 0, 'timm': 0, 'mmdet': 2 * LAYERS,
-               'mmseg': LAYERS * (2 if layer_scale else 4)}[target]
+    num_new = {
+        'mmpretrain': 0,
+        'timm': 0,
+        'mmdet': 2 * LAYERS,
+        'mmseg': LAYERS * (2 if layer_scale else 4)
+    }[target]
     assert len(report.new) == num_new
     # the written file holds exactly the filled tensors, values unchanged
     saved = torch.load(dst, map_location='cpu', weights_only=True)
@@ -141,16 +159,19 @@ def test_mmseg_and_timm_names(ckpts):
     assert mmseg['layers.1.gamma_1'].equal(src_sd['backbone.layers.1.attn.gamma1.weight'])
     assert mmseg['layers.1.gamma_2'].equal(src_sd['backbone.layers.1.ffn.gamma2.weight'])
     assert timm['blocks.3.ls2.gamma'].equal(src_sd['backbone.layers.3.ffn.gamma2.weight'])
-    assert timm['blocks.0.mlp.fc1.weight'].equal(
-        src_sd['backbone.layers.0.ffn.layers.0.0.weight'])
+    assert timm['blocks.0.mlp.fc1.weight'].equal(src_sd['backbone.layers.0.ffn.layers.0.0.weight'])
     assert timm['norm.weight'].equal(src_sd['backbone.ln1.weight'])
     assert timm['patch_embed.proj.weight'].equal(src_sd['backbone.patch_embed.projection.weight'])
 
 
 def _mmpretrain_tokens(ckpt: dict, layer_scale: bool, x: torch.Tensor) -> torch.Tensor:
     from mmpretrain.models import VisionTransformer
-    vit = VisionTransformer(arch=ARCH, img_size=IMG, patch_size=PATCH, out_type='raw',
-                            layer_scale_init_value=0.1 if layer_scale else 0.)
+    vit = VisionTransformer(
+        arch=ARCH,
+        img_size=IMG,
+        patch_size=PATCH,
+        out_type='raw',
+        layer_scale_init_value=0.1 if layer_scale else 0.)
     missing = vit.load_state_dict(_encoder(ckpt['state_dict']), strict=False)
     assert not missing.missing_keys and missing.unexpected_keys in ([], ['mask_token'])
     vit.eval()  # (mmpretrain's train() returns None: no chaining)
@@ -181,8 +202,11 @@ def test_mmdet_export_loads_into_vitdet(ckpts, tmp_path, kind):
     dst = str(tmp_path / 'det.pth')
     convert_checkpoint(src, dst, 'mmdet')
     backbone = det.ViTDetBackbone(
-        arch=dict(ARCH, global_attn_indexes=(1, 3)), img_size=IMG, patch_size=PATCH,
-        pretrain_img_size=IMG, window_size=4,
+        arch=dict(ARCH, global_attn_indexes=(1, 3)),
+        img_size=IMG,
+        patch_size=PATCH,
+        pretrain_img_size=IMG,
+        window_size=4,
         layer_scale_init_value=0.1 if kind == 'simmim' else 0.,
         init_cfg=dict(type='Pretrained', checkpoint=dst))
     backbone.init_weights()
@@ -197,8 +221,13 @@ def test_mmdet_export_loads_into_vitdet(ckpts, tmp_path, kind):
 def test_timm_registered_name_strict_load():
     """A ViT-B/16 arch picks vit_base_patch16_224, which takes the export strictly."""
     from mmpretrain.models import VisionTransformer
-    arch = ViTArch(embed_dims=768, num_layers=12, num_heads=12, feedforward_channels=3072,
-                   patch_size=16, img_size=(224, 224))
+    arch = ViTArch(
+        embed_dims=768,
+        num_layers=12,
+        num_heads=12,
+        feedforward_channels=3072,
+        patch_size=16,
+        img_size=(224, 224))
     assert timm_model_name(arch) == 'vit_base_patch16_224'
     with torch.device('meta'):
         vit_state = VisionTransformer(arch='b').state_dict()
@@ -249,13 +278,20 @@ def test_source_without_qkv_bias(tmp_path):
     """No qkv bias converts completely: zeros where the target has one (mmseg's MAE always
     does), no bias where it can go without (timm)."""
     from mmpretrain.models import VisionTransformer
-    backbone = dict(type='VisionTransformer', arch=ARCH, img_size=IMG, patch_size=PATCH,
-                    qkv_bias=False, layer_scale_init_value=0.1)
+    backbone = dict(
+        type='VisionTransformer',
+        arch=ARCH,
+        img_size=IMG,
+        patch_size=PATCH,
+        qkv_bias=False,
+        layer_scale_init_value=0.1)
     vit = VisionTransformer(**{k: v for k, v in backbone.items() if k != 'type'})
     state = {f'backbone.{k}': v for k, v in vit.state_dict().items()}
     src = str(tmp_path / 'no_qkv_bias.pth')
-    torch.save(dict(meta=dict(cfg=Config(dict(model=dict(backbone=backbone))).pretty_text),
-                    state_dict=state), src)
+    torch.save(
+        dict(
+            meta=dict(cfg=Config(dict(model=dict(backbone=backbone))).pretty_text),
+            state_dict=state), src)
     mmseg = convert_checkpoint(src, None, 'mmseg')
     assert mmseg.coverage.ok and not mmseg.arch.qkv_bias
     assert set(mmseg.coverage.synthesised) == {f'layers.{i}.attn.qkv.bias' for i in range(LAYERS)}
@@ -289,8 +325,10 @@ def test_cli_success_prints_report(ckpts, tmp_path, capsys):
 
 @pytest.mark.parametrize('target', ['mmpretrain', 'timm'])
 def test_cli_renamed_weight_fails(ckpts, tmp_path, capsys, target):
-    src = _broken(ckpts['mae'][1], str(tmp_path / 'renamed.pth'),
-                  rename=('backbone.layers.1.ln2.weight', 'backbone.layers.1.norm2.weight'))
+    src = _broken(
+        ckpts['mae'][1],
+        str(tmp_path / 'renamed.pth'),
+        rename=('backbone.layers.1.ln2.weight', 'backbone.layers.1.norm2.weight'))
     dst = tmp_path / 'o.pth'
     dst.write_bytes(b'previous output')
     assert cli_main([src, str(dst), '--to', target, '--force']) == 1
@@ -302,8 +340,10 @@ def test_cli_renamed_weight_fails(ckpts, tmp_path, capsys, target):
 
 
 def test_cli_missing_weight_fails(ckpts, tmp_path, capsys):
-    src = _broken(ckpts['simmim'][1], str(tmp_path / 'missing.pth'),
-                  delete='backbone.layers.2.attn.gamma1.weight')
+    src = _broken(
+        ckpts['simmim'][1],
+        str(tmp_path / 'missing.pth'),
+        delete='backbone.layers.2.attn.gamma1.weight')
     dst = tmp_path / 'o.pth'
     assert cli_main([src, str(dst), '--to', 'mmdet']) == 1
     assert 'MISSING: layers.2.attn.gamma1.weight' in capsys.readouterr().out
@@ -325,19 +365,31 @@ def test_cli_refuses_non_checkpoints(ckpts, tmp_path, capsys):
 
 def test_cli_process_exit_status(ckpts, tmp_path):
     """The script itself (not only ``main``) exits non-zero on an incomplete conversion."""
-    src = _broken(ckpts['mae'][1], str(tmp_path / 'missing.pth'),
-                  delete='backbone.patch_embed.projection.bias')
+    src = _broken(
+        ckpts['mae'][1],
+        str(tmp_path / 'missing.pth'),
+        delete='backbone.patch_embed.projection.bias')
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    proc = subprocess.run([sys.executable, CLI, src, str(tmp_path / 'o.pth'), '--to', 'mmdet'],
-                          capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    proc = subprocess.run([sys.executable, CLI, src,
+                           str(tmp_path / 'o.pth'), '--to', 'mmdet'],
+                          capture_output=True,
+                          text=True,
+                          env=env,
+                          cwd=REPO,
+                          timeout=120)
     assert proc.returncode == 1, proc.stderr
     assert 'MISSING: patch_embed.projection.bias' in proc.stdout
     # OUT a symlink to IN: refused with status 2, IN unchanged
     link = tmp_path / 'out_link.pth'
     link.symlink_to(src)
     before = open(src, 'rb').read()
-    proc = subprocess.run([sys.executable, CLI, src, str(link), '--to', 'mmpretrain', '--force'],
-                          capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    proc = subprocess.run([sys.executable, CLI, src,
+                           str(link), '--to', 'mmpretrain', '--force'],
+                          capture_output=True,
+                          text=True,
+                          env=env,
+                          cwd=REPO,
+                          timeout=120)
     assert proc.returncode == 2 and 'is the input' in proc.stderr, proc.stderr
     assert open(src, 'rb').read() == before
 
@@ -360,8 +412,8 @@ def test_cli_refuses_to_overwrite_its_input(ckpts, tmp_path, capsys):
 
 
 @pytest.mark.parametrize('target,package', [('mmdet', 'mmdet'), ('mmseg', 'mmseg')])
-def test_cli_refuses_a_target_whose_package_is_missing(ckpts, tmp_path, capsys, monkeypatch,
-                                                        target, package):
+def test_cli_refuses_a_target_whose_package_is_missing(ckpts, tmp_path, capsys, monkeypatch, target,
+                                                       package):
     """Without mmdet (mmseg) --to mmdet (mmseg) is refused (2), not incomplete (1), with the
     install command, before OUT is written."""
     monkeypatch.setitem(sys.modules, package, None)  # `import mmdet` raises ImportError
@@ -408,8 +460,12 @@ assert result.coverage.ok and len(result.coverage.used) == len(state)
 print('ok')
 """
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    proc = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
-                          env=env, cwd=REPO, timeout=300)
+    proc = subprocess.run([sys.executable, '-c', script],
+                          capture_output=True,
+                          text=True,
+                          env=env,
+                          cwd=REPO,
+                          timeout=300)
     assert proc.returncode == 0 and proc.stdout.strip() == 'ok', proc.stderr[-2000:]
 
 

@@ -12,8 +12,8 @@ from tests.test_engine._amt_runner import tiny_cfg
 @pytest.fixture(scope='module', params=['mae', 'simmim'])
 def trained(request, synthetic_root, tmp_path_factory):
     work = tmp_path_factory.mktemp(f'{request.param}_run')
-    cfg = tiny_cfg(synthetic_root, work, max_epochs=2, start_epoch=1, num_workers=0,
-                   algo=request.param)
+    cfg = tiny_cfg(
+        synthetic_root, work, max_epochs=2, start_epoch=1, num_workers=0, algo=request.param)
     runner = Runner.from_cfg(cfg)
     runner.train()
     return request.param, work / 'epoch_2.pth', runner

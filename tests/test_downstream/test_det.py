@@ -8,7 +8,6 @@ from contextlib import contextmanager
 import pytest
 import torch
 import torch.nn as nn
-
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmpretrain.models.utils import LayerNorm2d
@@ -29,8 +28,14 @@ MICRO = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
 
 
 def micro_backbone(**kwargs) -> ViTDetBackbone:
-    cfg = dict(arch=MICRO, img_size=64, patch_size=16, pretrain_img_size=64, window_size=2,
-               global_attn_indexes=(1, ), drop_path_rate=0.)
+    cfg = dict(
+        arch=MICRO,
+        img_size=64,
+        patch_size=16,
+        pretrain_img_size=64,
+        window_size=2,
+        global_attn_indexes=(1, ),
+        drop_path_rate=0.)
     cfg.update(kwargs)
     model = ViTDetBackbone(**cfg)
     model.init_weights()
@@ -92,8 +97,13 @@ def test_backbone_parameter_names_follow_mmpretrain():
 def test_matches_mmpretrain_vit_when_global_with_zero_rel_pos():
     """All-global layers with zero rel-pos tables compute exactly a plain mmpretrain ViT."""
     from mmpretrain.models import VisionTransformer
-    ref = VisionTransformer(arch=MICRO, img_size=64, patch_size=16, with_cls_token=False,
-                            out_type='featmap', final_norm=True)
+    ref = VisionTransformer(
+        arch=MICRO,
+        img_size=64,
+        patch_size=16,
+        with_cls_token=False,
+        out_type='featmap',
+        final_norm=True)
     ref.init_weights()
     ref.eval()
     ours = micro_backbone(global_attn_indexes=(0, 1))
@@ -178,10 +188,18 @@ def _tiny_mae_checkpoint(path: str) -> dict:
         type='MAE',
         backbone=dict(type='MAEViT', arch=TINY, img_size=64, patch_size=16),
         neck=dict(
-            type='MAEPretrainDecoder', num_patches=16, patch_size=16, in_chans=3,
-            embed_dim=64, decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=4),
+            type='MAEPretrainDecoder',
+            num_patches=16,
+            patch_size=16,
+            in_chans=3,
+            embed_dim=64,
+            decoder_embed_dim=32,
+            decoder_depth=1,
+            decoder_num_heads=4),
         head=dict(
-            type='MAEPretrainHead', norm_pix=True, patch_size=16,
+            type='MAEPretrainHead',
+            norm_pix=True,
+            patch_size=16,
             loss=dict(type='PixelReconstructionLoss', criterion='L2')))
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         mae = PRETRAIN_MODELS.build(cfg)
@@ -202,8 +220,14 @@ def tiny_checkpoints(tmp_path_factory):
 
 
 def tiny_backbone(**kwargs) -> ViTDetBackbone:
-    cfg = dict(arch=TINY, img_size=128, patch_size=16, pretrain_img_size=64, window_size=4,
-               global_attn_indexes=(1, 3), drop_path_rate=0.)
+    cfg = dict(
+        arch=TINY,
+        img_size=128,
+        patch_size=16,
+        pretrain_img_size=64,
+        window_size=4,
+        global_attn_indexes=(1, 3),
+        drop_path_rate=0.)
     cfg.update(kwargs)
     return ViTDetBackbone(**cfg)
 
@@ -293,8 +317,13 @@ def test_simple_fpn_strides(num_outs):
     from mmdet.registry import MODELS
     with DefaultScope.overwrite_default_scope('mmdet'):  # as in an mmdet Runner
         fpn = MODELS.build(
-            dict(type='SimpleFPN', backbone_channel=64, in_channels=[16, 32, 64, 64],
-                 out_channels=24, num_outs=num_outs, norm_cfg=dict(type='LN2d')))
+            dict(
+                type='SimpleFPN',
+                backbone_channel=64,
+                in_channels=[16, 32, 64, 64],
+                out_channels=24,
+                num_outs=num_outs,
+                norm_cfg=dict(type='LN2d')))
     fpn.init_weights()
     with torch.no_grad():
         outs = fpn((torch.randn(2, 64, 8, 8), ))
@@ -302,7 +331,7 @@ def test_simple_fpn_strides(num_outs):
     sizes = [(32, 32), (16, 16), (8, 8), (4, 4), (2, 2)][:num_outs]
     assert [tuple(o.shape) for o in outs] == [(2, 24) + s for s in sizes]
     assert [tuple(o.shape[2:]) for o in odd] == [(28, 20), (14, 10), (7, 5), (3, 2),
-                                                (2, 1)][:num_outs]
+                                                 (2, 1)][:num_outs]
     assert isinstance(fpn.lateral_convs[0].norm, LayerNorm2d)
     with pytest.raises(ValueError, match='in_channels'):
         SimpleFPN(backbone_channel=64, in_channels=[64, 64, 64, 64], out_channels=8)
@@ -413,8 +442,8 @@ def test_demo_config_trains_and_reports_coco_metrics(tmp_path, amt_checkpoint):
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    synthetic.make_synthetic_dataset(str(tmp_path / 'data'), num_train=8, num_val=4,
-                                     image_size=64, seed=0)
+    synthetic.make_synthetic_dataset(
+        str(tmp_path / 'data'), num_train=8, num_val=4, image_size=64, seed=0)
     coco_root = str(tmp_path / 'data' / 'coco') + '/'
     cfg = Config.fromfile(DEMO_CFG)
     cfg.work_dir = str(tmp_path / 'work')

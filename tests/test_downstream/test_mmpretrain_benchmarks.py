@@ -47,8 +47,8 @@ def test_benchmark_config(protocol, data):
     dataset_type, root, num_classes, from_files = DATASETS[data]
     backbone = cfg.model.backbone
     # the converted checkpoint comes in through the `checkpoint` variable, read with the prefix
-    assert backbone.init_cfg == dict(type='Pretrained', checkpoint=cfg.checkpoint,
-                                     prefix='backbone.')
+    assert backbone.init_cfg == dict(
+        type='Pretrained', checkpoint=cfg.checkpoint, prefix='backbone.')
     assert backbone.type == 'VisionTransformer' and backbone.arch == 'base'
     assert backbone.img_size == 224 and backbone.patch_size == 16
     assert cfg.model.head.num_classes == cfg.data_preprocessor.num_classes == num_classes
@@ -82,8 +82,8 @@ def test_benchmark_config(protocol, data):
 
 def test_demo_linear_probe_runs_and_reports_accuracy(tmp_path, amt_checkpoint):
     """From a converted MAE-AMT pre-training checkpoint to top-1 accuracy."""
-    synthetic = pytest.importorskip('mmamt.testing.synthetic',
-                                    reason='the synthetic data generator has not landed yet')
+    synthetic = pytest.importorskip(
+        'mmamt.testing.synthetic', reason='the synthetic data generator has not landed yet')
     from mmengine.runner import Runner
     data_root = tmp_path / 'data'
     synthetic.make_synthetic_dataset(str(data_root), num_train=16, num_val=8, image_size=IMG)

@@ -28,16 +28,26 @@ def converted(tmp_path_factory):
         ckpt = maker(src)
         for target in ('mmseg', 'mmpretrain'):
             convert_checkpoint(src, str(root / f'{kind}_{target}.pth'), target)
-        out[kind] = dict(src=ckpt, mmseg=str(root / f'{kind}_mmseg.pth'),
-                         mmpretrain=str(root / f'{kind}_mmpretrain.pth'))
+        out[kind] = dict(
+            src=ckpt,
+            mmseg=str(root / f'{kind}_mmseg.pth'),
+            mmpretrain=str(root / f'{kind}_mmpretrain.pth'))
     return out
 
 
 def _mae_strict(checkpoint: str, **kwargs) -> MAEStrict:
-    cfg = dict(img_size=IMG, patch_size=PATCH, embed_dims=DIMS, num_layers=LAYERS,
-               num_heads=HEADS, mlp_ratio=ARCH['feedforward_channels'] // DIMS,
-               norm_cfg=dict(type='LN', eps=1e-6), init_values=1.0, final_norm=True,
-               out_indices=[LAYERS - 1], init_cfg=dict(type='Pretrained', checkpoint=checkpoint))
+    cfg = dict(
+        img_size=IMG,
+        patch_size=PATCH,
+        embed_dims=DIMS,
+        num_layers=LAYERS,
+        num_heads=HEADS,
+        mlp_ratio=ARCH['feedforward_channels'] // DIMS,
+        norm_cfg=dict(type='LN', eps=1e-6),
+        init_values=1.0,
+        final_norm=True,
+        out_indices=[LAYERS - 1],
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint))
     cfg.update(kwargs)
     return MAEStrict(**cfg)
 
@@ -48,10 +58,17 @@ def test_mae_strict_reproduces_encoder(converted, kind):
     from mmpretrain.models import VisionTransformer
     backbone = _mae_strict(converted[kind]['mmseg'])
     backbone.init_weights()
-    vit = VisionTransformer(arch=ARCH, img_size=IMG, patch_size=PATCH, out_type='featmap',
-                            layer_scale_init_value=0.1 if kind == 'simmim' else 0.)
-    state = {k[9:]: v for k, v in converted[kind]['src']['state_dict'].items()
-             if k.startswith('backbone.') and k != 'backbone.mask_token'}
+    vit = VisionTransformer(
+        arch=ARCH,
+        img_size=IMG,
+        patch_size=PATCH,
+        out_type='featmap',
+        layer_scale_init_value=0.1 if kind == 'simmim' else 0.)
+    state = {
+        k[9:]: v
+        for k, v in converted[kind]['src']['state_dict'].items()
+        if k.startswith('backbone.') and k != 'backbone.mask_token'
+    }
     vit.load_state_dict(state, strict=True)
     x = torch.randn(2, 3, IMG, IMG)
     backbone.eval()  # (train() of both returns None: no chaining)
@@ -64,8 +81,8 @@ def test_mae_strict_reproduces_encoder(converted, kind):
 
 
 def test_mae_strict_resizes_pos_embed_and_drops_final_norm(converted):
-    backbone = _mae_strict(converted['mae']['mmseg'], img_size=2 * IMG, final_norm=False,
-                           out_indices=[1, 3])
+    backbone = _mae_strict(
+        converted['mae']['mmseg'], img_size=2 * IMG, final_norm=False, out_indices=[1, 3])
     info = backbone.load_pretrained(converted['mae']['mmseg'])
     assert list(info.dropped) == ['ln1.weight', 'ln1.bias']
     # new per layer: gamma_1, gamma_2, relative_position_bias_table and its index buffer
@@ -109,8 +126,8 @@ def test_benchmark_config_follows_mae_recipe():
 
 def test_demo_upernet_trains_and_reports_miou(amt_checkpoint, tmp_path):
     """From a converted MAE-AMT pre-training checkpoint to mIoU."""
-    synthetic = pytest.importorskip('mmamt.testing.synthetic',
-                                    reason='the synthetic data generator has not landed yet')
+    synthetic = pytest.importorskip(
+        'mmamt.testing.synthetic', reason='the synthetic data generator has not landed yet')
     from mmengine.runner import Runner
     data_root = tmp_path / 'data'
     synthetic.make_synthetic_dataset(str(data_root), num_train=8, num_val=4, image_size=IMG)

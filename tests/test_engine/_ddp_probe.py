@@ -13,7 +13,10 @@ class DumpBankProbe(Hook):
 
     def after_train(self, runner):
         hook = next(h for h in runner.hooks if isinstance(h, AttentionRefreshHook))
-        torch.save(dict(maps=hook.bank.maps.clone(), writes=hook.last_refresh_writes,
-                        refreshes=hook.bank.num_refreshes, active=hook.bank.active,
-                        world=runner.world_size),
-                   f'{runner.work_dir}/bank_rank{get_rank()}.pth')
+        torch.save(
+            dict(
+                maps=hook.bank.maps.clone(),
+                writes=hook.last_refresh_writes,
+                refreshes=hook.bank.num_refreshes,
+                active=hook.bank.active,
+                world=runner.world_size), f'{runner.work_dir}/bank_rank{get_rank()}.pth')

@@ -29,5 +29,5 @@ class KillDuringSaveHook(Hook):
         signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
         resource.setrlimit(resource.RLIMIT_FSIZE,
                            (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
-        print(f'KILL POINT: saving the epoch {epoch} checkpoint, file size limit {limit}',
-              flush=True)
+        print(
+            f'KILL POINT: saving the epoch {epoch} checkpoint, file size limit {limit}', flush=True)

@@ -13,8 +13,7 @@ def copy_data(synthetic_root, dst):
 
 def train_images(data_root):
     """The training images in the order CustomDataset lists them."""
-    return sorted(glob.glob(str(data_root / 'imagenet' / 'train' / '**' / '*.*'),
-                            recursive=True))
+    return sorted(glob.glob(str(data_root / 'imagenet' / 'train' / '**' / '*.*'), recursive=True))
 
 
 def refresh_hook(runner) -> AttentionRefreshHook:

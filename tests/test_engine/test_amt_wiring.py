@@ -31,8 +31,9 @@ def _derived(tmp_path, body: str, base: str = AMT) -> str:
 
 def test_a_derived_config_that_sets_custom_hooks_keeps_the_attention_loop(tmp_path):
     # The usual OpenMMLab way of adding a hook replaces the custom_hooks list.
-    cfg = Config.fromfile(_derived(tmp_path, "custom_hooks = [dict(type='EMAHook', "
-                                             'momentum=1e-4)]'))
+    cfg = Config.fromfile(
+        _derived(tmp_path, "custom_hooks = [dict(type='EMAHook', "
+                 'momentum=1e-4)]'))
     check_amt_wiring(cfg)
     assert refresh_hook_cfg(cfg)['start_epoch'] == 4
     cfg.work_dir = str(tmp_path / 'work')
@@ -41,19 +42,22 @@ def test_a_derived_config_that_sets_custom_hooks_keeps_the_attention_loop(tmp_pa
     assert 'EMAHook' in names and names.count('AttentionRefreshHook') == 1
 
 
-@pytest.mark.parametrize('body,match', [
-    # the refresh hook switched off, the AMT pipeline kept
-    ('default_hooks = dict(amt_refresh=dict(enable=False))',
-     r'LoadAttentionMap but default_hooks\.amt_refresh\.enable is False.*plain random masking'),
-    ("custom_hooks = [dict(type='EMAHook', momentum=1e-4)]\n"
-     'default_hooks = dict(amt_refresh=dict(enable=False))', 'amt_refresh.enable is False'),
-    # the hook dropped altogether
-    ("default_hooks = dict(amt_refresh=dict(_delete_=True, type='IterTimerHook'))",
-     r'LoadAttentionMap but the config has no AttentionRefreshHook \(default_hooks.amt_refresh\)'),
-    # mmengine would fail with a bare AssertionError
-    ('default_hooks = dict(amt_refresh=None)',
-     r'amt_refresh=None: .*default_hooks = dict\(amt_refresh=dict\(enable=False\)\)'),
-])
+@pytest.mark.parametrize(
+    'body,match',
+    [
+        # the refresh hook switched off, the AMT pipeline kept
+        ('default_hooks = dict(amt_refresh=dict(enable=False))',
+         r'LoadAttentionMap but default_hooks\.amt_refresh\.enable is False.*plain random masking'),
+        ("custom_hooks = [dict(type='EMAHook', momentum=1e-4)]\n"
+         'default_hooks = dict(amt_refresh=dict(enable=False))', 'amt_refresh.enable is False'),
+        # the hook dropped altogether
+        ("default_hooks = dict(amt_refresh=dict(_delete_=True, type='IterTimerHook'))",
+         r'LoadAttentionMap but the config has no AttentionRefreshHook '
+         r'\(default_hooks.amt_refresh\)'),
+        # mmengine would fail with a bare AssertionError
+        ('default_hooks = dict(amt_refresh=None)',
+         r'amt_refresh=None: .*default_hooks = dict\(amt_refresh=dict\(enable=False\)\)'),
+    ])
 def test_amt_pipeline_without_refresh_hook_is_refused_naming_the_key(tmp_path, body, match):
     cfg = Config.fromfile(_derived(tmp_path, body))
     with pytest.raises(ValueError, match=match):
@@ -64,9 +68,14 @@ def test_train_tool_refuses_before_building_anything(tmp_path):
     config = _derived(tmp_path, 'default_hooks = dict(amt_refresh=dict(enable=False))')
     work = tmp_path / 'work'
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=ROOT)
-    proc = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'train.py'), config,
-                           '--work-dir', str(work)], capture_output=True, text=True, env=env,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable,
+         osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir',
+         str(work)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300)
     assert proc.returncode != 0
     assert 'default_hooks.amt_refresh' in proc.stderr and 'LoadAttentionMap' in proc.stderr
     assert not work.exists()  # refused before the Runner made its work dir
@@ -74,18 +83,20 @@ def test_train_tool_refuses_before_building_anything(tmp_path):
 
 def test_refresh_hook_without_amt_transforms_is_refused(tmp_path):
     # The plain MAE baseline with an attention loop added: its maps would reach no mask.
-    cfg = Config.fromfile(_derived(
-        tmp_path, 'default_hooks = dict(amt_refresh=dict(_delete_=True, '
-                  "type='AttentionRefreshHook'))", MAE))
+    cfg = Config.fromfile(
+        _derived(
+            tmp_path, 'default_hooks = dict(amt_refresh=dict(_delete_=True, '
+            "type='AttentionRefreshHook'))", MAE))
     with pytest.raises(ValueError, match='no LoadAttentionMap and no AMTMaskGenerator'):
         check_amt_wiring(cfg)
 
 
 def test_two_refresh_hooks_are_refused(tmp_path):
-    cfg = Config.fromfile(_derived(
-        tmp_path, "custom_hooks = [dict(type='AttentionRefreshHook')]"))
-    with pytest.raises(ValueError, match=r'2 AttentionRefreshHooks \(default_hooks.amt_refresh, '
-                                         r'custom_hooks\[0\]\)'):
+    cfg = Config.fromfile(_derived(tmp_path, "custom_hooks = [dict(type='AttentionRefreshHook')]"))
+    with pytest.raises(
+            ValueError,
+            match=r'2 AttentionRefreshHooks \(default_hooks.amt_refresh, '
+            r'custom_hooks\[0\]\)'):
         check_amt_wiring(cfg)
 
 
@@ -93,8 +104,7 @@ def test_hook_refuses_a_pipeline_without_mask_generator_at_run_time(synthetic_ro
     # Runner.from_cfg directly (not tools/train.py): the hook itself refuses.
     cfg = tiny_cfg(synthetic_root, tmp_path, max_epochs=1, num_workers=0)
     pipeline = cfg.train_dataloader.dataset.pipeline
-    cfg.train_dataloader.dataset.pipeline = [t for t in pipeline
-                                             if t['type'] != 'AMTMaskGenerator']
+    cfg.train_dataloader.dataset.pipeline = [t for t in pipeline if t['type'] != 'AMTMaskGenerator']
     with pytest.raises(ValueError, match='no AMTMaskGenerator'):
         Runner.from_cfg(cfg).train()
 

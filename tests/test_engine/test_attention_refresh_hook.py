@@ -7,7 +7,6 @@ from mmengine.runner import Runner
 
 import mmamt  # noqa: F401
 from mmamt.engine.hooks import AttentionRefreshHook
-
 from ._amt_runner import tiny_cfg
 
 
@@ -48,8 +47,14 @@ def test_map_norm_reaches_the_bank(synthetic_root, tmp_path):
     one, so a map reaches 255 only where all heads peak on the same patch."""
     banks = {}
     for norm in ('minmax', 'max'):
-        cfg = tiny_cfg(synthetic_root, tmp_path / norm, max_epochs=2, start_epoch=1,
-                       interval=1, num_workers=0, crop=False)
+        cfg = tiny_cfg(
+            synthetic_root,
+            tmp_path / norm,
+            max_epochs=2,
+            start_epoch=1,
+            interval=1,
+            num_workers=0,
+            crop=False)
         cfg.default_hooks.amt_refresh['map_norm'] = norm
         runner = Runner.from_cfg(cfg)
         runner.train()
@@ -63,8 +68,14 @@ def test_map_norm_reaches_the_bank(synthetic_root, tmp_path):
 
 
 def test_refresh_reaches_persistent_workers_and_masks_follow_maps(synthetic_root, tmp_path):
-    cfg = tiny_cfg(synthetic_root, tmp_path, max_epochs=3, start_epoch=1, interval=1,
-                   num_workers=2, crop=False)
+    cfg = tiny_cfg(
+        synthetic_root,
+        tmp_path,
+        max_epochs=3,
+        start_epoch=1,
+        interval=1,
+        num_workers=2,
+        crop=False)
     runner = Runner.from_cfg(cfg)
     recorder = MaskRecorder()
     runner.register_hook(recorder)
@@ -109,8 +120,8 @@ def test_refresh_reaches_persistent_workers_and_masks_follow_maps(synthetic_root
 
 
 def test_resume_restores_bank_bit_for_bit(synthetic_root, tmp_path):
-    cfg = tiny_cfg(synthetic_root, tmp_path / 'a', max_epochs=2, start_epoch=1, interval=1,
-                   num_workers=0)
+    cfg = tiny_cfg(
+        synthetic_root, tmp_path / 'a', max_epochs=2, start_epoch=1, interval=1, num_workers=0)
     first = Runner.from_cfg(cfg)
     first.train()
     bank = refresh_hook(first).bank
@@ -120,8 +131,8 @@ def test_resume_restores_bank_bit_for_bit(synthetic_root, tmp_path):
     assert saved['maps'].dtype == torch.uint8  # one byte per patch
     assert torch.equal(saved['maps'], bank.maps)
 
-    cfg = tiny_cfg(synthetic_root, tmp_path / 'b', max_epochs=3, start_epoch=1, interval=5,
-                   num_workers=0)
+    cfg = tiny_cfg(
+        synthetic_root, tmp_path / 'b', max_epochs=3, start_epoch=1, interval=5, num_workers=0)
     cfg.resume, cfg.load_from = True, str(ckpt)
     second = Runner.from_cfg(cfg)
     restored = {}
@@ -150,8 +161,7 @@ def test_resume_with_a_different_grid_is_refused(synthetic_root, tmp_path):
     Runner.from_cfg(cfg).train()
     ckpt = torch.load(tmp_path / 'a' / 'epoch_1.pth', map_location='cpu', weights_only=False)
     ckpt['amt_bank']['grid'] = [8, 8]
-    ckpt['amt_bank']['maps'] = torch.zeros(ckpt['amt_bank']['num_samples'], 8, 8,
-                                           dtype=torch.uint8)
+    ckpt['amt_bank']['maps'] = torch.zeros(ckpt['amt_bank']['num_samples'], 8, 8, dtype=torch.uint8)
     bad = tmp_path / 'bad.pth'
     torch.save(ckpt, bad)
     cfg = tiny_cfg(synthetic_root, tmp_path / 'b', max_epochs=2, num_workers=0)

@@ -11,7 +11,6 @@ import torch
 from mmengine.runner import Runner
 
 from mmamt.utils import checkpoint_error
-
 from ._amt_runner import tiny_cfg
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -19,10 +18,15 @@ TRAIN = osp.join(ROOT, 'tools', 'train.py')
 
 
 def _config_file(synthetic_root, tmp_path, max_epochs=2):
-    cfg = tiny_cfg(synthetic_root, tmp_path / 'unused', max_epochs=max_epochs, start_epoch=1,
-                   interval=1, num_workers=0)
-    cfg.custom_imports = dict(imports=['mmamt', 'tests.test_engine._fault_hooks'],
-                              allow_failed_imports=False)
+    cfg = tiny_cfg(
+        synthetic_root,
+        tmp_path / 'unused',
+        max_epochs=max_epochs,
+        start_epoch=1,
+        interval=1,
+        num_workers=0)
+    cfg.custom_imports = dict(
+        imports=['mmamt', 'tests.test_engine._fault_hooks'], allow_failed_imports=False)
     cfg.custom_hooks.append(dict(type='KillDuringSaveHook'))
     cfg.log_level = 'INFO'
     path = tmp_path / 'cfg.py'
@@ -34,8 +38,10 @@ def _train(cfg_file, work_dir, *extra, env=None, max_epochs=2):
     env = dict(os.environ, **(env or {}))
     env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
     env.setdefault('OMP_NUM_THREADS', '1')
-    cmd = [sys.executable, TRAIN, cfg_file, '--work-dir', str(work_dir), *extra,
-           '--cfg-options', f'train_cfg.max_epochs={max_epochs}']
+    cmd = [
+        sys.executable, TRAIN, cfg_file, '--work-dir',
+        str(work_dir), *extra, '--cfg-options', f'train_cfg.max_epochs={max_epochs}'
+    ]
     return subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 

@@ -8,7 +8,6 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from mmamt.datasets import AttentionBank
-
 from ._amt_runner import tiny_cfg
 from ._faults import refresh_hook
 from .test_faults_resume import BankProbe
@@ -40,17 +39,21 @@ class LogProbe(Hook):
 def first_run(synthetic_root, tmp_path_factory):
     """Two epochs of the tiny MAE-AMT, a refresh after epoch 1: ``epoch_1.pth`` has a bank."""
     work = tmp_path_factory.mktemp('first')
-    Runner.from_cfg(tiny_cfg(synthetic_root, work, max_epochs=2, start_epoch=1, interval=1,
-                             num_workers=0)).train()
+    Runner.from_cfg(
+        tiny_cfg(synthetic_root, work, max_epochs=2, start_epoch=1, interval=1,
+                 num_workers=0)).train()
     return work
 
 
 def test_the_record_is_saved_with_the_bank_in_checkpoints_and_bank_files(first_run):
     ckpt = torch.load(first_run / 'epoch_1.pth', map_location='cpu')
     made = ckpt['amt_bank']['made_with']
-    assert made['maps'] == dict(source='last-layer [CLS] attention, heads averaged',
-                                map_norm='minmax', image_size=[32, 32], grid=[4, 4],
-                                quantisation='uint8, value / 255')
+    assert made['maps'] == dict(
+        source='last-layer [CLS] attention, heads averaged',
+        map_norm='minmax',
+        image_size=[32, 32],
+        grid=[4, 4],
+        quantisation='uint8, value / 255')
     assert made['model']['model.backbone.arch.num_heads'] == 2
     assert made['model']['model.neck.decoder_depth'] == 1
     assert made['run'] == dict(world_size=1, iters_per_epoch=5)  # 40 images, batch 8
@@ -58,8 +61,8 @@ def test_the_record_is_saved_with_the_bank_in_checkpoints_and_bank_files(first_r
     assert AttentionBank.from_file(str(first_run / 'amt_bank' / 'epoch_1.pth')).made_with == made
 
 
-def test_changed_map_norm_recomputes_the_maps_before_training_continues(synthetic_root,
-                                                                         first_run, tmp_path):
+def test_changed_map_norm_recomputes_the_maps_before_training_continues(
+        synthetic_root, first_run, tmp_path):
     probe = BankProbe(fresh=True)
     cfg_kwargs = dict(start_epoch=1, interval=1)
     cfg = tiny_cfg(synthetic_root, tmp_path, max_epochs=2, num_workers=0, **cfg_kwargs)
@@ -79,14 +82,17 @@ def test_changed_map_norm_recomputes_the_maps_before_training_continues(syntheti
     assert refresh_hook(runner).bank.made_with['maps']['map_norm'] == 'max'
 
 
-@pytest.mark.parametrize('key,value,named', [
-    ('embed_dims', 48, "model.backbone.arch.embed_dims: 32 in the checkpoint, 48 in the config"),
-    ('num_layers', 3, "model.backbone.arch.num_layers: 2 in the checkpoint, 3 in the config"),
-    # same weight shapes: only the record can tell
-    ('num_heads', 4, "model.backbone.arch.num_heads: 2 in the checkpoint, 4 in the config"),
-])
-def test_changed_model_is_refused_by_key_before_weights_load(synthetic_root, first_run,
-                                                              tmp_path, key, value, named):
+@pytest.mark.parametrize(
+    'key,value,named',
+    [
+        ('embed_dims', 48,
+         "model.backbone.arch.embed_dims: 32 in the checkpoint, 48 in the config"),
+        ('num_layers', 3, "model.backbone.arch.num_layers: 2 in the checkpoint, 3 in the config"),
+        # same weight shapes: only the record can tell
+        ('num_heads', 4, "model.backbone.arch.num_heads: 2 in the checkpoint, 4 in the config"),
+    ])
+def test_changed_model_is_refused_by_key_before_weights_load(synthetic_root, first_run, tmp_path,
+                                                             key, value, named):
     cfg = tiny_cfg(synthetic_root, tmp_path, max_epochs=2, num_workers=0, start_epoch=1)
     cfg.model.backbone.arch[key] = value
     if key == 'embed_dims':
@@ -120,8 +126,14 @@ def test_checkpoint_without_record_still_refuses_other_weight_shapes(synthetic_r
 def test_another_epoch_length_is_resumed_with_a_warning(synthetic_root, first_run, tmp_path):
     # Another batch size changes the epoch length as another number of processes does.
     probe = BankProbe()
-    cfg = tiny_cfg(synthetic_root, tmp_path, max_epochs=2, num_workers=0, start_epoch=1,
-                   interval=1, batch_size=4)
+    cfg = tiny_cfg(
+        synthetic_root,
+        tmp_path,
+        max_epochs=2,
+        num_workers=0,
+        start_epoch=1,
+        interval=1,
+        batch_size=4)
     cfg.resume, cfg.load_from = True, str(first_run / 'epoch_1.pth')
     runner = Runner.from_cfg(cfg)
     logs = LogProbe()

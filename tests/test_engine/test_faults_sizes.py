@@ -43,9 +43,10 @@ def test_neck_and_head_that_do_not_fit_the_backbone(synthetic_root, tmp_path):
     cfg = tiny_cfg(synthetic_root, tmp_path, max_epochs=1, num_workers=0)
     cfg.model.neck.num_patches = 64
     cfg.model.head.patch_size = 4
-    msg = _refused(cfg, 'model.neck.num_patches=64 but model.backbone (img_size=32, '
-                   'patch_size=8) has 16 patches', 'model.head.patch_size=4 but '
-                   'model.backbone.patch_size=8')
+    msg = _refused(
+        cfg, 'model.neck.num_patches=64 but model.backbone (img_size=32, '
+        'patch_size=8) has 16 patches', 'model.head.patch_size=4 but '
+        'model.backbone.patch_size=8')
     assert 'AMTMaskGenerator' not in msg
 
 

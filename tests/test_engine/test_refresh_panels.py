@@ -10,7 +10,6 @@ import mmamt  # noqa: F401
 from mmamt.engine.hooks import AttentionRefreshHook
 from mmamt.models.utils import MASKED, THROWN
 from mmamt.visualization import MASK_COLORS, display_factor, panel_shape
-
 from ._amt_runner import IMG, PATCH, tiny_cfg
 
 
@@ -18,8 +17,8 @@ def _cfg(root, work_dir, vis_backends, vis_type='AMTVisualizer'):
     cfg = tiny_cfg(root, work_dir, max_epochs=2, start_epoch=1, interval=1, num_workers=0)
     cfg.default_hooks.amt_refresh.num_panels = 3
     # A unique name: Visualizer is a per-name singleton and would keep another run's folder.
-    cfg.visualizer = dict(type=vis_type, name=f'amt-vis-{uuid.uuid4().hex}',
-                          vis_backends=vis_backends)
+    cfg.visualizer = dict(
+        type=vis_type, name=f'amt-vis-{uuid.uuid4().hex}', vis_backends=vis_backends)
     return cfg
 
 
@@ -43,8 +42,11 @@ def test_panels_are_written_after_the_refresh(synthetic_root, tmp_path):
 
 
 def test_panels_need_an_amt_visualizer(synthetic_root, tmp_path):
-    runner = Runner.from_cfg(_cfg(synthetic_root, tmp_path, [dict(type='LocalVisBackend')],
-                                  vis_type='UniversalVisualizer'))
+    runner = Runner.from_cfg(
+        _cfg(
+            synthetic_root,
+            tmp_path, [dict(type='LocalVisBackend')],
+            vis_type='UniversalVisualizer'))
     with pytest.raises(ValueError, match='num_panels=3 needs .* AMTVisualizer'):
         runner.train()
     assert not list(tmp_path.rglob('amt_*.png'))
@@ -61,8 +63,10 @@ def test_arguments_are_checked():
 def test_panels_reach_tensorboard(synthetic_root, tmp_path):
     pytest.importorskip('tensorboard')
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    runner = Runner.from_cfg(_cfg(synthetic_root, tmp_path, [
-        dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]))
+    runner = Runner.from_cfg(
+        _cfg(synthetic_root, tmp_path,
+             [dict(type='LocalVisBackend'),
+              dict(type='TensorboardVisBackend')]))
     runner.train()
     tb_dir = runner.visualizer.get_backend('TensorboardVisBackend')._save_dir
     events = EventAccumulator(str(tb_dir), size_guidance={'images': 0})

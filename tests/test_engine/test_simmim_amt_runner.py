@@ -6,7 +6,6 @@ import torch
 from mmengine.runner import Runner
 
 import mmamt  # noqa: F401
-
 from ._amt_runner import tiny_cfg
 from .test_attention_refresh_hook import MaskRecorder, refresh_hook
 
@@ -23,8 +22,8 @@ def _random(m):
 def first_run(synthetic_root, tmp_path_factory):
     """4 epochs, AMT from epoch 3 (refresh after epoch 2), a checkpoint every epoch."""
     work = tmp_path_factory.mktemp('simmim')
-    cfg = tiny_cfg(synthetic_root, work, max_epochs=4, start_epoch=2, interval=5,
-                   num_workers=0, algo='simmim')
+    cfg = tiny_cfg(
+        synthetic_root, work, max_epochs=4, start_epoch=2, interval=5, num_workers=0, algo='simmim')
     runner = Runner.from_cfg(cfg)
     recorder = MaskRecorder()
     runner.register_hook(recorder)
@@ -46,8 +45,14 @@ def test_runs_through_the_start_epoch(first_run):
 def test_resume_across_the_start_epoch(first_run, synthetic_root, tmp_path, resume_epoch,
                                        expect_amt):
     runner, _, work = first_run
-    cfg = tiny_cfg(synthetic_root, tmp_path, max_epochs=4, start_epoch=2, interval=5,
-                   num_workers=0, algo='simmim')
+    cfg = tiny_cfg(
+        synthetic_root,
+        tmp_path,
+        max_epochs=4,
+        start_epoch=2,
+        interval=5,
+        num_workers=0,
+        algo='simmim')
     cfg.resume, cfg.load_from = True, str(work / f'epoch_{resume_epoch}.pth')
     resumed = Runner.from_cfg(cfg)
     recorder = MaskRecorder()

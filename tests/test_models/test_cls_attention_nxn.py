@@ -25,8 +25,7 @@ class ShapeRecorder(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        self.shapes += [tuple(t.shape) for t in tree_flatten(out)[0]
-                        if isinstance(t, torch.Tensor)]
+        self.shapes += [tuple(t.shape) for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
         return out
 
     def square(self, n: int) -> List[Tuple[int, ...]]:
@@ -55,9 +54,12 @@ def test_recorder_sees_a_materialised_attention():
 @torch.no_grad()
 def test_refresh_path_has_no_nxn_intermediate():
     torch.manual_seed(0)
-    backbone = MODELS.build(dict(type='AMTMAEViT', img_size=64, patch_size=16,
-                                 arch=dict(embed_dims=64, num_layers=2, num_heads=4,
-                                           feedforward_channels=128)))
+    backbone = MODELS.build(
+        dict(
+            type='AMTMAEViT',
+            img_size=64,
+            patch_size=16,
+            arch=dict(embed_dims=64, num_layers=2, num_heads=4, feedforward_channels=128)))
     backbone.eval()
     x = torch.randn(2, 3, 64, 64)
     tokens = backbone.layers[0](backbone.embed_all_tokens(x))
@@ -70,6 +72,7 @@ def test_refresh_path_has_no_nxn_intermediate():
     assert rec_cls.shapes and not rec_cls.square(n)
     assert not rec_pass.square(n)
     # and the CLS row costs a fraction of the full last block
-    ratio = (count_flops(CLSAttentionPath(backbone.layers[-1]), (tokens, )) /
-             count_flops(backbone.layers[-1], (tokens, )))
+    ratio = (
+        count_flops(CLSAttentionPath(backbone.layers[-1]),
+                    (tokens, )) / count_flops(backbone.layers[-1], (tokens, )))
     assert 0 < ratio < 0.5

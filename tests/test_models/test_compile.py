@@ -35,8 +35,8 @@ def test_forward_and_loss_have_no_graph_break(algo):
 
 
 def _losses(synthetic_root, work_dir, algo, compile):
-    cfg = tiny_cfg(synthetic_root, work_dir, max_epochs=2, start_epoch=1, interval=1,
-                   num_workers=0, algo=algo)
+    cfg = tiny_cfg(
+        synthetic_root, work_dir, max_epochs=2, start_epoch=1, interval=1, num_workers=0, algo=algo)
     cfg.model.data_preprocessor.type = 'AMTDataPreprocessor'
     cfg.default_hooks.checkpoint.interval = 10
     cfg.compile = dict(dynamic=False) if compile else False
@@ -55,5 +55,4 @@ def test_runner_compile_trains_like_eager(synthetic_root, tmp_path, algo):
     compiled = _losses(synthetic_root, tmp_path / 'compiled', algo, True)
     assert torch._dynamo.utils.counters['stats']['unique_graphs'] >= 2  # it did compile
     assert len(eager) == len(compiled) == 10  # 40 images, batch 8, 2 epochs (AMT in the 2nd)
-    torch.testing.assert_close(torch.tensor(compiled), torch.tensor(eager), rtol=1e-3,
-                               atol=1e-4)
+    torch.testing.assert_close(torch.tensor(compiled), torch.tensor(eager), rtol=1e-3, atol=1e-4)

@@ -11,13 +11,23 @@ ARCH = dict(embed_dims=48, num_layers=2, num_heads=3, feedforward_channels=96)
 
 def build_model(img_size=32, patch_size=8, norm_pix=True):
     num_patches = (img_size // patch_size)**2
-    model = MODELS.build(dict(
-        type='MAEAMT',
-        backbone=dict(type='AMTMAEViT', arch=ARCH, img_size=img_size, patch_size=patch_size),
-        neck=dict(type='AMTMAEPretrainDecoder', num_patches=num_patches, patch_size=patch_size,
-                  embed_dim=48, decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=2),
-        head=dict(type='MAEPretrainHead', norm_pix=norm_pix, patch_size=patch_size,
-                  loss=dict(type='PixelReconstructionLoss', criterion='L2'))))
+    model = MODELS.build(
+        dict(
+            type='MAEAMT',
+            backbone=dict(type='AMTMAEViT', arch=ARCH, img_size=img_size, patch_size=patch_size),
+            neck=dict(
+                type='AMTMAEPretrainDecoder',
+                num_patches=num_patches,
+                patch_size=patch_size,
+                embed_dim=48,
+                decoder_embed_dim=32,
+                decoder_depth=1,
+                decoder_num_heads=2),
+            head=dict(
+                type='MAEPretrainHead',
+                norm_pix=norm_pix,
+                patch_size=patch_size,
+                loss=dict(type='PixelReconstructionLoss', criterion='L2'))))
     model.init_weights()
     return model.eval()
 
@@ -50,8 +60,8 @@ def perturb(img, mask, value, patch):
     for b in range(img.shape[0]):
         for idx in torch.nonzero(mask[b].reshape(-1) == value).flatten().tolist():
             r, c = divmod(idx, mask.shape[-1])
-            sl = (b, slice(None), slice(r * patch, (r + 1) * patch),
-                  slice(c * patch, (c + 1) * patch))
+            sl = (b, slice(None), slice(r * patch,
+                                        (r + 1) * patch), slice(c * patch, (c + 1) * patch))
             img[sl] += torch.randn(img[sl].shape, generator=g)
     return img
 
@@ -130,13 +140,22 @@ def test_missing_mask_is_refused(setup):
 
 def test_state_dict_matches_mmpretrain_mae():
     amt = build_model()
-    mae = MODELS.build(dict(
-        type='MAE',
-        backbone=dict(type='MAEViT', arch=ARCH, img_size=32, patch_size=8),
-        neck=dict(type='MAEPretrainDecoder', num_patches=16, patch_size=8, embed_dim=48,
-                  decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=2),
-        head=dict(type='MAEPretrainHead', patch_size=8,
-                  loss=dict(type='PixelReconstructionLoss', criterion='L2'))))
+    mae = MODELS.build(
+        dict(
+            type='MAE',
+            backbone=dict(type='MAEViT', arch=ARCH, img_size=32, patch_size=8),
+            neck=dict(
+                type='MAEPretrainDecoder',
+                num_patches=16,
+                patch_size=8,
+                embed_dim=48,
+                decoder_embed_dim=32,
+                decoder_depth=1,
+                decoder_num_heads=2),
+            head=dict(
+                type='MAEPretrainHead',
+                patch_size=8,
+                loss=dict(type='PixelReconstructionLoss', criterion='L2'))))
     assert {k: v.shape for k, v in amt.state_dict().items()} == \
         {k: v.shape for k, v in mae.state_dict().items()}
 
@@ -187,8 +206,11 @@ def test_normalize_attention_max_keeps_the_attention_ratios():
     # ... where min-max stretches the faintest preference to the full [0, 1] range.
     nearly_flat = torch.tensor([[[0.2, 0.2, 0.2, 0.201]]])
     assert normalize_attention(nearly_flat, 'max').min() > 0.99
-    torch.testing.assert_close(normalize_attention(nearly_flat, 'minmax'),
-                               torch.tensor([[0.0, 0.0, 0.0, 1.0]]), atol=1e-3, rtol=0)
+    torch.testing.assert_close(
+        normalize_attention(nearly_flat, 'minmax'),
+        torch.tensor([[0.0, 0.0, 0.0, 1.0]]),
+        atol=1e-3,
+        rtol=0)
     # Non-finite and all-zero rows fall back to uniform maps.
     bad = torch.tensor([[[float('nan'), 0.1, 0.1, 0.1]], [[0.0, 0.0, 0.0, 0.0]]])
     with pytest.warns(UserWarning, match='not finite'):
@@ -199,8 +221,8 @@ def test_normalize_attention_max_keeps_the_attention_ratios():
 
 @pytest.mark.parametrize('img_size,patch_size,arch', [(48, 16, 's'), (40, 8, ARCH)])
 def test_other_archs_and_grids(img_size, patch_size, arch):
-    backbone = MODELS.build(dict(type='AMTMAEViT', arch=arch, img_size=img_size,
-                                 patch_size=patch_size))
+    backbone = MODELS.build(
+        dict(type='AMTMAEViT', arch=arch, img_size=img_size, patch_size=patch_size))
     grid = img_size // patch_size
     L = grid * grid
     mask = make_mask(1, grid, n_mask=L // 2, n_throw=L // 4)

@@ -17,9 +17,20 @@ from tests.test_engine._amt_runner import tiny_cfg
 
 # Ops whose result size or value needs device data on the host.
 SYNC_OPS = {
-    'aten._local_scalar_dense', 'aten.item', 'aten.is_nonzero', 'aten.equal', 'aten.nonzero',
-    'aten.masked_select', 'aten._unique2', 'aten.unique_dim', 'aten.unique_consecutive',
-    'aten.repeat_interleave', 'aten.bincount', 'aten.histc', 'aten.allclose', 'aten.tolist',
+    'aten._local_scalar_dense',
+    'aten.item',
+    'aten.is_nonzero',
+    'aten.equal',
+    'aten.nonzero',
+    'aten.masked_select',
+    'aten._unique2',
+    'aten.unique_dim',
+    'aten.unique_consecutive',
+    'aten.repeat_interleave',
+    'aten.bincount',
+    'aten.histc',
+    'aten.allclose',
+    'aten.tolist',
 }
 
 
@@ -36,8 +47,9 @@ class SyncCounter(TorchDispatchMode):
             self.ops.append(name)
         elif name in ('aten.index', 'aten.index_put', 'aten.index_put_'):
             indices = args[1] if len(args) > 1 else []
-            if any(isinstance(i, torch.Tensor) and i.dtype in (torch.bool, torch.uint8)
-                   for i in indices):
+            if any(
+                    isinstance(i, torch.Tensor) and i.dtype in (torch.bool, torch.uint8)
+                    for i in indices):
                 self.ops.append(f'{name}(bool mask)')
         return func(*args, **(kwargs or {}))
 
@@ -59,8 +71,8 @@ def count_model_syncs(model):
 
 
 def train_counting(synthetic_root, work_dir, algo, inject=None):
-    cfg = tiny_cfg(synthetic_root, work_dir, max_epochs=2, start_epoch=1, interval=1,
-                   num_workers=0, algo=algo)
+    cfg = tiny_cfg(
+        synthetic_root, work_dir, max_epochs=2, start_epoch=1, interval=1, num_workers=0, algo=algo)
     cfg.model.data_preprocessor.type = 'AMTDataPreprocessor'
     cfg.default_hooks.checkpoint.interval = 10  # no checkpoint needed
     runner = Runner.from_cfg(cfg)

@@ -40,10 +40,9 @@ def test_layouts_hold_every_split_in_its_format(tmp_path):
 
     # COCO 2017 names; the categories keep COCO's first five names and ids.
     coco = json.load(open(osp.join(data, 'coco', 'annotations', 'instances_val2017.json')))
-    assert [(c['id'], c['name']) for c in coco['categories']] == list(
-        zip(range(1, 6), COCO_NAMES))
-    assert all(osp.isfile(osp.join(data, 'coco', 'val2017', im['file_name']))
-               for im in coco['images'])
+    assert [(c['id'], c['name']) for c in coco['categories']] == list(zip(range(1, 6), COCO_NAMES))
+    assert all(
+        osp.isfile(osp.join(data, 'coco', 'val2017', im['file_name'])) for im in coco['images'])
     ade = osp.join(data, 'ade', 'ADEChallengeData2016')
     assert len(os.listdir(osp.join(ade, 'images', 'validation'))) == 3
     assert len(os.listdir(osp.join(ade, 'annotations', 'training'))) == 6

@@ -137,8 +137,11 @@ def test_formats_agree(data, split):
             m = mask_utils.decode(ann['segmentation']).astype(bool)
             assert ann['area'] == m.sum() >= 10
             ys, xs = np.nonzero(m)
-            assert ann['bbox'] == [xs.min(), ys.min(), xs.max() - xs.min() + 1,
-                                   ys.max() - ys.min() + 1]
+            assert ann['bbox'] == [
+                xs.min(), ys.min(),
+                xs.max() - xs.min() + 1,
+                ys.max() - ys.min() + 1
+            ]
             expected[m] = ann['category_id']
             coverage += m
         assert coverage.max() == 1, 'visible masks must not overlap'
@@ -177,8 +180,7 @@ def test_mmpretrain_loaders(data):
 
     meta = dict(classes=SYNTHETIC_CLASSES)
     ds = CustomDataset(
-        data_root=data['imagenet'], data_prefix='train', ann_file='meta/train.txt',
-        metainfo=meta)
+        data_root=data['imagenet'], data_prefix='train', ann_file='meta/train.txt', metainfo=meta)
     assert len(ds) == NUM['train']
     labels = [ds.get_data_info(i)['gt_label'] for i in range(len(ds))]
     assert sorted(set(labels)) == list(range(5))
@@ -207,7 +209,8 @@ def test_mmdet_coco_dataset(data):
         data_prefix=dict(img='train/'),
         metainfo=dict(classes=SYNTHETIC_CLASSES),
         filter_cfg=dict(filter_empty_gt=True, min_size=4),
-        pipeline=[LoadImageFromFile(), LoadAnnotations(with_bbox=True, with_mask=True)])
+        pipeline=[LoadImageFromFile(),
+                  LoadAnnotations(with_bbox=True, with_mask=True)])
     assert len(ds) == NUM['train']
     labels = set()
     for i in (0, 1, len(ds) - 1):
@@ -220,9 +223,8 @@ def test_mmdet_coco_dataset(data):
         assert sample['gt_bboxes_labels'].shape == (n, )
         labels.update(int(x) for x in sample['gt_bboxes_labels'])
         # The box is the tight box of the mask.
-        np.testing.assert_allclose(
-            sample['gt_masks'].get_bboxes('hbox').tensor.numpy(),
-            sample['gt_bboxes'].tensor.numpy())
+        np.testing.assert_allclose(sample['gt_masks'].get_bboxes('hbox').tensor.numpy(),
+                                   sample['gt_bboxes'].tensor.numpy())
     assert labels <= set(range(5))
 
 
@@ -261,10 +263,14 @@ def _load_script():
 def test_cli_as_script(tmp_path):
     # One real subprocess: the script must run by path from any working directory.
     out = tmp_path / 'cli'
-    proc = subprocess.run(
-        [sys.executable, SCRIPT, str(out), '--num-train', '3', '--num-val', '2',
-         '--image-size', '32', '--seed', '1'],
-        capture_output=True, text=True, cwd=str(tmp_path), timeout=120)
+    proc = subprocess.run([
+        sys.executable, SCRIPT,
+        str(out), '--num-train', '3', '--num-val', '2', '--image-size', '32', '--seed', '1'
+    ],
+                          capture_output=True,
+                          text=True,
+                          cwd=str(tmp_path),
+                          timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count('\n') == 1 and '3 train + 2 val' in proc.stdout
     with open(out / 'coco' / 'annotations' / 'instances_val.json') as f:
@@ -273,8 +279,8 @@ def test_cli_as_script(tmp_path):
 
 def test_cli_main(tmp_path, capsys):
     script = _load_script()
-    paths = script.main([str(tmp_path / 'a'), '--num-train', '2', '--num-val', '1',
-                         '--image-size', '40'])
+    paths = script.main(
+        [str(tmp_path / 'a'), '--num-train', '2', '--num-val', '1', '--image-size', '40'])
     assert Image.open(osp.join(paths['coco'], 'train', 'train_00001.png')).size == (40, 40)
     assert '2 train + 1 val' in capsys.readouterr().out
     with pytest.raises(SystemExit, match='image_size'):
@@ -287,8 +293,7 @@ def test_colour_carries_no_label(tmp_path):
     A nearest-class-mean classifier on the mean RGB of the labelled object (fit on train, scored
     on val) stays near chance, where class-typical colours made it almost perfect.
     """
-    paths = make_synthetic_dataset(str(tmp_path / 'syn'), num_train=200, num_val=100,
-                                   image_size=32)
+    paths = make_synthetic_dataset(str(tmp_path / 'syn'), num_train=200, num_val=100, image_size=32)
 
     def features(split):
         coco = COCO(paths[f'coco_{split}_ann'])

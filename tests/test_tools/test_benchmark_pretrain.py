@@ -36,18 +36,24 @@ train_dataloader = dict(dataset=dict(pipeline=[
     dict(type='PackInputs')]))
 default_hooks = dict(amt_refresh=dict(enable=False))
 """)
-    (folder / 'simmim_vit.py').write_text(
-        f"_base_ = '{simmim}'\ndefault_hooks = dict(amt_refresh=dict(enable=False))\n")
-    return dict(mae_amt=str(mae), mae=str(folder / 'mae.py'), simmim_amt=str(simmim),
-                simmim_vit=str(folder / 'simmim_vit.py'))
+    (folder / 'simmim_vit.py'
+     ).write_text(f"_base_ = '{simmim}'\ndefault_hooks = dict(amt_refresh=dict(enable=False))\n")
+    return dict(
+        mae_amt=str(mae),
+        mae=str(folder / 'mae.py'),
+        simmim_amt=str(simmim),
+        simmim_vit=str(folder / 'simmim_vit.py'))
 
 
 @pytest.fixture(scope='module')
 def results(configs, tmp_path_factory):
     out = tmp_path_factory.mktemp('bench') / 'bench.json'
     tool = load_tool('benchmark_pretrain')
-    tool.main([configs['mae_amt'], '--baseline', configs['mae'], '--batch-size', '2', '3',
-               '--device', 'cpu', '--warmup', '1', '--reps', '2', '--json', str(out)])
+    tool.main([
+        configs['mae_amt'], '--baseline', configs['mae'], '--batch-size', '2', '3', '--device',
+        'cpu', '--warmup', '1', '--reps', '2', '--json',
+        str(out)
+    ])
     return json.loads(out.read_text())
 
 
@@ -75,15 +81,17 @@ def test_counts_come_from_the_configs(results):
 
 def test_simmim_counts_and_precision_guard(configs):
     tool = load_tool('benchmark_pretrain')
-    res = tool.main([configs['simmim_amt'], '--baseline', configs['simmim_vit'],
-                     '--batch-size', '2', '--device', 'cpu', '--warmup', '0', '--reps', '1'])
+    res = tool.main([
+        configs['simmim_amt'], '--baseline', configs['simmim_vit'], '--batch-size', '2', '--device',
+        'cpu', '--warmup', '0', '--reps', '1'
+    ])
     run = res['runs'][0]['results']
     # 16-px mask patches on the 8-px ViT: 4x4 mask grid, ceil rounding
     assert run['baseline']['tokens']['thrown'] == 0
     assert run['config']['tokens']['thrown'] > 0
     with pytest.raises(ValueError, match='needs --device cuda'):
-        tool.main([configs['simmim_amt'], '--batch-size', '2', '--device', 'cpu',
-                   '--precision', 'bf16'])
+        tool.main(
+            [configs['simmim_amt'], '--batch-size', '2', '--device', 'cpu', '--precision', 'bf16'])
 
 
 def test_flops_tool(configs):
@@ -95,8 +103,10 @@ def test_flops_tool(configs):
 
 def test_refresh_tool(configs):
     tool = load_tool('benchmark_refresh')
-    out = tool.main([configs['mae_amt'], '--batch-size', '2', '--device', 'cpu',
-                     '--dataset-size', '1000', '--warmup', '0', '--reps', '1'])
+    out = tool.main([
+        configs['mae_amt'], '--batch-size', '2', '--device', 'cpu', '--dataset-size', '1000',
+        '--warmup', '0', '--reps', '1'
+    ])
     # the demo schedule: 20 epochs, refreshed after 4, 8, 12 and 16
     assert (out['epochs'], out['refreshes']) == (20, 4)
     assert 0 < out['share'] < 1 and out['refresh_img_per_s'] > 0
@@ -111,8 +121,10 @@ def test_refresh_share_formula():
 
 def test_pipeline_tool(configs):
     tool = load_tool('benchmark_pipeline')
-    p = tool.main([configs['mae_amt'], '--baseline', configs['mae'], '--images', '4',
-                   '--reps', '1', '--source', '80', '60'])
+    p = tool.main([
+        configs['mae_amt'], '--baseline', configs['mae'], '--images', '4', '--reps', '1',
+        '--source', '80', '60'
+    ])
     assert p['baseline_ms_per_sample'] > 0 and p['config_ms_per_sample'] > 0
     assert 'overhead' in p and 'overhead_with_decode' in p
     assert {'LoadAttentionMap', 'AMTMaskGenerator'} <= set(p['per_transform_us']['config'])
@@ -127,7 +139,7 @@ def test_bank_memory_probe_counts_a_shared_tensor_once():
     tool = load_tool('benchmark_bank_memory')
     pid = os.getpid()
     before = tool.shm_mapping_pss_kb(pid)
-    shared = torch.full((4 * 2**20,), 7, dtype=torch.uint8).share_memory_()  # 4 MiB, touched
+    shared = torch.full((4 * 2**20, ), 7, dtype=torch.uint8).share_memory_()  # 4 MiB, touched
     after = tool.shm_mapping_pss_kb(pid)
     assert after - before == pytest.approx(4096, abs=8)
     pss = tool.pss_kb(pid)

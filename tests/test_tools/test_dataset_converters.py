@@ -38,8 +38,8 @@ def test_stl10_binary_to_folders(tmp_path):
     out = tmp_path / 'out'
     first = np.asarray(Image.open(out / 'train' / 'airplane' / '000000.png'))
     assert np.array_equal(first, images['train'][0])  # row-major, RGB, the right image
-    assert np.array_equal(np.asarray(Image.open(out / 'test' / 'car' / '000002.png')),
-                          images['test'][2])
+    assert np.array_equal(
+        np.asarray(Image.open(out / 'test' / 'car' / '000002.png')), images['test'][2])
     pretrain = (out / 'meta' / 'pretrain.txt').read_text().split()
     assert len(pretrain) == 8 and pretrain[-1] == 'unlabeled/000002.png'
     # what the STL-10 pre-training and benchmark configs read
@@ -107,8 +107,9 @@ def test_digits_to_folders_writes_a_seeded_stratified_split_with_masks(tmp_path)
     (tmp_path / 'other').mkdir()
     (tmp_path / 'other' / 'keep.txt').write_text('mine')
     for argv, word in (([str(tmp_path / 'other')], 'not empty'),
-                       ([str(tmp_path / 'x'), '--image-size', '8'], 'image_size'),
-                       ([str(tmp_path / 'x'), '--val-fraction', '1'], 'val_fraction')):
+                       ([str(tmp_path / 'x'), '--image-size',
+                         '8'], 'image_size'), ([str(tmp_path / 'x'), '--val-fraction',
+                                                '1'], 'val_fraction')):
         with pytest.raises(SystemExit, match=word):
             digits.main(argv)
     assert (tmp_path / 'other' / 'keep.txt').read_text() == 'mine'

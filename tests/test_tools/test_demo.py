@@ -7,8 +7,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _demo_module():
-    spec = importlib.util.spec_from_file_location('mmamt_demo',
-                                                  osp.join(REPO, 'tools', 'demo.py'))
+    spec = importlib.util.spec_from_file_location('mmamt_demo', osp.join(REPO, 'tools', 'demo.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -18,8 +17,14 @@ def test_demo_core_path_writes_the_summary(tmp_path):
     demo = _demo_module()
     work = tmp_path / 'demo'
     lines = []
-    result = demo.run_demo(str(work), str(tmp_path / 'digits'), epochs=2, seeds=(0, ), jobs=2,
-                           num_panels=2, log=lines.append)
+    result = demo.run_demo(
+        str(work),
+        str(tmp_path / 'digits'),
+        epochs=2,
+        seeds=(0, ),
+        jobs=2,
+        num_panels=2,
+        log=lines.append)
     with open(work / 'summary.json') as f:
         summary = json.load(f)
     assert summary == json.loads(json.dumps(result))
@@ -42,6 +47,6 @@ def test_demo_core_path_writes_the_summary(tmp_path):
     text = demo.format_summary(summary)
     assert 'MAE-AMT' in text and 'random init' in text and len(text.splitlines()) < 40
     # A second run reuses the finished pre-training runs.
-    demo.run_demo(str(work), str(tmp_path / 'digits'), epochs=2, jobs=2, num_panels=2,
-                  log=lines.append)
+    demo.run_demo(
+        str(work), str(tmp_path / 'digits'), epochs=2, jobs=2, num_panels=2, log=lines.append)
     assert sum('reusing' in line for line in lines) == 2

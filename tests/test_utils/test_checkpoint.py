@@ -39,8 +39,11 @@ def make_runner(work_dir, max_epochs, resume=False, load_from=None):
     return Runner(
         model=ToyModel(),
         work_dir=str(work_dir),
-        train_dataloader=dict(dataset=ToyDataset(), sampler=dict(type='DefaultSampler'),
-                              batch_size=4, collate_fn=dict(type='default_collate')),
+        train_dataloader=dict(
+            dataset=ToyDataset(),
+            sampler=dict(type='DefaultSampler'),
+            batch_size=4,
+            collate_fn=dict(type='default_collate')),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9)),
         param_scheduler=dict(type='MultiStepLR', milestones=[1]),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
@@ -56,16 +59,17 @@ def test_runner_checkpoint_resumes(tmp_path):
     runner = make_runner(tmp_path, max_epochs=2)
     runner.train()
     # numpy values in meta, as dataset/evaluator code often leaves there
-    runner.save_checkpoint(str(tmp_path), 'extra.pth',
-                           meta=dict(best=np.float64(0.5), hist=np.arange(3), n=np.int64(4)))
+    runner.save_checkpoint(
+        str(tmp_path),
+        'extra.pth',
+        meta=dict(best=np.float64(0.5), hist=np.arange(3), n=np.int64(4)))
     ckpt_path = tmp_path / 'epoch_2.pth'
     raw = torch.load(ckpt_path, map_location='cpu')  # weights_only=True, the torch default
     assert 'message_hub' in raw and raw['meta']['epoch'] == 2
     extra = torch.load(tmp_path / 'extra.pth', map_location='cpu')
     assert extra['meta']['best'] == 0.5 and extra['meta']['hist'].tolist() == [0, 1, 2]
 
-    resumed = make_runner(tmp_path / 'resumed', max_epochs=3, resume=True,
-                          load_from=str(ckpt_path))
+    resumed = make_runner(tmp_path / 'resumed', max_epochs=3, resume=True, load_from=str(ckpt_path))
     resumed.train()
     assert resumed.epoch == 3
     assert resumed.iter == 3 * 2

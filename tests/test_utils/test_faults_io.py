@@ -61,8 +61,11 @@ def test_killed_write_keeps_the_old_file_and_next_write_cleans_its_temporary(tmp
     path = tmp_path / 'epoch_3.pth'
     atomic_torch_save({'version': 1}, str(path))
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    proc = subprocess.Popen([sys.executable, '-c', KILLED_WRITER, str(path)], env=env,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, '-c', KILLED_WRITER, str(path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True)
     try:
         assert proc.stdout.readline().strip() == 'WRITING'  # the logged point
     finally:
@@ -92,12 +95,19 @@ def test_any_write_cleans_stale_temporaries_of_every_target_in_its_folder(tmp_pa
     dead = _dead_pid()
     sleeper = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])
     try:
-        stale = [f'.epoch_3.pth.{dead}-0123abcd.tmp',  # killed during the save of epoch_3
-                 '.epoch_2.pth.k3j_x9ab.tmp']  # tempfile.mkstemp name of earlier versions
-        kept = [f'.epoch_3.pth.{sleeper.pid}-0123abcd.tmp',  # another process still writing
-                f'.epoch_3.pth.{os.getpid()}-4567cdef.tmp',  # this process still writing
-                '.hidden', '.epoch_3.pth.swp', '.notes.tmp', f'.x.pth.{dead}-0123ABCD.tmp',
-                f'epoch_3.pth.{dead}-0123abcd.tmp']  # not a dotfile
+        stale = [
+            f'.epoch_3.pth.{dead}-0123abcd.tmp',  # killed during the save of epoch_3
+            '.epoch_2.pth.k3j_x9ab.tmp'
+        ]  # tempfile.mkstemp name of earlier versions
+        kept = [
+            f'.epoch_3.pth.{sleeper.pid}-0123abcd.tmp',  # another process still writing
+            f'.epoch_3.pth.{os.getpid()}-4567cdef.tmp',  # this process still writing
+            '.hidden',
+            '.epoch_3.pth.swp',
+            '.notes.tmp',
+            f'.x.pth.{dead}-0123ABCD.tmp',
+            f'epoch_3.pth.{dead}-0123abcd.tmp'
+        ]  # not a dotfile
         for name in stale + kept:
             (tmp_path / name).write_bytes(b'x')
         (tmp_path / f'.a.pth.{dead}-89abcdef.tmp').mkdir()  # a folder: not a temporary
@@ -144,10 +154,11 @@ def write_unreadable_files(folder) -> dict:
     return paths
 
 
-@pytest.mark.parametrize('problem,phrase', [
-    ('truncated', 'truncated or corrupt'), ('empty', 'truncated or corrupt'),
-    ('garbage', 'not a torch file'), ('global', 'refused by the safe unpickler'),
-    ('missing', 'does not exist')])
+@pytest.mark.parametrize('problem,phrase', [('truncated', 'truncated or corrupt'),
+                                            ('empty', 'truncated or corrupt'),
+                                            ('garbage', 'not a torch file'),
+                                            ('global', 'refused by the safe unpickler'),
+                                            ('missing', 'does not exist')])
 def test_load_torch_file_names_the_file_and_the_problem(tmp_path, problem, phrase):
     paths = dict(write_unreadable_files(tmp_path), missing=str(tmp_path / 'missing.pth'))
     assert load_torch_file(str(tmp_path / 'epoch_1.pth'), BANK)['num_samples'] == 4

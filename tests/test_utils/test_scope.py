@@ -34,9 +34,11 @@ def test_scoped_collate_fn_is_resolved_and_collates(synthetic_root, tmp_path):
 
 
 def test_unscoped_and_callable_collate_fns_are_left_alone():
-    cfg = Config(dict(train_dataloader=dict(collate_fn=dict(type='pseudo_collate')),
-                      val_dataloader=dict(collate_fn=dict(type='mmdet.custom', _scope_='mmseg')),
-                      test_dataloader=None))
+    cfg = Config(
+        dict(
+            train_dataloader=dict(collate_fn=dict(type='pseudo_collate')),
+            val_dataloader=dict(collate_fn=dict(type='mmdet.custom', _scope_='mmseg')),
+            test_dataloader=None))
     resolve_scoped_collate_fns(cfg)
     assert cfg.train_dataloader.collate_fn == dict(type='pseudo_collate')
     # an explicit scope in the name wins; only the stray key goes

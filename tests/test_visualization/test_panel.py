@@ -51,8 +51,7 @@ def test_panel_masks_follow_the_ramp_like_training():
     from mmamt.visualization import draw_token_masks
     attn = np.zeros((8, 8), np.float32)
     attn[:, :4] = 1.0  # the left half attended
-    gen = AMTMaskGenerator(64, 8, 8, throw_mode='least_first', mask_power=0.0,
-                           ramp_refreshes=4)
+    gen = AMTMaskGenerator(64, 8, 8, throw_mode='least_first', mask_power=0.0, ramp_refreshes=4)
     maps = np.stack([attn] * 40)
     seeds = list(range(40))
     thrown_left = [(draw_token_masks(gen, maps, seeds, n)[:, :, :4] == -1).mean()

@@ -8,7 +8,6 @@ import mmamt  # noqa: F401
 from mmamt.models.utils import TokenSplit, gather_tokens
 from mmamt.visualization import (attention_maps, input_size, patches_to_images, reconstruct,
                                  unnormalize)
-
 from ..test_engine._amt_runner import tiny_model
 
 
@@ -50,8 +49,9 @@ def test_mae_perfect_prediction_undoes_norm_pix():
     same = (real - model.head.patchify(inputs)).abs().amax(-1) < 1e-6
     assert same[mask != 1].all() and not same[mask == 1].any()
     # and back to the original uint8 pixels
-    np.testing.assert_array_equal(unnormalize(model, patches_to_images(model, recon)),
-                                  raw.flip(1).permute(0, 2, 3, 1).numpy())
+    np.testing.assert_array_equal(
+        unnormalize(model, patches_to_images(model, recon)),
+        raw.flip(1).permute(0, 2, 3, 1).numpy())
 
 
 def test_simmim_takes_masked_tokens_of_the_kept_sequence():
@@ -69,8 +69,7 @@ def test_simmim_takes_masked_tokens_of_the_kept_sequence():
         return gather_tokens(target, TokenSplit.from_mask(mask).masked) + 1
 
     model.neck.forward = shifted
-    model.backbone.register_forward_hook(
-        lambda mod, args, out: seen.update(encoder=out.shape[1]))
+    model.backbone.register_forward_hook(lambda mod, args, out: seen.update(encoder=out.shape[1]))
     recon = reconstruct(model, inputs, mask)
     assert seen['encoder'] == 1 + 64 - 16  # thrown tokens are not in the encoder sequence
     assert seen['n'] == 28  # the decoder maps the masked tokens only
@@ -89,14 +88,26 @@ def test_attention_maps_and_unsupported_model():
     proportional = attention_maps(model, inputs, 'max')
     assert torch.allclose(proportional.flatten(1).amax(1), torch.ones(2))
     assert not torch.allclose(proportional, maps)
-    plain = MODELS.build(dict(
-        type='MAE',
-        backbone=dict(type='MAEViT', arch=dict(embed_dims=32, num_layers=1, num_heads=2,
-                                               feedforward_channels=64), img_size=32,
-                      patch_size=8),
-        neck=dict(type='MAEPretrainDecoder', num_patches=16, patch_size=8, embed_dim=32,
-                  decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=2),
-        head=dict(type='MAEPretrainHead', norm_pix=True, patch_size=8,
-                  loss=dict(type='PixelReconstructionLoss', criterion='L2'))))
+    plain = MODELS.build(
+        dict(
+            type='MAE',
+            backbone=dict(
+                type='MAEViT',
+                arch=dict(embed_dims=32, num_layers=1, num_heads=2, feedforward_channels=64),
+                img_size=32,
+                patch_size=8),
+            neck=dict(
+                type='MAEPretrainDecoder',
+                num_patches=16,
+                patch_size=8,
+                embed_dim=32,
+                decoder_embed_dim=32,
+                decoder_depth=1,
+                decoder_num_heads=2),
+            head=dict(
+                type='MAEPretrainHead',
+                norm_pix=True,
+                patch_size=8,
+                loss=dict(type='PixelReconstructionLoss', criterion='L2'))))
     with pytest.raises(TypeError, match='MAEAMT and SimMIMAMT'):
         reconstruct(plain, inputs, _token_mask(2, 16, 8, 4))

@@ -8,9 +8,8 @@ from PIL import Image
 
 import mmamt  # noqa: F401
 from mmamt.models.utils import MASKED, THROWN, VISIBLE
-from mmamt.visualization import (MASK_COLORS, THROWN_GREY, build_mask_generator,
-                                 display_factor, panel_shape, write_panels)
-
+from mmamt.visualization import (MASK_COLORS, THROWN_GREY, build_mask_generator, display_factor,
+                                 panel_shape, write_panels)
 from ._tiny import load_tool, tiny_files
 
 IMG = 32  # tiny_cfg's input size
@@ -66,8 +65,8 @@ def test_image_folder_names_and_seeds(synthetic_root, tmp_path):
     assert names == ['a__x.png', 'b__c__x.png', 'b__x.png', 'solo.png']
     assert all(np.array_equal(_read(p), _read(q)) for p, q in zip(first, again))
     assert any(not np.array_equal(_read(p), _read(q)) for p, q in zip(first, other))
-    two = write_panels(config, ckpt, str(tmp_path / 'o4'), images=str(folder), num=2,
-                       seed=1, shuffle=True)
+    two = write_panels(
+        config, ckpt, str(tmp_path / 'o4'), images=str(folder), num=2, seed=1, shuffle=True)
     assert len(two) == 2 and set(p.split('/')[-1] for p in two) <= set(names)
     (tmp_path / 'empty').mkdir()
     with pytest.raises(FileNotFoundError, match='no images'):

@@ -45,13 +45,17 @@ def training_image_paths(cfg: Config) -> List[str]:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Entropy and object share of AMT attention banks')
     parser.add_argument('banks', nargs='+', help='work dirs, amt_bank folders or bank files')
-    parser.add_argument('--config', help='the run\'s config (maps sample_idx to images); '
-                        'without it only the entropy is reported')
-    parser.add_argument('--seg-dir', help='folder of <stem>.png object masks (nonzero = object); '
-                        'default: the synthetic ADE label maps next to the images')
+    parser.add_argument(
+        '--config',
+        help='the run\'s config (maps sample_idx to images); '
+        'without it only the entropy is reported')
+    parser.add_argument(
+        '--seg-dir',
+        help='folder of <stem>.png object masks (nonzero = object); '
+        'default: the synthetic ADE label maps next to the images')
     parser.add_argument('--json', help='also write the records to this JSON file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, help='override config settings')
     return parser.parse_args(argv)
 
 

@@ -118,8 +118,7 @@ def child(mode: str, num_samples: int, grid: Sequence[int], workers: int) -> Dic
     except OSError:
         pass
     # batch_size 1 and len == workers: the loader hands item k to worker k (round robin).
-    loader = DataLoader(TouchAll(load), batch_size=1, num_workers=workers,
-                        persistent_workers=True)
+    loader = DataLoader(TouchAll(load), batch_size=1, num_workers=workers, persistent_workers=True)
     seen = [row[0].tolist() for row in loader]
     worker_ids = sorted({int(r[0]) for r in seen})
     worker_pids = [w.pid for w in loader._iterator._workers]
@@ -128,20 +127,26 @@ def child(mode: str, num_samples: int, grid: Sequence[int], workers: int) -> Dic
     shm = {pid: shm_mapping_pss_kb(pid) for pid in pids}
     # Anonymous + shared-memory PSS: file-backed pages (libtorch & co.) are the same code in both
     # trees, and their PSS moves with whatever other processes on the machine map them too.
-    out = dict(mode=mode, workers_that_read=len(worker_ids),
-               tree_pss_kb=sum(p['Pss_Anon'] + p['Pss_Shmem'] for p in per_process),
-               tree_pss_all_kb=sum(p['Pss'] for p in per_process),
-               per_process_pss_kb=per_process,
-               torch_shm_pss_kb=sum(shm.values()), torch_shm_pss_kb_per_process=list(shm.values()),
-               checksum=float(np.sum([r[2] for r in seen])))
+    out = dict(
+        mode=mode,
+        workers_that_read=len(worker_ids),
+        tree_pss_kb=sum(p['Pss_Anon'] + p['Pss_Shmem'] for p in per_process),
+        tree_pss_all_kb=sum(p['Pss'] for p in per_process),
+        per_process_pss_kb=per_process,
+        torch_shm_pss_kb=sum(shm.values()),
+        torch_shm_pss_kb_per_process=list(shm.values()),
+        checksum=float(np.sum([r[2] for r in seen])))
     del loader
     return out
 
 
 def run_child(mode: str, args) -> Dict:
-    cmd = [sys.executable, osp.abspath(__file__), '--child', mode,
-           '--num-samples', str(args.num_samples), '--grid', *map(str, args.grid),
-           '--workers', str(args.workers)]
+    cmd = [
+        sys.executable,
+        osp.abspath(__file__), '--child', mode, '--num-samples',
+        str(args.num_samples), '--grid', *map(str, args.grid), '--workers',
+        str(args.workers)
+    ]
     env = dict(os.environ, OMP_NUM_THREADS='1')
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
@@ -156,8 +161,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--workers', type=int, default=4)
     parser.add_argument('--trials', type=int, default=3)
     parser.add_argument('--json', default=None, help='write the results here')
-    parser.add_argument('--child', choices=MODES, default=None,
-                        help=argparse.SUPPRESS)
+    parser.add_argument('--child', choices=MODES, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.num_samples < 1 or args.workers < 1 or args.trials < 1:
         parser.error('--num-samples, --workers and --trials must be >= 1')
@@ -190,13 +194,21 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     shm = median_kb('bank', 'torch_shm_pss_kb') - median_kb('none', 'torch_shm_pss_kb')
     limit = TARGET_BYTES_PER_PATCH * (1 + NOISE_ALLOWANCE)
     results = dict(
-        num_samples=args.num_samples, grid=list(args.grid), workers=args.workers,
-        trials=args.trials, patches=patches, ideal_bytes=patches,
-        maps_bytes=per_map, bytes_per_patch=per_map / patches,
-        total_bytes=total, total_bytes_per_patch=total / patches,
-        shm_mapping_bytes=shm, shm_bytes_per_patch=shm / patches,
+        num_samples=args.num_samples,
+        grid=list(args.grid),
+        workers=args.workers,
+        trials=args.trials,
+        patches=patches,
+        ideal_bytes=patches,
+        maps_bytes=per_map,
+        bytes_per_patch=per_map / patches,
+        total_bytes=total,
+        total_bytes_per_patch=total / patches,
+        shm_mapping_bytes=shm,
+        shm_bytes_per_patch=shm / patches,
         reference_float32_bytes=4 * patches * (1 + args.workers),
-        target_bytes_per_patch=TARGET_BYTES_PER_PATCH, noise_allowance=NOISE_ALLOWANCE,
+        target_bytes_per_patch=TARGET_BYTES_PER_PATCH,
+        noise_allowance=NOISE_ALLOWANCE,
         # The ideal is exactly the target (uint8, once), so 1% is allowed for PSS noise.
         met=bool(per_map / patches <= limit),
         runs=runs,

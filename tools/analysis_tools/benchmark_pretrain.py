@@ -33,30 +33,53 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='the pre-training config measured')
     parser.add_argument('--baseline', help='the config compared with (e.g. plain MAE)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                        help='override settings of both configs, key=value')
-    parser.add_argument('--batch-size', type=int, nargs='+', default=None,
-                        help='images per step (default: the config\'s per-GPU batch)')
-    parser.add_argument('--precision', nargs='+', default=['fp32'],
-                        choices=['fp32', 'fp16', 'bf16'], help='fp16/bf16: mmengine AMP (CUDA)')
-    parser.add_argument('--compile', nargs='+', default=['off'], choices=['off', 'on'],
-                        help='torch.compile the train step as mmengine compile=True does')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        default={},
+        help='override settings of both configs, key=value')
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        nargs='+',
+        default=None,
+        help='images per step (default: the config\'s per-GPU batch)')
+    parser.add_argument(
+        '--precision',
+        nargs='+',
+        default=['fp32'],
+        choices=['fp32', 'fp16', 'bf16'],
+        help='fp16/bf16: mmengine AMP (CUDA)')
+    parser.add_argument(
+        '--compile',
+        nargs='+',
+        default=['off'],
+        choices=['off', 'on'],
+        help='torch.compile the train step as mmengine compile=True does')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--warmup', type=int, default=3, help='untimed repetitions')
     parser.add_argument('--reps', type=int, default=10, help='timed repetitions')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
-    parser.add_argument('--timer', choices=['wall', 'cpu'], default='wall',
-                        help='cpu: process CPU time (with --threads 1, immune to other jobs)')
+    parser.add_argument(
+        '--timer',
+        choices=['wall', 'cpu'],
+        default='wall',
+        help='cpu: process CPU time (with --threads 1, immune to other jobs)')
     parser.add_argument('--json', default=None, help='write the results here')
     return parser.parse_args(argv)
 
 
 def measure(cfgs: Dict, batch_size: int, precision: str, compiled: bool, args) -> Dict:
     """One setting: every config's step timed round-robin, then one memory-probed step each."""
-    benches = {name: StepBench(cfg, batch_size, args.device, precision, compiled)
-               for name, cfg in cfgs.items()}
-    times, walls = round_robin({n: b.step for n, b in benches.items()}, args.warmup, args.reps,
-                               args.device, args.timer)
+    benches = {
+        name: StepBench(cfg, batch_size, args.device, precision, compiled)
+        for name, cfg in cfgs.items()
+    }
+    times, walls = round_robin({
+        n: b.step
+        for n, b in benches.items()
+    }, args.warmup, args.reps, args.device, args.timer)
     mem = PeakMemory(args.device)
     out = {}
     for name, bench in benches.items():
@@ -65,23 +88,32 @@ def measure(cfgs: Dict, batch_size: int, precision: str, compiled: bool, args) -
         transient = mem.stop()
         step = sorted(times[name])[len(times[name]) // 2]
         out[name] = dict(
-            config=cfgs[name].filename, step_time_s=step, step_times_s=times[name],
-            wall_times_s=walls[name], img_per_s=batch_size / step,
+            config=cfgs[name].filename,
+            step_time_s=step,
+            step_times_s=times[name],
+            wall_times_s=walls[name],
+            img_per_s=batch_size / step,
             peak_mem_mb=(bench.state_bytes() + transient) / 2**20,
-            transient_mem_mb=transient / 2**20, tokens=bench.counts)
+            transient_mem_mb=transient / 2**20,
+            tokens=bench.counts)
     if 'baseline' in out:
-        out['config']['speedup_vs_baseline'] = paired_speedup(times['baseline'],
-                                                              times['config'])
-    return dict(batch_size=batch_size, precision=precision, compile=compiled, memory=mem.method,
-                results=out)
+        out['config']['speedup_vs_baseline'] = paired_speedup(times['baseline'], times['config'])
+    return dict(
+        batch_size=batch_size,
+        precision=precision,
+        compile=compiled,
+        memory=mem.method,
+        results=out)
 
 
 def markdown(results: Dict) -> str:
     m = results['machine']
-    lines = [f"device: {m['device_name']} | torch {m['torch']}, {m['torch_threads']} threads, "
-             f"timer {results['timer']}, {results['reps']} reps",
-             '| batch | precision | compile | config | tokens vis/mask/throw | step (ms) | img/s '
-             '| peak mem (MB) | speedup |', '|---|---|---|---|---|---|---|---|---|']
+    lines = [
+        f"device: {m['device_name']} | torch {m['torch']}, {m['torch_threads']} threads, "
+        f"timer {results['timer']}, {results['reps']} reps",
+        '| batch | precision | compile | config | tokens vis/mask/throw | step (ms) | img/s '
+        '| peak mem (MB) | speedup |', '|---|---|---|---|---|---|---|---|---|'
+    ]
     for run in results['runs']:
         for name, r in run['results'].items():
             t = r['tokens']
@@ -101,8 +133,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     if args.baseline:
         cfgs['baseline'] = load_config(args.baseline, args.cfg_options)
     batch_sizes = args.batch_size or [cfgs['config'].train_dataloader.batch_size]
-    results = dict(machine=machine_info(args.device), timer=args.timer, warmup=args.warmup,
-                   reps=args.reps, runs=[])
+    results = dict(
+        machine=machine_info(args.device),
+        timer=args.timer,
+        warmup=args.warmup,
+        reps=args.reps,
+        runs=[])
     for batch_size in batch_sizes:
         for precision in args.precision:
             for mode in args.compile:

@@ -17,8 +17,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config', help='an AMT pre-training config')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
     parser.add_argument('--batch-size', type=int, default=8)
-    parser.add_argument('--dataset-size', type=int, default=1281167,
-                        help='images per epoch (default: ImageNet-1K)')
+    parser.add_argument(
+        '--dataset-size', type=int, default=1281167, help='images per epoch (default: ImageNet-1K)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--amp', action='store_true', help='refresh under fp16 autocast')
     parser.add_argument('--warmup', type=int, default=1)

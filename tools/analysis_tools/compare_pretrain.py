@@ -22,19 +22,28 @@ from mmamt.analysis import check_request, compare, parse_variant
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('data_root', help='class-folder data with train/ and val/')
-    parser.add_argument('--variant', nargs='+', action='append', required=True,
-                        metavar='NAME=CONFIG [KEY=VALUE ...]',
-                        help='a variant: its config, then overrides (cfg-options keys, '
-                        'mask_generator.<arg> for every AMTMaskGenerator, refresh_hook.<arg> '
-                        'for the AttentionRefreshHook); repeat per variant')
-    parser.add_argument('--epochs', type=int, required=True,
-                        help='epochs of every run (the config schedule is scaled to them)')
+    parser.add_argument(
+        '--variant',
+        nargs='+',
+        action='append',
+        required=True,
+        metavar='NAME=CONFIG [KEY=VALUE ...]',
+        help='a variant: its config, then overrides (cfg-options keys, '
+        'mask_generator.<arg> for every AMTMaskGenerator, refresh_hook.<arg> '
+        'for the AttentionRefreshHook); repeat per variant')
+    parser.add_argument(
+        '--epochs',
+        type=int,
+        required=True,
+        help='epochs of every run (the config schedule is scaled to them)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0])
     parser.add_argument('--jobs', type=int, default=1, help='runs at a time')
     parser.add_argument('--threads', type=int, default=1, help='torch threads per run')
     parser.add_argument('--work-dir', default='work_dirs/compare')
-    parser.add_argument('--keep-visualization', action='store_true',
-                        help="keep the refresh hook's panels after each refresh (num_panels)")
+    parser.add_argument(
+        '--keep-visualization',
+        action='store_true',
+        help="keep the refresh hook's panels after each refresh (num_panels)")
     parser.add_argument('--no-reuse', action='store_true', help='retrain finished runs')
     args = parser.parse_args()
     try:  # the whole request, before any run starts
@@ -42,9 +51,16 @@ def main() -> None:
         check_request(variants, args.data_root, args.epochs, args.seeds)
     except ValueError as err:
         parser.error(str(err))
-    out = compare(variants, args.data_root, args.work_dir, args.epochs, args.seeds,
-                  jobs=args.jobs, threads=args.threads,
-                  keep_visualization=args.keep_visualization, reuse=not args.no_reuse)
+    out = compare(
+        variants,
+        args.data_root,
+        args.work_dir,
+        args.epochs,
+        args.seeds,
+        jobs=args.jobs,
+        threads=args.threads,
+        keep_visualization=args.keep_visualization,
+        reuse=not args.no_reuse)
     print(f'\n{args.epochs} epochs, seeds {args.seeds}; top-1 of a logistic-regression probe on '
           'the frozen encoder (mean ± std over seeds)')
     print(out['table'])

@@ -19,8 +19,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('out_dir', help='output root, e.g. data/digits')
     parser.add_argument('--image-size', type=int, default=64, help='image side (16..1024)')
-    parser.add_argument('--val-fraction', type=float, default=1 / 3,
-                        help='share of each class kept for validation, in (0, 1)')
+    parser.add_argument(
+        '--val-fraction',
+        type=float,
+        default=1 / 3,
+        help='share of each class kept for validation, in (0, 1)')
     parser.add_argument('--seed', type=int, default=0, help='split, colours and noise (>= 0)')
     return parser.parse_args(argv)
 

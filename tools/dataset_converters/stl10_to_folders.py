@@ -95,8 +95,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, int]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('src', help='the extracted stl10_binary folder')
     parser.add_argument('out', help='output root, e.g. data/stl10')
-    parser.add_argument('--skip-unlabeled', action='store_true',
-                        help='leave out the 100,000 unlabelled images')
+    parser.add_argument(
+        '--skip-unlabeled', action='store_true', help='leave out the 100,000 unlabelled images')
     args = parser.parse_args(argv)
     counts = convert(args.src, args.out, args.skip_unlabeled)
     print(f'STL-10 -> {args.out}: ' + ', '.join(f'{k} {v}' for k, v in counts.items()))

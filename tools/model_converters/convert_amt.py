@@ -39,14 +39,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('dst', metavar='OUT', help='converted checkpoint to write')
     parser.add_argument('--to', required=True, choices=TARGETS, help='target key scheme')
     parser.add_argument(
-        '--config', help="pre-training config, for a checkpoint without meta['cfg'] (every "
+        '--config',
+        help="pre-training config, for a checkpoint without meta['cfg'] (every "
         'mmengine Runner checkpoint has one)')
     parser.add_argument('--force', action='store_true', help='overwrite an existing OUT')
     parser.add_argument(
-        '--timm-model', help='timm model name to record for --to timm (default: chosen from '
+        '--timm-model',
+        help='timm model name to record for --to timm (default: chosen from '
         'the architecture, e.g. vit_base_patch16_224)')
     parser.add_argument(
-        '--unsafe-load', action='store_true',
+        '--unsafe-load',
+        action='store_true',
         help='load IN with the full unpickler (weights_only=False); trusted files only')
     return parser.parse_args(argv)
 
@@ -55,13 +58,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Run the conversion; return the exit status (0 done, 1 incomplete, 2 refused)."""
     args = parse_args(argv)
     try:
-        result = convert_checkpoint(args.src, args.dst, args.to, cfg=args.config,
-                                    timm_model=args.timm_model, unsafe_load=args.unsafe_load,
-                                    force=args.force)
+        result = convert_checkpoint(
+            args.src,
+            args.dst,
+            args.to,
+            cfg=args.config,
+            timm_model=args.timm_model,
+            unsafe_load=args.unsafe_load,
+            force=args.force)
     except KeyCoverageError as err:
         print(err.coverage.format())
-        print(f'error: {args.src} was not converted: some encoder weights are missing, unused '
-              f'or of a wrong shape (see above); {args.dst} was not written', file=sys.stderr)
+        print(
+            f'error: {args.src} was not converted: some encoder weights are missing, unused '
+            f'or of a wrong shape (see above); {args.dst} was not written',
+            file=sys.stderr)
         return 1
     except CheckpointConversionError as err:
         print(f'error: {err}', file=sys.stderr)

@@ -25,17 +25,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config', help='MAE-AMT or SimMIM-AMT training config')
     parser.add_argument('checkpoint', help='checkpoint of that config ("none": random init)')
     parser.add_argument('--out', required=True, help='folder for the PNG panels')
-    parser.add_argument('--images', help='folder of images (recursive); default: the '
-                        "config's training set")
+    parser.add_argument(
+        '--images', help='folder of images (recursive); default: the '
+        "config's training set")
     parser.add_argument('--num', type=int, default=8, help='number of images (default 8)')
-    parser.add_argument('--seed', type=int, default=0,
-                        help='seed of the token masks and of --shuffle (default 0)')
-    parser.add_argument('--shuffle', action='store_true',
-                        help='pick seeded random images instead of the first N')
+    parser.add_argument(
+        '--seed', type=int, default=0, help='seed of the token masks and of --shuffle (default 0)')
+    parser.add_argument(
+        '--shuffle', action='store_true', help='pick seeded random images instead of the first N')
     parser.add_argument('--device', help='default: cuda if available, else cpu')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, e.g. '
-                        'train_dataloader.dataset.data_root=data/synthetic/imagenet')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. '
+        'train_dataloader.dataset.data_root=data/synthetic/imagenet')
     return parser.parse_args(argv)
 
 
@@ -43,9 +47,16 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     from mmamt.visualization import write_panels
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
-    paths = write_panels(args.config, checkpoint, args.out, images=args.images, num=args.num,
-                         seed=args.seed, shuffle=args.shuffle, device=args.device,
-                         cfg_options=args.cfg_options)
+    paths = write_panels(
+        args.config,
+        checkpoint,
+        args.out,
+        images=args.images,
+        num=args.num,
+        seed=args.seed,
+        shuffle=args.shuffle,
+        device=args.device,
+        cfg_options=args.cfg_options)
     print(f'wrote {len(paths)} panels to {args.out}')
 
 

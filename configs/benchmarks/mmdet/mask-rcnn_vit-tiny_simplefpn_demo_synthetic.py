@@ -26,7 +26,10 @@ model = dict(
     backbone=dict(
         arch=dict(
             _delete_=True,
-            embed_dims=embed_dims, num_layers=num_layers, num_heads=4, feedforward_channels=128),
+            embed_dims=embed_dims,
+            num_layers=num_layers,
+            num_heads=4,
+            feedforward_channels=128),
         img_size=image_size,
         pretrain_img_size=64,
         window_size=4,  # 8x8 patch grid: four 4x4 windows
@@ -126,8 +129,8 @@ val_evaluator = dict(
 test_evaluator = val_evaluator
 
 max_iters = 30
-train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
-                 val_interval=max_iters)
+train_cfg = dict(
+    _delete_=True, type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5),
     dict(type='MultiStepLR', begin=0, end=max_iters, by_epoch=False, milestones=[24], gamma=0.1)

@@ -69,10 +69,21 @@ test_evaluator = val_evaluator
 # fp32 (AMP needs a GPU); the MAE lr rule lr = 0.1 x batch / 256, times 10 for the short run.
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(lr=0.1 * 16 / 256 * 10))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - 1, by_epoch=True, begin=1,
-         end=max_epochs, eta_min=0.0, convert_to_iter_based=True),
+    dict(
+        type='LinearLR',
+        start_factor=0.1,
+        by_epoch=True,
+        begin=0,
+        end=1,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs - 1,
+        by_epoch=True,
+        begin=1,
+        end=max_epochs,
+        eta_min=0.0,
+        convert_to_iter_based=True),
 ]
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 default_hooks = dict(checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))

@@ -22,9 +22,7 @@ model = dict(
     # ones. Its name contains "MAE", so LayerDecayOptimizerConstructor still applies.
     # init_values=1.0 (upstream's value) makes the new layer-scale gammas start as identity.
     backbone=dict(
-        type='MAEStrict',
-        init_values=1.0,
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained)))
+        type='MAEStrict', init_values=1.0, init_cfg=dict(type='Pretrained', checkpoint=pretrained)))
 
 # Upstream's `fp16 = dict(loss_scale='dynamic')` is an mmseg 0.x key that 1.x ignores: this
 # trains in fp32 like upstream's 1.x config does. Pass `--amp` to tools/train.py for AMP.

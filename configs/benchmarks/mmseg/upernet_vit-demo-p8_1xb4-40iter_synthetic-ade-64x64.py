@@ -29,10 +29,7 @@ model = dict(
         init_cfg=dict(checkpoint=pretrained)),
     neck=dict(embed_dim=embed_dims),
     decode_head=dict(
-        in_channels=[embed_dims] * 4,
-        channels=32,
-        num_classes=num_classes,
-        norm_cfg=norm_cfg),
+        in_channels=[embed_dims] * 4, channels=32, num_classes=num_classes, norm_cfg=norm_cfg),
     auxiliary_head=dict(
         in_channels=embed_dims, channels=32, num_classes=num_classes, norm_cfg=norm_cfg),
     test_cfg=dict(_delete_=True, mode='whole'))

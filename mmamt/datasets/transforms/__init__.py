@@ -4,7 +4,6 @@ from .attention_view import (AMTRandomFlip, AMTRandomResizedCrop, LoadAttentionM
 from .compose import SampleNamingCompose
 
 __all__ = [
-    'AMTMaskGenerator', 'patch_counts', 'AMTRandomFlip', 'AMTRandomResizedCrop',
-    'LoadAttentionMap', 'compose_crop', 'compose_flip', 'refresh_view_transforms', 'sample_map',
-    'SampleNamingCompose'
+    'AMTMaskGenerator', 'patch_counts', 'AMTRandomFlip', 'AMTRandomResizedCrop', 'LoadAttentionMap',
+    'compose_crop', 'compose_flip', 'refresh_view_transforms', 'sample_map', 'SampleNamingCompose'
 ]

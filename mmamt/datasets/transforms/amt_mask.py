@@ -17,7 +17,9 @@ def _check_ratio(name: str, value: float) -> None:
         raise ValueError(f'AMTMaskGenerator: {name}={value} must be in [0, 1)')
 
 
-def patch_counts(num_patches: int, mask_ratio: float, throw_ratio: float,
+def patch_counts(num_patches: int,
+                 mask_ratio: float,
+                 throw_ratio: float,
                  rounding: str = 'floor') -> Tuple[int, int]:
     """Fixed per-sample counts of masked and thrown patches.
 
@@ -188,8 +190,7 @@ class AMTMaskGenerator(BaseTransform):
         """A Plackett-Luce order of the indices: weighted sampling without replacement."""
         # Exponential race: E_i / w_i with E_i ~ Exp(1) in ascending order is a Plackett-Luce
         # draw of the order, the same law as Gumbel top-k on log w (-log E_i is Gumbel).
-        return np.argsort(np.random.standard_exponential(weights.shape[0]) / weights,
-                          kind='stable')
+        return np.argsort(np.random.standard_exponential(weights.shape[0]) / weights, kind='stable')
 
     def draw(self, weights: np.ndarray, n_mask: int, n_throw: int) -> np.ndarray:
         """Token mask on the mask grid from weights, ``(grid, grid)`` int8.

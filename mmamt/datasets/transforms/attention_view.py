@@ -23,17 +23,16 @@ FULL_VIEW = (0.0, 0.0, 1.0, 1.0)
 VIEW_KEY = 'amt_view'
 
 
-def compose_crop(view: Tuple[float, float, float, float], crop: Tuple[float, float, float, float]
-                 ) -> Tuple[float, float, float, float]:
+def compose_crop(view: Tuple[float, float, float, float],
+                 crop: Tuple[float, float, float, float]) -> Tuple[float, float, float, float]:
     """The view after cropping the current image at relative box ``crop`` = (x0, y0, x1, y1)."""
     x0, y0, x1, y1 = view
     cx0, cy0, cx1, cy1 = crop
-    return (x0 + (x1 - x0) * cx0, y0 + (y1 - y0) * cy0,
-            x0 + (x1 - x0) * cx1, y0 + (y1 - y0) * cy1)
+    return (x0 + (x1 - x0) * cx0, y0 + (y1 - y0) * cy0, x0 + (x1 - x0) * cx1, y0 + (y1 - y0) * cy1)
 
 
-def compose_flip(view: Tuple[float, float, float, float], direction: str
-                 ) -> Tuple[float, float, float, float]:
+def compose_flip(view: Tuple[float, float, float, float],
+                 direction: str) -> Tuple[float, float, float, float]:
     """The view after flipping the current image."""
     x0, y0, x1, y1 = view
     if direction in ('horizontal', 'diagonal'):
@@ -58,8 +57,10 @@ def _cell_weights(lo: float, hi: float, cells: int, n_map: int, subsamples: int)
     return counts.reshape(cells, n_map) * (1.0 / subsamples)
 
 
-def sample_map(attn_map: np.ndarray, view: Tuple[float, float, float, float],
-               grid: Tuple[int, int], subsamples: int = 4) -> np.ndarray:
+def sample_map(attn_map: np.ndarray,
+               view: Tuple[float, float, float, float],
+               grid: Tuple[int, int],
+               subsamples: int = 4) -> np.ndarray:
     """Mean of the map over each cell of the view's grid (area average, sub-sampled).
 
     The map is taken as constant over each of its cells (one value per patch of the full
@@ -112,10 +113,12 @@ class LoadAttentionMap(BaseTransform):
         if self.bank is None:
             if not self._warned:
                 self._warned = True
-                print_log('LoadAttentionMap has no attention bank attached: every map is uniform '
-                          'and AMT is off (random masking). In training the AttentionRefreshHook '
-                          '(default_hooks.amt_refresh) attaches it; a run without one is not AMT.',
-                          logger='current', level=logging.WARNING)
+                print_log(
+                    'LoadAttentionMap has no attention bank attached: every map is uniform '
+                    'and AMT is off (random masking). In training the AttentionRefreshHook '
+                    '(default_hooks.amt_refresh) attaches it; a run without one is not AMT.',
+                    logger='current',
+                    level=logging.WARNING)
             results['attn_map'] = None
             results['amt_active'] = False
             results['amt_refreshes'] = 0
@@ -165,8 +168,8 @@ class AMTRandomFlip(RandomFlip):
 
     def _flip(self, results: dict) -> None:
         super()._flip(results)
-        results[VIEW_KEY] = compose_flip(results.get(VIEW_KEY, FULL_VIEW),
-                                         results['flip_direction'])
+        results[VIEW_KEY] = compose_flip(
+            results.get(VIEW_KEY, FULL_VIEW), results['flip_direction'])
         results['amt_view_flipped'] = True
 
 

@@ -87,8 +87,7 @@ class ViTLayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
         """Whether a parameter is exempt from weight decay."""
         return param.ndim == 1 or name.endswith('.bias') or name.endswith(_NO_DECAY_SUFFIXES)
 
-    def add_params(self, params: List[dict], module: nn.Module, prefix: str = '',
-                   **kwargs) -> None:
+    def add_params(self, params: List[dict], module: nn.Module, prefix: str = '', **kwargs) -> None:
         """Add every trainable parameter of ``module`` to ``params``, grouped by layer.
 
         Args:
@@ -130,7 +129,8 @@ class ViTLayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
                 f'layer-wise lr decay: layer {group["layer_id"]}/{num_layers + 1} '
                 f'{"no_decay" if key[1] else "decay"}: {len(group["params"])} params, '
                 f'lr={group["lr"]:.3g} (x{group["lr_scale"]:.4g}), '
-                f'weight_decay={group["weight_decay"]}', logger='current')
+                f'weight_decay={group["weight_decay"]}',
+                logger='current')
             params.append(group)
 
 

@@ -47,16 +47,17 @@ class SimpleFPN(BaseModule):
             ``dict(type='Xavier', layer=['Conv2d', 'ConvTranspose2d'], distribution='uniform')``.
     """
 
-    def __init__(self,
-                 backbone_channel: int,
-                 out_channels: int,
-                 in_channels: Optional[Sequence[int]] = None,
-                 num_outs: int = 5,
-                 norm_cfg: dict = dict(type='LN2d', eps=1e-6),
-                 act_cfg: Optional[dict] = None,
-                 init_cfg: Optional[dict] = dict(
-                     type='Xavier', layer=['Conv2d', 'ConvTranspose2d'],
-                     distribution='uniform')) -> None:
+    def __init__(
+        self,
+        backbone_channel: int,
+        out_channels: int,
+        in_channels: Optional[Sequence[int]] = None,
+        num_outs: int = 5,
+        norm_cfg: dict = dict(type='LN2d', eps=1e-6),
+        act_cfg: Optional[dict] = None,
+        init_cfg: Optional[dict] = dict(
+            type='Xavier', layer=['Conv2d', 'ConvTranspose2d'], distribution='uniform')
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         c = backbone_channel
         if c % 4:
@@ -75,8 +76,7 @@ class SimpleFPN(BaseModule):
 
         self.fpn1 = nn.Sequential(
             nn.ConvTranspose2d(c, c // 2, 2, 2),
-            build_norm_layer(norm_cfg, c // 2)[1],
-            nn.GELU(),
+            build_norm_layer(norm_cfg, c // 2)[1], nn.GELU(),
             nn.ConvTranspose2d(c // 2, c // 4, 2, 2))
         self.fpn2 = nn.Sequential(nn.ConvTranspose2d(c, c // 2, 2, 2))
         self.fpn3 = nn.Identity()
@@ -87,11 +87,16 @@ class SimpleFPN(BaseModule):
         for ch in self.in_channels:
             # The norm follows directly, so a conv bias would be redundant.
             self.lateral_convs.append(
-                ConvModule(ch, out_channels, 1, bias=False, norm_cfg=norm_cfg,
-                           act_cfg=act_cfg))
+                ConvModule(ch, out_channels, 1, bias=False, norm_cfg=norm_cfg, act_cfg=act_cfg))
             self.fpn_convs.append(
-                ConvModule(out_channels, out_channels, 3, padding=1, bias=False,
-                           norm_cfg=norm_cfg, act_cfg=act_cfg))
+                ConvModule(
+                    out_channels,
+                    out_channels,
+                    3,
+                    padding=1,
+                    bias=False,
+                    norm_cfg=norm_cfg,
+                    act_cfg=act_cfg))
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, ...]:
         """Build the pyramid.
@@ -111,8 +116,10 @@ class SimpleFPN(BaseModule):
             raise ValueError(f'SimpleFPN expects a (B, {self.backbone_channel}, H, W) map, got '
                              f'{tuple(x.shape)}')
         scales: List[torch.Tensor] = [self.fpn1(x), self.fpn2(x), self.fpn3(x), self.fpn4(x)]
-        outs = [fpn_conv(lateral(s)) for s, lateral, fpn_conv in zip(
-            scales, self.lateral_convs, self.fpn_convs)]
+        outs = [
+            fpn_conv(lateral(s))
+            for s, lateral, fpn_conv in zip(scales, self.lateral_convs, self.fpn_convs)
+        ]
         if self.num_outs == 5:
             outs.append(F.max_pool2d(outs[-1], kernel_size=1, stride=2))
         return tuple(outs)

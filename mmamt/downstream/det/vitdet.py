@@ -29,8 +29,8 @@ from mmengine.logging import MMLogger
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import trunc_normal_
 from mmengine.utils import to_2tuple
-from mmpretrain.models.backbones.vit_sam import (TransformerEncoderLayer, ViTSAM,
-                                                 window_partition, window_unpartition)
+from mmpretrain.models.backbones.vit_sam import (TransformerEncoderLayer, ViTSAM, window_partition,
+                                                 window_unpartition)
 from mmpretrain.models.utils import LayerScale, resize_pos_embed
 
 from mmamt.utils.compat import vitsam_relative_position_resizer
@@ -189,8 +189,12 @@ class ViTDetBackbone(BaseModule):
         self.with_cp = with_cp
 
         self.patch_embed = PatchEmbed(
-            in_channels=in_channels, embed_dims=self.embed_dims, conv_type='Conv2d',
-            kernel_size=patch_size, stride=patch_size, input_size=img_size)
+            in_channels=in_channels,
+            embed_dims=self.embed_dims,
+            conv_type='Conv2d',
+            kernel_size=patch_size,
+            stride=patch_size,
+            input_size=img_size)
         num_patches = self.pretrain_grid[0] * self.pretrain_grid[1]
         self.pos_embed = nn.Parameter(
             torch.zeros(1, self.num_extra_tokens + num_patches, self.embed_dims))
@@ -235,8 +239,8 @@ class ViTDetBackbone(BaseModule):
         """
         b = x.shape[0]
         x, hw = self.patch_embed(x)
-        pos_embed = resize_pos_embed(self.pos_embed, self.pretrain_grid, hw,
-                                     self.interpolate_mode, self.num_extra_tokens)
+        pos_embed = resize_pos_embed(self.pos_embed, self.pretrain_grid, hw, self.interpolate_mode,
+                                     self.num_extra_tokens)
         x = self.drop_after_pos(x + pos_embed[:, self.num_extra_tokens:])
         x = x.view(b, hw[0], hw[1], self.embed_dims)
         for layer in self.layers:
@@ -265,8 +269,10 @@ class ViTDetBackbone(BaseModule):
         if self.init_cfg is not None:
             if not self.init_cfg.get('checkpoint'):
                 raise ValueError("init_cfg=dict(type='Pretrained') needs a 'checkpoint' path")
-            self.load_pretrained(self.init_cfg['checkpoint'], prefix=self.init_cfg.get('prefix'),
-                                 map_location=self.init_cfg.get('map_location', 'cpu'))
+            self.load_pretrained(
+                self.init_cfg['checkpoint'],
+                prefix=self.init_cfg.get('prefix'),
+                map_location=self.init_cfg.get('map_location', 'cpu'))
         self._is_init = True
 
     def load_pretrained(self,
@@ -321,4 +327,3 @@ class ViTDetBackbone(BaseModule):
                     '(pretrain_img_size / patch_size)')
         return resize_pos_embed(value, (side, side), self.pretrain_grid, self.interpolate_mode,
                                 self.num_extra_tokens)
-

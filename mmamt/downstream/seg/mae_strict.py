@@ -71,6 +71,7 @@ class MAEStrict(MAE):
             print_log(
                 f'{type(self).__name__}: the checkpoint has no layer scale, so gamma_1/gamma_2 '
                 f'start at init_values={self.init_values}; 1.0 would keep the pre-trained '
-                'encoder exact', logger='current')
+                'encoder exact',
+                logger='current')
         print_log(coverage.line(), logger='current')
         return coverage

@@ -72,18 +72,23 @@ class AttentionRefreshHook(Hook):
 
     priority = 'NORMAL'  # before CheckpointHook (VERY_LOW) in after_train_epoch
 
-    def __init__(self, start_epoch: int = 40, interval: int = 40,
-                 batch_size: Optional[int] = None, num_workers: Optional[int] = None,
-                 pipeline: Optional[Sequence[dict]] = None, save_bank: bool = True,
-                 num_panels: int = 0, panel_min_tile: Optional[int] = None,
-                 map_norm: str = 'minmax', enable: bool = True) -> None:
+    def __init__(self,
+                 start_epoch: int = 40,
+                 interval: int = 40,
+                 batch_size: Optional[int] = None,
+                 num_workers: Optional[int] = None,
+                 pipeline: Optional[Sequence[dict]] = None,
+                 save_bank: bool = True,
+                 num_panels: int = 0,
+                 panel_min_tile: Optional[int] = None,
+                 map_norm: str = 'minmax',
+                 enable: bool = True) -> None:
         self.start_epoch = _positive_int('start_epoch', start_epoch, 1)
         self.interval = _positive_int('interval', interval, 1)
-        self.batch_size = None if batch_size is None else _positive_int('batch_size',
-                                                                         batch_size, 1)
+        self.batch_size = None if batch_size is None else _positive_int('batch_size', batch_size, 1)
         self.num_panels = _positive_int('num_panels', num_panels, 0)
-        self.panel_min_tile = (None if panel_min_tile is None else
-                               _positive_int('panel_min_tile', panel_min_tile, 1))
+        self.panel_min_tile = (None if panel_min_tile is None else _positive_int(
+            'panel_min_tile', panel_min_tile, 1))
         if map_norm not in MAP_NORMS:
             raise ValueError(f'AttentionRefreshHook: map_norm={map_norm!r} must be one of '
                              f'{MAP_NORMS}')
@@ -123,11 +128,13 @@ class AttentionRefreshHook(Hook):
                                  'default_hooks.amt_refresh.enable=False to train without AMT')
         check_sizes(runner.model, transforms)
         model = get_ori_model(runner.model)
-        made_with = dict(maps=map_record(model, self.map_norm), model=describe_model(model),
-                         run=dict(world_size=get_dist_info()[1],
-                                  iters_per_epoch=len(runner.train_dataloader)))
-        self.bank = AttentionBank(len(dataset), tuple(backbone_of(model).patch_resolution),
-                                  dataset_identity(dataset), made_with)
+        made_with = dict(
+            maps=map_record(model, self.map_norm),
+            model=describe_model(model),
+            run=dict(world_size=get_dist_info()[1], iters_per_epoch=len(runner.train_dataloader)))
+        self.bank = AttentionBank(
+            len(dataset), tuple(backbone_of(model).patch_resolution), dataset_identity(dataset),
+            made_with)
         for t in transforms:
             if isinstance(t, LoadAttentionMap):
                 t.attach(self.bank)
@@ -161,8 +168,7 @@ class AttentionRefreshHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         # mmengine calls this before it loads any weight: restore_bank can still refuse
         if self.enable and training_run(runner):
-            restore_bank(self._ensure_bank(runner), checkpoint, get_ori_model(runner.model),
-                         runner)
+            restore_bank(self._ensure_bank(runner), checkpoint, get_ori_model(runner.model), runner)
 
     # -- triggers ----------------------------------------------------------------------------
     def before_train(self, runner) -> None:
@@ -188,10 +194,10 @@ class AttentionRefreshHook(Hook):
         amp = isinstance(wrapper, AmpOptimWrapper)
         runner.logger.info(f'AMT: refreshing {len(bank)} attention maps after epoch '
                            f'{completed_epoch}')
-        stats = refresh_bank(
-            runner.model, view, bank, completed_epoch, self.batch_size or loader.batch_size,
-            loader.num_workers if self.num_workers is None else self.num_workers, amp,
-            wrapper.cast_dtype if amp else None)
+        stats = refresh_bank(runner.model, view, bank, completed_epoch, self.batch_size
+                             or loader.batch_size,
+                             loader.num_workers if self.num_workers is None else self.num_workers,
+                             amp, wrapper.cast_dtype if amp else None)
         self.last_refresh_writes = stats['writes']
         runner.logger.info(
             f'AMT refresh after epoch {completed_epoch}: {len(bank)} maps in '
@@ -201,8 +207,8 @@ class AttentionRefreshHook(Hook):
         if self.save_bank and is_main_process():
             bank.save(osp.join(runner.work_dir, 'amt_bank', f'epoch_{completed_epoch}.pth'))
         if self.num_panels and is_main_process():
-            generator = next(t for t in loader.dataset.pipeline.transforms
-                             if isinstance(t, AMTMaskGenerator))
+            generator = next(
+                t for t in loader.dataset.pipeline.transforms if isinstance(t, AMTMaskGenerator))
             extra = {} if self.panel_min_tile is None else dict(min_tile=self.panel_min_tile)
             runner.visualizer.add_refresh_panels(runner.model, view, bank, generator,
                                                  completed_epoch, self.num_panels, **extra)

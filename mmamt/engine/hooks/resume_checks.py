@@ -87,8 +87,8 @@ def restore_bank(bank, checkpoint: Mapping, model: nn.Module, runner) -> None:
                     f'({"; ".join(changes)}); they are discarded and recomputed with the current '
                     f'settings: {later}')
         return
-    for missing, what in ((changes is None, 'map settings'), (saved.get('data_id') is None,
-                                                              'data identity')):
+    for missing, what in ((changes is None, 'map settings'), (saved.get('data_id')
+                                                              is None, 'data identity')):
         if missing:
             log.warning(f'AMT: the attention bank in the checkpoint records no {what} (saved by '
                         'an older mmamt); assuming it is unchanged')

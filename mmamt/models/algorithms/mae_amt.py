@@ -31,13 +31,18 @@ class AMTMAEViT(CLSAttentionMixin, MAEViT):
             torch.Tensor: ``(B, 1 + L, C)``.
         """
         tokens, hw = self.patch_embed(x)
-        pos = resize_pos_embed(self.pos_embed, self.patch_resolution, hw,
-                               mode=self.interpolate_mode, num_extra_tokens=1)
+        pos = resize_pos_embed(
+            self.pos_embed,
+            self.patch_resolution,
+            hw,
+            mode=self.interpolate_mode,
+            num_extra_tokens=1)
         cls = (self.cls_token + pos[:, :1]).expand(tokens.shape[0], -1, -1)
         return torch.cat([cls, tokens + pos[:, 1:]], dim=1)
 
-    def forward(self, x: torch.Tensor, mask: Optional[TokenSplit] = None
-                ) -> Union[torch.Tensor, Tuple[torch.Tensor, ...]]:
+    def forward(self,
+                x: torch.Tensor,
+                mask: Optional[TokenSplit] = None) -> Union[torch.Tensor, Tuple[torch.Tensor, ...]]:
         """Encode the visible patches, or the whole image when ``mask`` is None.
 
         The same contract as ``AMTSimMIMViT.forward``. Unlike ``MAEViT`` there is no random
@@ -63,8 +68,12 @@ class AMTMAEViT(CLSAttentionMixin, MAEViT):
         if mask.num_patches != tokens.shape[1]:
             raise ValueError(f'the token split covers {mask.num_patches} patches per image but '
                              f'the image has {tokens.shape[1]} ({hw[0]}x{hw[1]})')
-        pos = resize_pos_embed(self.pos_embed, self.patch_resolution, hw,
-                               mode=self.interpolate_mode, num_extra_tokens=1)
+        pos = resize_pos_embed(
+            self.pos_embed,
+            self.patch_resolution,
+            hw,
+            mode=self.interpolate_mode,
+            num_extra_tokens=1)
         visible = gather_tokens(tokens + pos[:, 1:], mask.visible)
         cls = (self.cls_token + pos[:, :1]).expand(tokens.shape[0], -1, -1)
         latent = torch.cat([cls, visible], dim=1)

@@ -34,8 +34,12 @@ class AMTSimMIMViT(CLSAttentionMixin, VisionTransformer):
             trunc_normal_(self.mask_token, mean=0, std=.02)
 
     def _pos_embed(self, hw: Tuple[int, int]) -> torch.Tensor:
-        return resize_pos_embed(self.pos_embed, self.patch_resolution, hw,
-                                mode=self.interpolate_mode, num_extra_tokens=self.num_extra_tokens)
+        return resize_pos_embed(
+            self.pos_embed,
+            self.patch_resolution,
+            hw,
+            mode=self.interpolate_mode,
+            num_extra_tokens=self.num_extra_tokens)
 
     def embed_all_tokens(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, 1 + L, C)``: [CLS] + all patches, position embeddings added, nothing masked."""
@@ -44,8 +48,9 @@ class AMTSimMIMViT(CLSAttentionMixin, VisionTransformer):
         cls = (self.cls_token + pos[:, :1]).expand(tokens.shape[0], -1, -1)
         return self.pre_norm(self.drop_after_pos(torch.cat([cls, tokens + pos[:, 1:]], dim=1)))
 
-    def forward(self, x: torch.Tensor, mask: Optional[TokenSplit] = None
-                ) -> Union[torch.Tensor, Tuple[torch.Tensor, ...]]:
+    def forward(self,
+                x: torch.Tensor,
+                mask: Optional[TokenSplit] = None) -> Union[torch.Tensor, Tuple[torch.Tensor, ...]]:
         """Encode the image with masked patches replaced and thrown patches removed.
 
         Args:

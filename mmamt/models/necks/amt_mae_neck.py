@@ -39,7 +39,8 @@ class AMTMAEPretrainDecoder(MAEPretrainDecoder):
             x[:, :1] + pos[:, :1],
             x[:, 1:] + gather_tokens(pos[:, 1:], split.visible),
             mask_tokens + gather_tokens(pos[:, 1:], split.masked),
-        ], dim=1)
+        ],
+                      dim=1)
         for block in self.decoder_blocks:
             x = block(x)
         # Only the masked tokens are predicted: norm and projection skip the rest.

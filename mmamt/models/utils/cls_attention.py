@@ -12,8 +12,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-def cls_attention_probs(layer: nn.Module, x: torch.Tensor, num_extra_tokens: int = 1
-                        ) -> torch.Tensor:
+def cls_attention_probs(layer: nn.Module,
+                        x: torch.Tensor,
+                        num_extra_tokens: int = 1) -> torch.Tensor:
     """Softmax attention of the [CLS] query over the patch keys of one block.
 
     The [CLS] key takes part in the softmax (as in the block's own forward) and is dropped
@@ -54,7 +55,8 @@ def cls_attention_probs(layer: nn.Module, x: torch.Tensor, num_extra_tokens: int
 MAP_NORMS = ('minmax', 'max')
 
 
-def normalize_attention(probs: torch.Tensor, mode: str = 'minmax',
+def normalize_attention(probs: torch.Tensor,
+                        mode: str = 'minmax',
                         eps: float = 1e-6) -> torch.Tensor:
     """Turn per-head [CLS] attention into one map in ``[0, 1]`` per image.
 

@@ -30,15 +30,21 @@ def describe_model(model: nn.Module) -> Dict[str, Any]:
     layers = getattr(backbone, 'layers', None) or [None]
     stride = backbone.patch_embed.projection.stride
     desc: Dict[str, Any] = {
-        'model.type': type(model).__name__,
-        'model.backbone.type': type(backbone).__name__,
+        'model.type':
+        type(model).__name__,
+        'model.backbone.type':
+        type(backbone).__name__,
         'model.backbone.img_size': [int(v) for v in backbone.input_size],
-        'model.backbone.patch_size': int(stride[0]),
-        'model.backbone.arch.embed_dims': getattr(backbone, 'embed_dims', None),
-        'model.backbone.arch.num_layers': getattr(backbone, 'num_layers', None),
-        'model.backbone.arch.num_heads': _heads(layers[0]),
-        'model.backbone.arch.feedforward_channels': getattr(
-            getattr(layers[0], 'ffn', None), 'feedforward_channels', None),
+        'model.backbone.patch_size':
+        int(stride[0]),
+        'model.backbone.arch.embed_dims':
+        getattr(backbone, 'embed_dims', None),
+        'model.backbone.arch.num_layers':
+        getattr(backbone, 'num_layers', None),
+        'model.backbone.arch.num_heads':
+        _heads(layers[0]),
+        'model.backbone.arch.feedforward_channels':
+        getattr(getattr(layers[0], 'ffn', None), 'feedforward_channels', None),
     }
     neck = getattr(model, 'neck', None)
     if neck is not None:
@@ -56,8 +62,10 @@ def describe_model(model: nn.Module) -> Dict[str, Any]:
 
 def model_changes(saved: Mapping[str, Any], current: Mapping[str, Any]) -> List[str]:
     """The settings that differ, as ``'KEY: SAVED in the checkpoint, NOW in the config'``."""
-    return [f'{key}: {saved.get(key)!r} in the checkpoint, {current.get(key)!r} in the config'
-            for key in sorted(set(saved) | set(current)) if saved.get(key) != current.get(key)]
+    return [
+        f'{key}: {saved.get(key)!r} in the checkpoint, {current.get(key)!r} in the config'
+        for key in sorted(set(saved) | set(current)) if saved.get(key) != current.get(key)
+    ]
 
 
 def weight_changes(state_dict: Mapping[str, Any], model: nn.Module, limit: int = 3) -> List[str]:
@@ -75,11 +83,13 @@ def weight_changes(state_dict: Mapping[str, Any], model: nn.Module, limit: int =
     shape = {k: tuple(v.shape) for k, v in state_dict.items() if hasattr(v, 'shape')}
     missing = [k for k in current if k not in shape]
     extra = [k for k in shape if k not in current]
-    resized = [f'{k} {shape[k]} in the checkpoint, {tuple(v.shape)} now'
-               for k, v in current.items() if k in shape and shape[k] != tuple(v.shape)]
+    resized = [
+        f'{k} {shape[k]} in the checkpoint, {tuple(v.shape)} now' for k, v in current.items()
+        if k in shape and shape[k] != tuple(v.shape)
+    ]
     out = []
-    for what, names in (('missing from the checkpoint', missing),
-                        ('not in the model', extra), ('of another shape', resized)):
+    for what, names in (('missing from the checkpoint', missing), ('not in the model', extra),
+                        ('of another shape', resized)):
         if names:
             more = f' and {len(names) - limit} more' if len(names) > limit else ''
             out.append(f'{len(names)} weights {what}: {"; ".join(names[:limit])}{more}')

@@ -169,8 +169,11 @@ class MaskedPatchLossMixin:
         super().__init__(*args, **kwargs)
         plain_drop_probs(self)  # no graph break per layer under torch.compile
 
-    def forward(self, inputs: torch.Tensor, data_samples: Optional[List] = None,
-                mode: str = 'tensor', token_split: Optional[TokenSplit] = None):
+    def forward(self,
+                inputs: torch.Tensor,
+                data_samples: Optional[List] = None,
+                mode: str = 'tensor',
+                token_split: Optional[TokenSplit] = None):
         """mmpretrain's ``forward``, taking the split that ``AMTDataPreprocessor`` adds.
 
         Args:
@@ -199,8 +202,11 @@ class MaskedPatchLossMixin:
         """
         return gather_tokens(self.head.construct_target(inputs), ids_masked)
 
-    def loss(self, inputs: torch.Tensor, data_samples: Optional[List] = None,
-             token_split: Optional[TokenSplit] = None, **kwargs) -> dict:
+    def loss(self,
+             inputs: torch.Tensor,
+             data_samples: Optional[List] = None,
+             token_split: Optional[TokenSplit] = None,
+             **kwargs) -> dict:
         """Reconstruction loss over the masked patches.
 
         Args:
@@ -217,8 +223,7 @@ class MaskedPatchLossMixin:
         pred = self.predict_masked(inputs, split)
         return dict(loss=self.head.loss_module(pred, self.masked_target(inputs, split.masked)))
 
-    def predict_patches(self, inputs: torch.Tensor, token_mask: torch.Tensor
-                        ) -> tuple:
+    def predict_patches(self, inputs: torch.Tensor, token_mask: torch.Tensor) -> tuple:
         """The predictions of the masked patches placed on the full grid (for pictures).
 
         Args:
