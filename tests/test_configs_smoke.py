@@ -133,6 +133,22 @@ def shorten_loops(cfg: Config) -> None:
         refresh_hook_cfg(cfg).update(start_epoch=1, interval=1)
 
 
+def check_metrics(metrics: dict, evaluator) -> None:
+    """The evaluator's metric values: present for top-1 and mIoU, finite percentages.
+
+    An untrained detector finds nothing, and COCO metrics of nothing are {} (or -1): there,
+    that the loop ran its evaluator is what counts.
+    """
+    types = {e['type'] for e in (evaluator if isinstance(evaluator, list) else [evaluator])}
+    expected = {'Accuracy': 'accuracy/top1', 'IoUMetric': 'mIoU'}
+    for name, key in expected.items():
+        if name in types:
+            assert key in metrics, (name, metrics)
+    for key, value in metrics.items():
+        if isinstance(value, (int, float)):
+            assert math.isfinite(value) and -1 <= value <= 100, (key, value)
+
+
 def amp_where_it_runs(cfg: Config) -> None:
     if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper' and not torch.cuda.is_available():
         cfg.optim_wrapper.type = 'OptimWrapper'
@@ -190,10 +206,8 @@ def test_config_trains(path, in_data_parent, tmp_path):
     if has_attention_loop(cfg):
         # The refresh after epoch 1 wrote its bank; epoch 2 then trained with AMT masking.
         assert osp.isfile(osp.join(cfg.work_dir, 'amt_bank', 'epoch_1.pth'))
-    # An untrained detector finds nothing, and COCO metrics of nothing are {}: that the loop
-    # ran its evaluator is what counts here.
     if cfg.get('val_cfg') and cfg.get('val_dataloader'):
-        assert isinstance(runner.val(), dict)
+        check_metrics(runner.val(), cfg.val_evaluator)
     if cfg.get('test_cfg') and cfg.get('test_dataloader'):
-        assert isinstance(runner.test(), dict)
+        check_metrics(runner.test(), cfg.test_evaluator)
     EXERCISED.append(path)

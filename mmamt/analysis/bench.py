@@ -22,10 +22,10 @@ from mmengine.config import Config, ConfigDict
 from mmengine.logging import MMLogger
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.registry import init_default_scope
-from mmpretrain.registry import MODELS, TRANSFORMS
+from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from mmamt.utils.amt_config import mask_generator_cfg, refresh_hook_cfg
+from mmamt.utils.amt_config import build_mask_generator, refresh_hook_cfg
 
 PRECISIONS = ('fp32', 'fp16', 'bf16')
 
@@ -50,12 +50,6 @@ def model_config(cfg: Config) -> ConfigDict:
 def amt_active(cfg: Config) -> bool:
     """Whether the config turns AMT on (refreshes attention maps) at some epoch."""
     return refresh_hook_cfg(cfg) is not None
-
-
-def build_mask_generator(cfg: Config):
-    """The config's ``AMTMaskGenerator``, or None (the model masks, e.g. mmpretrain MAE)."""
-    t = mask_generator_cfg(cfg)
-    return None if t is None else TRANSFORMS.build(copy.deepcopy(t))
 
 
 def draw_masks(generator, batch_size: int, active: bool) -> List[np.ndarray]:

@@ -100,8 +100,8 @@ def _attention_report(runner) -> Optional[List[Dict]]:
     bank_dir = osp.join(runner.work_dir, 'amt_bank')
     if not osp.isdir(bank_dir):
         return None
+    from mmamt.utils.amt_config import build_mask_generator
     from .attention_stats import bank_report, find_bank_files
-    from .bench import build_mask_generator
     dataset = runner.train_dataloader.dataset
     img_paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
     records = bank_report(

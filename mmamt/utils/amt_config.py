@@ -14,6 +14,7 @@ An AMT pre-training config has three pieces that only work together:
 Every tool asks this module instead of searching configs itself, and a default (the refresh
 schedule, ``map_norm``) is read from the class signature, so changing one is one edit.
 """
+import copy
 import inspect
 from typing import Any, List, Optional, Tuple
 
@@ -84,6 +85,29 @@ def mask_generator_cfg(cfg) -> Optional[dict]:
     """The first ``AMTMaskGenerator`` of the training pipeline, or None."""
     found = find_transforms(cfg, MASK_GENERATOR)
     return found[0] if found else None
+
+
+def build_mask_generator(cfg):
+    """The config's ``AMTMaskGenerator``, built (same ratios, grid and rounding as training), or
+    None when the model masks itself (e.g. mmpretrain MAE)."""
+    from mmpretrain.registry import TRANSFORMS
+    t = mask_generator_cfg(cfg)
+    return None if t is None else TRANSFORMS.build(copy.deepcopy(t))
+
+
+def train_dataset_cfg(cfg) -> dict:
+    """The innermost dataset config of ``train_dataloader`` (through dataset wrappers).
+
+    Raises:
+        KeyError: If the config has no ``train_dataloader``.
+    """
+    if 'train_dataloader' not in cfg:
+        raise KeyError('the config has no `train_dataloader` (the AMT pieces sit in its '
+                       'pipeline)')
+    dataset = cfg.train_dataloader.dataset
+    while 'pipeline' not in dataset and 'dataset' in dataset:
+        dataset = dataset.dataset
+    return dataset
 
 
 def default_arg(type_name: str, arg: str) -> Any:

@@ -23,7 +23,8 @@ from PIL import Image
 
 from mmamt.datasets.transforms import AMTMaskGenerator, refresh_view_transforms
 from mmamt.datasets.transforms.attention_view import FULL_VIEW, VIEW_KEY
-from mmamt.utils.amt_config import REFRESH_HOOK, default_arg, refresh_arg, refresh_hook_cfg
+from mmamt.utils.amt_config import (MASK_GENERATOR, REFRESH_HOOK, default_arg, refresh_arg,
+                                    refresh_hook_cfg, train_dataset_cfg)
 from mmamt.utils.scope import config_scope
 from .panel import MIN_TILE, draw_panel
 from .reconstruction import attention_maps, input_size, patches_to_images, reconstruct, unnormalize
@@ -52,17 +53,6 @@ def _type_name(t: Union[dict, object]) -> str:
     return type(t).__name__
 
 
-def train_dataset_cfg(cfg: Config) -> dict:
-    """The innermost dataset config of ``train_dataloader`` (through dataset wrappers)."""
-    if 'train_dataloader' not in cfg:
-        raise KeyError('the config has no `train_dataloader`: the AMT panels take the mask '
-                       'generator and the image loading from its pipeline')
-    dataset = cfg.train_dataloader.dataset
-    while 'pipeline' not in dataset and 'dataset' in dataset:
-        dataset = dataset.dataset
-    return dataset
-
-
 def build_mask_generator(pipeline: Sequence[Union[dict, object]]) -> AMTMaskGenerator:
     """The ``AMTMaskGenerator`` of a training pipeline (built from its config if needed).
 
@@ -75,7 +65,7 @@ def build_mask_generator(pipeline: Sequence[Union[dict, object]]) -> AMTMaskGene
     for t in pipeline:
         if isinstance(t, AMTMaskGenerator):
             return t
-        if isinstance(t, dict) and _type_name(t) == 'AMTMaskGenerator':
+        if isinstance(t, dict) and _type_name(t) == MASK_GENERATOR:
             return TRANSFORMS.build(copy.deepcopy(t))
     raise ValueError('train_dataloader.dataset.pipeline has no AMTMaskGenerator; the AMT panels '
                      f'draw the config\'s own mask (pipeline: {[_type_name(t) for t in pipeline]})')

@@ -1,5 +1,5 @@
 """The harness checks its whole request before any run starts, and never lets two runs share a
-work folder (issue 23, item 3)."""
+work folder."""
 import os
 import os.path as osp
 import subprocess

@@ -1,4 +1,4 @@
-"""Issue 14, item 4: ratios that mask nothing are refused at construction (no NaN losses)."""
+"""Ratios that mask nothing are refused at construction (no NaN losses)."""
 import numpy as np
 import pytest
 

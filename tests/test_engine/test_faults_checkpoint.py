@@ -1,4 +1,4 @@
-"""Issue 14, item 6: a kill while saving leaves no broken checkpoint, and --resume finds one
+"""A kill while saving leaves no broken checkpoint, and --resume finds one
 that reads. Real ``tools/train.py`` processes, as a user meets it."""
 import os
 import os.path as osp

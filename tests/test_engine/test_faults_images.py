@@ -1,4 +1,4 @@
-"""Issue 14, item 7: a zero-byte image fails with its file name, also from a worker."""
+"""A zero-byte image fails with its file name, also from a worker."""
 import pytest
 from mmengine.runner import Runner
 

@@ -1,4 +1,4 @@
-"""Issue 14, items 2 and 5: resuming with a changed training set, and extending a run."""
+"""Resuming with a changed training set, and extending a run."""
 import os
 import shutil
 

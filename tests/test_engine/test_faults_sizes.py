@@ -1,4 +1,4 @@
-"""Issue 14, item 3: sizes that disagree are refused before training, naming the config keys."""
+"""Sizes that disagree are refused before training, naming the config keys."""
 import os
 
 import pytest

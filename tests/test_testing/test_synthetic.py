@@ -288,7 +288,7 @@ def test_cli_main(tmp_path, capsys):
 
 
 def test_colour_carries_no_label(tmp_path):
-    """The largest object's colour does not give its class away (#13), but objects stand out.
+    """The largest object's colour does not give its class away, but objects stand out.
 
     A nearest-class-mean classifier on the mean RGB of the labelled object (fit on train, scored
     on val) stays near chance, where class-typical colours made it almost perfect.

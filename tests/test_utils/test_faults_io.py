@@ -1,4 +1,4 @@
-"""Issue 14, item 7: atomic files honour the umask, and a killed write leaves nothing forever.
+"""Atomic files honour the umask, and a killed write leaves nothing forever.
 
 Unreadable torch files are refused with a message that names the file and what to do.
 """

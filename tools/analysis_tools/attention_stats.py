@@ -27,7 +27,7 @@ from mmengine.config import Config, DictAction
 
 from mmamt.analysis.attention_stats import bank_report, find_bank_files, format_report
 from mmamt.utils import UnreadableFileError
-from mmamt.visualization import train_dataset_cfg
+from mmamt.utils.amt_config import train_dataset_cfg
 
 
 def training_image_paths(cfg: Config) -> List[str]:
