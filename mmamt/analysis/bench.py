@@ -7,10 +7,8 @@ maps, the random counts otherwise; none for mmpretrain's MAE, which masks in the
 :func:`round_robin` times several of them interleaved in one process, so that machine noise
 hits them alike.
 """
-import copy
 import ctypes
 import gc
-import logging
 import os
 import platform
 import time
@@ -18,14 +16,13 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from mmengine.config import Config, ConfigDict
-from mmengine.logging import MMLogger
+from mmengine.config import Config
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.registry import init_default_scope
-from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from mmamt.utils.amt_config import build_mask_generator, refresh_hook_cfg
+from mmamt.utils.model import build_model
 
 PRECISIONS = ('fp32', 'fp16', 'bf16')
 
@@ -37,14 +34,6 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
         cfg.merge_from_dict(cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     return cfg
-
-
-def model_config(cfg: Config) -> ConfigDict:
-    """``cfg.model`` with the top-level ``data_preprocessor`` merged in, as the Runner does."""
-    model = copy.deepcopy(cfg.model)
-    if cfg.get('data_preprocessor') is not None:
-        model.setdefault('data_preprocessor', copy.deepcopy(cfg.data_preprocessor))
-    return model
 
 
 def amt_active(cfg: Config) -> bool:
@@ -107,15 +96,7 @@ class StepBench:
                  compile: bool = False) -> None:
         if precision != 'fp32' and not str(device).startswith('cuda'):
             raise ValueError(f'--precision {precision} needs --device cuda (mmengine AMP)')
-        self.model = MODELS.build(model_config(cfg))
-        logger = MMLogger.get_current_instance()
-        level = logger.level
-        logger.setLevel(logging.WARNING)  # init_weights logs every parameter at INFO
-        try:
-            self.model.init_weights()
-        finally:
-            logger.setLevel(level)
-        self.model.to(device).train()
+        self.model = build_model(cfg).to(device).train()
         self.optim_wrapper = build_optim_wrapper(self.model, precision)
         self.train_step = self.model.train_step
         if compile:

@@ -9,7 +9,6 @@ settings are fixed: the probe is a measuring stick, not something to tune per re
 protocol (LARS, 90 epochs) lives in configs/benchmarks/mmpretrain/.
 """
 import functools
-import logging
 import os.path as osp
 from typing import Dict, Optional, Tuple
 
@@ -17,12 +16,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
-from mmengine.logging import MMLogger
-from mmengine.runner import load_checkpoint
 from mmpretrain.datasets import CustomDataset
-from mmpretrain.registry import MODELS
 
-from mmamt.utils import config_scope
+from mmamt.utils.model import build_model
 
 POOLS = ('cls', 'mean')
 
@@ -132,26 +128,11 @@ def probe_model(model: torch.nn.Module, data_root: str) -> Dict:
 
 
 def build_encoder_model(config, checkpoint: Optional[str] = None, seed: int = 0) -> torch.nn.Module:
-    """The config's model with its initialisation (seeded), then ``checkpoint`` if given.
-
-    The checkpoint is loaded strictly, so a checkpoint of another architecture fails loudly
-    instead of probing a half-random encoder.
-    """
+    """The config's model with its initialisation (seeded), then ``checkpoint`` if given (strict:
+    a checkpoint of another architecture fails instead of probing a half-random encoder); see
+    :func:`mmamt.utils.build_model`."""
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
-    torch.manual_seed(seed)
-    with config_scope(cfg):
-        model = MODELS.build(cfg.model)
-    # Without a log file mmengine prints every parameter's init to the console: keep it quiet.
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        model.init_weights()
-    finally:
-        logger.setLevel(level)
-    if checkpoint:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True, logger='silent')
-    return model
+    return build_model(cfg, checkpoint, seed=seed)
 
 
 def probe(config, checkpoint: Optional[str], data_root: str, seed: int = 0) -> Dict:

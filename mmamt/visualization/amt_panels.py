@@ -15,9 +15,8 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.dataset import Compose, default_collate
-from mmengine.runner import load_checkpoint
 from mmengine.utils import scandir
-from mmpretrain.registry import DATASETS, MODELS, TRANSFORMS
+from mmpretrain.registry import DATASETS, TRANSFORMS
 from mmpretrain.utils import track_on_main_process
 from PIL import Image
 
@@ -25,6 +24,7 @@ from mmamt.datasets.transforms import AMTMaskGenerator, refresh_view_transforms
 from mmamt.datasets.transforms.attention_view import FULL_VIEW, VIEW_KEY
 from mmamt.utils.amt_config import (MASK_GENERATOR, REFRESH_HOOK, default_arg, refresh_arg,
                                     refresh_hook_cfg, train_dataset_cfg)
+from mmamt.utils.model import build_model
 from mmamt.utils.scope import config_scope
 from .panel import MIN_TILE, draw_panel
 from .reconstruction import attention_maps, input_size, patches_to_images, reconstruct, unnormalize
@@ -193,12 +193,8 @@ def _output_names(paths: Sequence[str], root: Optional[str]) -> List[str]:
 
 
 def load_model(cfg: Config, checkpoint: Optional[str], device: str = 'cpu') -> nn.Module:
-    """Build ``cfg.model``, load ``checkpoint`` (strict) and put it in eval mode on ``device``."""
-    with config_scope(cfg):
-        model = MODELS.build(cfg.model)
-    if checkpoint:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True, logger='silent')
-    return model.to(device).eval()
+    """:func:`mmamt.utils.build_model` (checkpoint strict), in eval mode on ``device``."""
+    return build_model(cfg, checkpoint).to(device).eval()
 
 
 def write_panels(config: Union[str, Config],
