@@ -4,6 +4,7 @@ from typing import Dict
 import torch
 from mmengine.config import Config
 
+from mmamt.engine.refresh import batch_maps
 from mmamt.utils.amt_config import refresh_arg
 from .bench import StepBench, round_robin
 
@@ -39,7 +40,7 @@ def refresh_cost(bench: StepBench,
                  device: str,
                  timer: str = 'wall',
                  amp: bool = False) -> Dict:
-    """Refresh img/s (``backbone.attention_map``, no grad) against training img/s, interleaved.
+    """Refresh img/s (the refresh pass's ``batch_maps``) against training img/s, interleaved.
 
     Args:
         bench (StepBench): The config's training step on its batch.
@@ -55,18 +56,13 @@ def refresh_cost(bench: StepBench,
         dict: img/s of both, the schedule and the share of the whole run (an upper bound: the
         pre-AMT epochs run at the slower baseline speed).
     """
-    backbone = bench.model.backbone
     batch = bench.data['inputs'].shape[0]
     inputs = bench.model.data_preprocessor(
         dict(inputs=bench.data['inputs'], data_samples=None), False)['inputs']
+    map_norm = refresh_arg(cfg, 'map_norm')
 
-    @torch.no_grad()
-    def refresh() -> None:
-        backbone.eval()
-        with torch.autocast(
-                device_type=torch.device(device).type, dtype=torch.float16, enabled=amp):
-            backbone.attention_map(inputs)
-        backbone.train()
+    def refresh() -> None:  # what the refresh pass runs per batch (eval mode, no grad)
+        batch_maps(bench.model, inputs, map_norm, amp=amp, amp_dtype=torch.float16)
 
     times, _ = round_robin(dict(train=bench.step, refresh=refresh), warmup, reps, device, timer)
     sched = refresh_schedule(cfg)

@@ -125,6 +125,34 @@ def refresh_view(dataset: BaseDataset,
 
 
 @torch.no_grad()
+def batch_maps(model: nn.Module,
+               inputs: torch.Tensor,
+               map_norm: str,
+               amp: bool = False,
+               amp_dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+    """The maps of one preprocessed batch exactly as the bank stores them, in eval mode.
+
+    The one routine behind the refresh pass, the AMT panels and the refresh benchmark.
+
+    Args:
+        model (nn.Module): The AMT algorithm (wrapped or not).
+        inputs (torch.Tensor): ``(B, 3, H, W)`` output of its data preprocessor.
+        map_norm (str): See :func:`mmamt.models.utils.normalize_attention`.
+        amp (bool): Run under mmengine's autocast, as an ``AmpOptimWrapper`` training does (the
+            softmax stays float32). Defaults to False.
+        amp_dtype (torch.dtype, optional): The autocast dtype (the wrapper's ``cast_dtype``).
+            Defaults to None (autocast's default).
+
+    Returns:
+        torch.Tensor: ``(B, h, w)`` uint8 maps on the CPU, ``round(255 * map)``.
+    """
+    model = get_ori_model(model)
+    with eval_mode(model), (autocast(dtype=amp_dtype) if amp else nullcontext()):
+        maps = backbone_of(model).attention_map(inputs, map_norm)
+    return (maps.float().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+
+
+@torch.no_grad()
 def compute_maps(model: nn.Module,
                  view: BaseDataset,
                  indices: Sequence[int],
@@ -159,16 +187,12 @@ def compute_maps(model: nn.Module,
         sampler=list(indices),
         num_workers=num_workers,
         collate_fn=default_collate)
-    cast = autocast(dtype=amp_dtype) if amp else nullcontext()
     out_idx, out_maps = [], []
-    with eval_mode(model):
-        # rich: a bar on a terminal, a single line in a non-interactive log
-        for batch in track_on_main_process(loader, 'AMT refresh', total=len(loader)):
-            data = model.data_preprocessor(batch, False)
-            with cast:
-                maps = backbone.attention_map(data['inputs'], map_norm)
-            out_maps.append((maps.float().clamp(0, 1) * 255).round().to(torch.uint8).cpu())
-            out_idx.append(torch.tensor([int(s.sample_idx) for s in data['data_samples']]))
+    # rich: a bar on a terminal, a single line in a non-interactive log
+    for batch in track_on_main_process(loader, 'AMT refresh', total=len(loader)):
+        data = model.data_preprocessor(batch, False)
+        out_maps.append(batch_maps(model, data['inputs'], map_norm, amp, amp_dtype))
+        out_idx.append(torch.tensor([int(s.sample_idx) for s in data['data_samples']]))
     if not out_idx:
         grid = tuple(int(v) for v in backbone.patch_resolution)
         return torch.zeros(0, dtype=torch.long), torch.zeros(0, *grid, dtype=torch.uint8)

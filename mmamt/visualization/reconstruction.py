@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 from mmpretrain.utils import get_ori_model
 
+from mmamt.engine.refresh import batch_maps
 from mmamt.models.algorithms.mae_amt import MAEAMT
 from mmamt.models.algorithms.simmim_amt import SimMIMAMT
 from mmamt.models.utils import MASKED
@@ -29,21 +30,19 @@ def input_size(model: nn.Module) -> Tuple[int, int]:
     return tuple(get_ori_model(model).backbone.input_size)
 
 
-@torch.no_grad()
-def attention_maps(model: nn.Module, inputs: torch.Tensor, norm: str = 'minmax') -> torch.Tensor:
-    """The AMT attention map of each (normalised) input, as the refresh hook computes it.
+def attention_maps(model: nn.Module, inputs: torch.Tensor, norm: str) -> torch.Tensor:
+    """The AMT attention map of each (normalised) input, exactly as the bank holds it.
 
     Args:
         model (nn.Module): An AMT algorithm whose backbone has ``attention_map``.
         inputs (torch.Tensor): ``(B, 3, H, W)`` output of the model's data preprocessor.
-        norm (str): The refresh hook's ``map_norm``. Defaults to ``'minmax'``.
+        norm (str): The refresh hook's ``map_norm`` (the bank records it).
 
     Returns:
-        torch.Tensor: ``(B, h, w)`` float32 maps in [0, 1] at the model patch grid.
+        torch.Tensor: ``(B, h, w)`` float32 maps in [0, 1] at the model patch grid, quantised
+        as the bank stores them (:func:`mmamt.engine.refresh.batch_maps`).
     """
-    model = get_ori_model(model)
-    with eval_mode(model):
-        return model.backbone.attention_map(inputs, norm).float()
+    return batch_maps(model, inputs, norm).float() / 255
 
 
 @torch.no_grad()

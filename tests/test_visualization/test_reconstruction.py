@@ -82,7 +82,7 @@ def test_attention_maps_and_unsupported_model():
     torch.manual_seed(0)
     model = MODELS.build(tiny_model('mae')).train()
     _, inputs = _inputs(model)
-    maps = attention_maps(model, inputs)
+    maps = attention_maps(model, inputs, 'minmax')
     assert maps.shape == (2, 4, 4) and maps.min() >= 0 and maps.max() <= 1
     assert model.training  # the mode is restored
     proportional = attention_maps(model, inputs, 'max')
