@@ -36,7 +36,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     return cfg
 
 
-def amt_active(cfg: Config) -> bool:
+def has_attention_loop(cfg: Config) -> bool:
     """Whether the config turns AMT on (refreshes attention maps) at some epoch."""
     return refresh_hook_cfg(cfg) is not None
 
@@ -103,7 +103,8 @@ class StepBench:
             self.train_step = torch.compile(self.model.train_step)
         h, w = self.model.backbone.patch_embed.init_input_size
         generator = build_mask_generator(cfg)
-        masks = None if generator is None else draw_masks(generator, batch_size, amt_active(cfg))
+        masks = None if generator is None else draw_masks(generator, batch_size,
+                                                          has_attention_loop(cfg))
         images = torch.randint(0, 256, (batch_size, 3, h, w), dtype=torch.uint8)
         if str(device).startswith('cuda'):
             images = images.pin_memory()  # as the configs' loaders (pin_memory=True) give it

@@ -17,7 +17,7 @@ from mmengine.config import Config
 from mmengine.dataset import Compose, default_collate
 from mmengine.utils import scandir
 from mmpretrain.registry import DATASETS, TRANSFORMS
-from mmpretrain.utils import track_on_main_process
+from mmpretrain.utils import get_ori_model, track_on_main_process
 from PIL import Image
 
 from mmamt.datasets.transforms import AMTMaskGenerator, refresh_view_transforms
@@ -27,7 +27,7 @@ from mmamt.utils.amt_config import (MASK_GENERATOR, REFRESH_HOOK, default_arg, r
 from mmamt.utils.model import build_model
 from mmamt.utils.scope import config_scope
 from .panel import MIN_TILE, draw_panel
-from .reconstruction import attention_maps, input_size, patches_to_images, reconstruct, unnormalize
+from .reconstruction import attention_maps, patches_to_images, reconstruct, unnormalize
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
 
@@ -143,7 +143,7 @@ def render_panels(model: nn.Module,
     Returns:
         list[np.ndarray]: ``B`` uint8 RGB panels of ``panel_shape(H, min_tile)``.
     """
-    size = input_size(model)
+    size = tuple(get_ori_model(model).backbone.input_size)
     if generator.input_size != size[0] or size[0] != size[1]:
         raise ValueError(f'AMTMaskGenerator.input_size={generator.input_size} but the model '
                          f'input is {size[0]}x{size[1]}; they must match')
@@ -245,7 +245,7 @@ def write_panels(config: Union[str, Config],
         model = load_model(cfg, checkpoint, device)
         dataset_cfg = train_dataset_cfg(cfg)
         generator = build_mask_generator(dataset_cfg.pipeline)
-        pipeline = view_pipeline(dataset_cfg.pipeline, input_size(model))
+        pipeline = view_pipeline(dataset_cfg.pipeline, model.backbone.input_size)
         map_norm = (
             refresh_arg(cfg, 'map_norm') if refresh_hook_cfg(cfg) is not None else default_arg(
                 REFRESH_HOOK, 'map_norm'))

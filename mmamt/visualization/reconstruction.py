@@ -3,7 +3,6 @@
 One function, :func:`reconstruct`, knows how each AMT algorithm turns a token mask into pixels;
 the panel drawing and the training hook only see full-grid patches.
 """
-from typing import Tuple
 
 import numpy as np
 import torch
@@ -16,18 +15,6 @@ from mmamt.models.algorithms.simmim_amt import SimMIMAMT
 from mmamt.models.utils import MASKED
 from mmamt.utils import eval_mode
 from mmamt.utils.compat import converts_channels, normalizes_inputs
-
-
-def input_size(model: nn.Module) -> Tuple[int, int]:
-    """``(H, W)`` of the model input: the backbone's patch grid times its patch stride.
-
-    Args:
-        model (nn.Module): An AMT algorithm (``MAEAMT``, ``SimMIMAMT``), wrapped or not.
-
-    Returns:
-        tuple[int, int]: Input height and width in pixels.
-    """
-    return tuple(get_ori_model(model).backbone.input_size)
 
 
 def attention_maps(model: nn.Module, inputs: torch.Tensor, norm: str) -> torch.Tensor:

@@ -6,14 +6,13 @@ from mmpretrain.registry import MODELS
 
 import mmamt  # noqa: F401
 from mmamt.models.utils import TokenSplit, gather_tokens
-from mmamt.visualization import (attention_maps, input_size, patches_to_images, reconstruct,
-                                 unnormalize)
+from mmamt.visualization import attention_maps, patches_to_images, reconstruct, unnormalize
 from ..test_engine._amt_runner import tiny_model
 
 
 def _inputs(model, seed=0, batch=2):
     g = torch.Generator().manual_seed(seed)
-    h, w = input_size(model)
+    h, w = model.backbone.input_size
     raw = torch.randint(0, 256, (batch, 3, h, w), generator=g, dtype=torch.uint8)
     return raw, model.data_preprocessor(dict(inputs=raw, data_samples=None), False)['inputs']
 
