@@ -11,7 +11,8 @@ from .pipeline_cost import pipeline_cost
 from .probe import build_encoder_model, extract, fit_logistic, load_split, probe, probe_model
 from .refresh_cost import refresh_cost, refresh_schedule, refresh_share
 from .report import format_attention_table, format_table, summarize
-from .variants import Variant, build_run_config, check_request, parse_variant, scale_schedule
+from .variants import (RequestError, Variant, build_run_config, check_request, parse_variant,
+                       scale_schedule)
 
 __all__ = [
     'bank_report', 'find_bank_files', 'format_report', 'object_mask_path', 'object_share',
@@ -19,6 +20,6 @@ __all__ = [
     'paired_speedup', 'round_robin', 'count_flops', 'training_gflops', 'pipeline_cost',
     'refresh_cost', 'refresh_schedule', 'refresh_share', 'PretrainStatsHook', 'Variant',
     'build_run_config', 'compare', 'format_table', 'parse_variant', 'run_variants',
-    'scale_schedule', 'summarize', 'check_request', 'format_attention_table', 'build_encoder_model',
-    'extract', 'fit_logistic', 'load_split', 'probe', 'probe_model'
+    'scale_schedule', 'summarize', 'check_request', 'RequestError', 'format_attention_table',
+    'build_encoder_model', 'extract', 'fit_logistic', 'load_split', 'probe', 'probe_model'
 ]

@@ -290,14 +290,26 @@ def check_variant(variant: Variant, data_root: str, epochs: int) -> None:
                          f'{variant.options or "no overrides"}): {err}') from None
 
 
+class RequestError(ValueError):
+    """A comparison the harness refuses before any run starts (see :func:`check_request`)."""
+
+
 def check_request(variants: Sequence[Variant], data_root: str, epochs: int,
                   seeds: Sequence[int]) -> None:
     """Check a whole comparison before any run starts: a bad request costs nothing.
 
     Raises:
-        ValueError: The first problem: epochs, seeds, the data folder, a variant name used
+        RequestError: The first problem: epochs, seeds, the data folder, a variant name used
             twice, or a variant's config, override keys or values.
     """
+    try:
+        _check_request(variants, data_root, epochs, seeds)
+    except ValueError as err:
+        raise RequestError(str(err)) from None
+
+
+def _check_request(variants: Sequence[Variant], data_root: str, epochs: int,
+                   seeds: Sequence[int]) -> None:
     if not variants:
         raise ValueError('give at least one --variant')
     if int(epochs) != epochs or epochs < 1:

@@ -16,7 +16,7 @@ per image) is printed; everything is in WORK_DIR/summary.json. Finished runs are
 """
 import argparse
 
-from mmamt.analysis import check_request, compare, parse_variant
+from mmamt.analysis import RequestError, compare, parse_variant
 
 
 def main() -> None:
@@ -46,21 +46,24 @@ def main() -> None:
         help="keep the refresh hook's panels after each refresh (num_panels)")
     parser.add_argument('--no-reuse', action='store_true', help='retrain finished runs')
     args = parser.parse_args()
-    try:  # the whole request, before any run starts
+    try:
         variants = [parse_variant(tokens) for tokens in args.variant]
-        check_request(variants, args.data_root, args.epochs, args.seeds)
     except ValueError as err:
         parser.error(str(err))
-    out = compare(
-        variants,
-        args.data_root,
-        args.work_dir,
-        args.epochs,
-        args.seeds,
-        jobs=args.jobs,
-        threads=args.threads,
-        keep_visualization=args.keep_visualization,
-        reuse=not args.no_reuse)
+    try:
+        # compare checks the whole request (RequestError) before any run starts
+        out = compare(
+            variants,
+            args.data_root,
+            args.work_dir,
+            args.epochs,
+            args.seeds,
+            jobs=args.jobs,
+            threads=args.threads,
+            keep_visualization=args.keep_visualization,
+            reuse=not args.no_reuse)
+    except RequestError as err:
+        parser.error(str(err))
     print(f'\n{args.epochs} epochs, seeds {args.seeds}; top-1 of a logistic-regression probe on '
           'the frozen encoder (mean ± std over seeds)')
     print(out['table'])
