@@ -9,7 +9,7 @@ refresh in the main process reaches persistent workers with no copy per worker. 
 import copy
 import hashlib
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -186,25 +186,6 @@ class AttentionBank:
             last_refresh_epoch=self.last_refresh_epoch,
             num_refreshes=self.num_refreshes,
             made_with=copy.deepcopy(self.made_with))
-
-    def map_changes(self, state: Dict) -> Optional[List[str]]:
-        """How the saved maps were made differently from how this bank makes them.
-
-        Args:
-            state (dict): A :meth:`state_dict`.
-
-        Returns:
-            list[str] | None: ``'KEY: SAVED -> NOW'`` per differing entry of ``made_with['maps']``
-            (empty when they agree); None when the saved bank records nothing (older mmamt).
-        """
-        saved = (state.get('made_with') or {}).get('maps')
-        if saved is None:
-            return None
-        now = self.made_with.get('maps', {})
-        return [
-            f'{k}: {saved.get(k)!r} -> {now.get(k)!r}' for k in sorted(set(saved) | set(now))
-            if saved.get(k) != now.get(k)
-        ]
 
     def data_mismatch(self, state: Dict, source: str = 'checkpoint') -> Optional[str]:
         """How the training data a saved bank was made for differs from this bank's.

@@ -81,7 +81,9 @@ def restore_bank(bank, checkpoint: Mapping, model: nn.Module, runner) -> None:
         log.warning(f'AMT: the attention bank in the checkpoint belongs to other training data '
                     f'({mismatch}); its maps are discarded: {later}')
         return
-    changes = bank.map_changes(saved)
+    saved_maps = (saved.get('made_with') or {}).get('maps')
+    now_maps = bank.made_with.get('maps', {})
+    changes = None if saved_maps is None else model_changes(saved_maps, now_maps)
     if changes:
         log.warning(f'AMT: the attention maps in the checkpoint were made differently '
                     f'({"; ".join(changes)}); they are discarded and recomputed with the current '
