@@ -10,7 +10,8 @@ from mmamt.utils.amt_config import check_amt_wiring, refresh_hook_cfg
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(
-    str(p.relative_to(ROOT)) for d in ('mae_amt', 'simmim_amt', 'demo')
+    str(p.relative_to(ROOT))
+    for d in ('mae_amt', 'simmim_amt', 'demo', 'mff_amt', 'maskfeat_amt', 'eva_amt')
     for p in (ROOT / 'configs' / d).glob('*.py'))
 
 
@@ -49,12 +50,87 @@ def test_every_mae_amt_config_ships_the_same_guidance(path):
     assert (gen['throw_mode'], gen['mask_power'], gen['ramp_refreshes']) == ('least_first', 0.0, 4)
 
 
-@pytest.mark.parametrize(
-    'path', [p for p in CONFIGS if '400e_in1k' in p or '200e_in1k' in p or '/demo/' in p])
-def test_model_builds(path):
+def _with_tiny_teacher(model_cfg, folder):
+    """EVA's CLIPGenerator loads its weights at build time: a tiny random CLIP of the grid."""
+    teacher = model_cfg.get('target_generator')
+    if teacher and teacher.type == 'CLIPGenerator':
+        from mmamt.testing.tiny_teacher import write_tiny_clip
+        img, patch = model_cfg.backbone.get('img_size',
+                                            224), model_cfg.backbone.get('patch_size', 16)
+        teacher.tokenizer_path = write_tiny_clip(
+            str(folder / f'clip_{img}_{patch}.pth'),
+            img,
+            patch,
+            embed_dim=model_cfg.neck.predict_feature_dim)
+    return model_cfg
+
+
+@pytest.mark.parametrize('path',
+                         [p for p in CONFIGS if '_in1k' in p or '/demo/' in p or '_digits' in p])
+def test_model_builds(path, tmp_path):
     cfg = Config.fromfile(str(ROOT / path))
-    model = MODELS.build(cfg.model)
-    assert hasattr(model.backbone, 'attention_map') or cfg.model.type == 'MAE'
+    model = MODELS.build(_with_tiny_teacher(cfg.model, tmp_path))
+    if 'amt' in Path(path).name.split('_')[0]:
+        assert hasattr(model.backbone, 'attention_map')
+
+
+def baseline_of(path: str) -> str:
+    """The plain config beside an AMT config: the name without its '-amt'."""
+    folder, name = Path(path).parent, Path(path).name
+    return str(folder / name.replace('-amt', '', 1))
+
+
+#: What an AMT config may change against its baseline (see docs/amt-for-your-mim.md).
+AMT_KEYS = ('model.type', 'model.backbone.type', 'model.backbone.mask_ratio', 'model.neck.type',
+            'model.data_preprocessor.type', 'data_preprocessor.type', 'custom_imports',
+            'default_hooks.amt_refresh')
+#: Pipeline steps as the baseline has them: AMT's crop and flip carry the map, mask generators
+#: (AMT's or upstream's) are what AMT replaces.
+UPSTREAM_STEP = {'AMTRandomResizedCrop': 'RandomResizedCrop', 'AMTRandomFlip': 'RandomFlip'}
+MASK_STEPS = ('LoadAttentionMap', 'AMTMaskGenerator', 'BEiTMaskGenerator')
+
+
+def _flat(value, prefix=''):
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            out.update(_flat(v, f'{prefix}{k}.'))
+        return out
+    return {prefix[:-1]: value}
+
+
+def _upstream_steps(pipeline):
+    steps = []
+    for step in pipeline:
+        step = {k: v for k, v in step.items() if k != '_scope_'}
+        if step['type'] not in MASK_STEPS:
+            steps.append(dict(step, type=UPSTREAM_STEP.get(step['type'], step['type'])))
+    return steps
+
+
+@pytest.mark.parametrize('path', [
+    p for p in CONFIGS if '-amt' in Path(p).name and Path(baseline_of(p)).name != Path(p).name and (
+        ROOT / baseline_of(p)).is_file()
+])
+def test_amt_config_differs_from_its_baseline_in_amt_only(path):
+    amt, base = (Config.fromfile(str(ROOT / p)).to_dict() for p in (path, baseline_of(path)))
+    assert _upstream_steps(amt['train_dataloader']['dataset'].pop('pipeline')) == \
+        _upstream_steps(base['train_dataloader']['dataset'].pop('pipeline'))
+    a, b = _flat(amt), _flat(base)
+    differ = sorted(k for k in set(a) | set(b) if a.get(k, '?') != b.get(k, '?'))
+    # Top-level pipeline variables only feed train_dataloader, compared above.
+    differ = [
+        k for k in differ if not k.endswith('pipeline') and 'pipeline.' not in k
+        and k != 'mask_generator' and not k.startswith('mask_generator.')
+    ]
+    assert all(k.startswith(AMT_KEYS)
+               for k in differ), [k for k in differ if not k.startswith(AMT_KEYS)]
+
+
+def test_every_new_algorithm_has_its_pair():
+    for folder in ('mff_amt', 'maskfeat_amt', 'eva_amt'):
+        amt = [p for p in CONFIGS if f'/{folder}/' in p and '-amt' in Path(p).name]
+        assert len(amt) == 2 and all((ROOT / baseline_of(p)).is_file() for p in amt), folder
 
 
 def test_reference_recipes():

@@ -6,7 +6,7 @@ format). What the test changes, and nothing else:
 
 - the model: a tiny ViT of the same type, patch size and image size (2 layers, 32 channels), the
   necks and heads sized to it (Mask R-CNN's pyramid and heads at 16 channels), no pretrained
-  checkpoint;
+  checkpoint; EVA's CLIP teacher is a tiny random one (``mmamt.testing.tiny_teacher``);
 - the loaders: batch 2, no workers, a dataset wrapper's repeats set to 1;
 - the loop: 2 iterations (1 epoch of 4 images), or 2 epochs when the config has the attention
   loop, whose refresh hook then runs once, after epoch 1 (``start_epoch=1``), so the second
@@ -39,7 +39,8 @@ EXERCISED: List[str] = []
 
 DIMS, LAYERS, HEADS = 32, 2, 2
 TINY_VIT = dict(embed_dims=DIMS, num_layers=LAYERS, num_heads=HEADS, feedforward_channels=2 * DIMS)
-MMPRETRAIN_VITS = ('MAEViT', 'AMTMAEViT', 'AMTSimMIMViT', 'VisionTransformer')
+MMPRETRAIN_VITS = ('MAEViT', 'AMTMAEViT', 'AMTSimMIMViT', 'VisionTransformer', 'MFFViT',
+                   'AMTMFFViT', 'MaskFeatViT', 'AMTMaskFeatViT')
 
 
 def _drop_pretrained(module: ConfigDict) -> None:
@@ -48,12 +49,14 @@ def _drop_pretrained(module: ConfigDict) -> None:
         module.init_cfg = None
 
 
-def shrink_model(model: ConfigDict) -> None:
+def shrink_model(model: ConfigDict, work_dir: str) -> None:
     """A tiny model of the same types, patch and image size (see the module docstring)."""
     backbone = model.backbone
     kind = backbone.type
     if kind in MMPRETRAIN_VITS or kind == 'ViTDetBackbone':
         backbone.arch = dict(TINY_VIT)
+        if 'MFF' in kind:  # the fused levels: both blocks
+            backbone.out_indices = list(range(LAYERS))
         if backbone.get('frozen_stages', 0) > LAYERS:  # "all frozen" stays all frozen
             backbone.frozen_stages = LAYERS
         if kind == 'ViTDetBackbone':
@@ -69,7 +72,7 @@ def shrink_model(model: ConfigDict) -> None:
     if neck_kind in ('MAEPretrainDecoder', 'AMTMAEPretrainDecoder'):
         neck.update(
             embed_dim=DIMS, decoder_embed_dim=DIMS, decoder_depth=1, decoder_num_heads=HEADS)
-    elif neck_kind == 'AMTSimMIMLinearDecoder':
+    elif neck_kind in ('AMTSimMIMLinearDecoder', 'LinearNeck'):
         neck.in_channels = DIMS
     elif neck_kind == 'ClsBatchNormNeck':
         neck.input_features = DIMS
@@ -79,6 +82,16 @@ def shrink_model(model: ConfigDict) -> None:
         neck.embed_dim = DIMS
     elif neck_kind is not None:
         raise KeyError(f'no tiny version of neck {neck_kind!r}: add a rule to shrink_model')
+
+    teacher = model.get('target_generator')
+    if teacher and teacher.type == 'CLIPGenerator':  # no CLIP download: a tiny random teacher
+        from mmamt.testing.tiny_teacher import write_tiny_clip
+        img = backbone.get('img_size', 224)
+        teacher.tokenizer_path = write_tiny_clip(
+            osp.join(work_dir, 'tiny_clip.pth'),
+            img,
+            backbone.get('patch_size', 16),
+            embed_dim=neck.get('predict_feature_dim', 3 * neck.get('patch_size', 16)**2))
 
     if model.get('roi_head'):  # Mask R-CNN: the pyramid, RPN and RoI heads at 16 channels
         shrink_two_stage_detector(model)
@@ -186,7 +199,7 @@ def test_every_config_is_collected():
 @pytest.mark.parametrize('path', CONFIGS)
 def test_config_trains(path, in_data_parent, tmp_path):
     cfg = Config.fromfile(str(ROOT / path))
-    shrink_model(cfg.model)
+    shrink_model(cfg.model, str(tmp_path))
     shrink_loaders(cfg)
     shorten_loops(cfg)
     amp_where_it_runs(cfg)

@@ -10,9 +10,7 @@ import torch.nn as nn
 from mmpretrain.utils import get_ori_model
 
 from mmamt.engine.refresh import batch_maps
-from mmamt.models.algorithms.mae_amt import MAEAMT
-from mmamt.models.algorithms.simmim_amt import SimMIMAMT
-from mmamt.models.utils import MASKED
+from mmamt.models.utils import MASKED, MaskedPatchLossMixin
 from mmamt.utils import eval_mode
 from mmamt.utils.compat import converts_channels, normalizes_inputs
 
@@ -23,7 +21,7 @@ def attention_maps(model: nn.Module, inputs: torch.Tensor, norm: str) -> torch.T
     Args:
         model (nn.Module): An AMT algorithm whose backbone has ``attention_map``.
         inputs (torch.Tensor): ``(B, 3, H, W)`` output of the model's data preprocessor.
-        norm (str): The refresh hook's ``map_norm`` (the bank records it).
+        norm (str): ``AMTMaskGenerator.map_norm`` (the bank records it).
 
     Returns:
         torch.Tensor: ``(B, h, w)`` float32 maps in [0, 1] at the model patch grid, quantised
@@ -37,8 +35,10 @@ def reconstruct(model: nn.Module, inputs: torch.Tensor, token_mask: torch.Tensor
     """Every patch of the input, with the masked ones replaced by the model's prediction.
 
     The prediction is the algorithm's own ``predict_patches`` (what its loss sees): for
-    ``MAEAMT`` the throwing decoder's masked patches, for ``SimMIMAMT`` the linear decoder's kept
-    tokens, of which the masked ones are taken.
+    ``MAEAMT`` / ``MFFAMT`` the throwing decoder's masked patches, for ``SimMIMAMT`` the linear
+    decoder's masked tokens. Only algorithms with a pixel target can be drawn this way (a head
+    with ``patchify``, mmpretrain's ``MAEPretrainHead``); MaskFeat's HOG and EVA's teacher
+    features are not pixels.
 
     With ``head.norm_pix`` the prediction is in per-patch normalised units; it is brought back
     with each patch's own mean and std of the target (the input patch), as MAE's visualisations
@@ -46,7 +46,7 @@ def reconstruct(model: nn.Module, inputs: torch.Tensor, token_mask: torch.Tensor
     them.
 
     Args:
-        model (nn.Module): ``MAEAMT`` or ``SimMIMAMT`` (wrapped or not).
+        model (nn.Module): An AMT algorithm with a pixel target (wrapped or not).
         inputs (torch.Tensor): ``(B, 3, H, W)`` output of the model's data preprocessor.
         token_mask (torch.Tensor): ``(B, L)`` or ``(B, h, w)`` at the model patch grid, 1 masked,
             -1 thrown, 0 visible; same counts for every sample.
@@ -56,12 +56,14 @@ def reconstruct(model: nn.Module, inputs: torch.Tensor, token_mask: torch.Tensor
         in the order of ``model.head.patchify`` (use ``model.head.unpatchify`` for images).
 
     Raises:
-        TypeError: If the model is neither ``MAEAMT`` nor ``SimMIMAMT``.
+        TypeError: If the model is not an AMT algorithm with a pixel target.
     """
     model = get_ori_model(model)
-    if not isinstance(model, (MAEAMT, SimMIMAMT)):
-        raise TypeError(f'reconstruct() supports MAEAMT and SimMIMAMT models, got '
-                        f'{type(model).__name__}')
+    if not (isinstance(model, MaskedPatchLossMixin) and hasattr(model.head, 'patchify')):
+        raise TypeError(f'reconstruct() draws AMT algorithms with a pixel target (a head with '
+                        f'patchify, e.g. MAEAMT, MFFAMT, SimMIMAMT), got {type(model).__name__} '
+                        f'with {type(getattr(model, "head", None)).__name__}: set '
+                        'default_hooks.amt_refresh.num_panels=0 for it')
     token_mask = token_mask.reshape(token_mask.shape[0], -1).long().to(inputs.device)
     target = model.head.patchify(inputs).float()  # (B, L, p*p*3)
     if target.shape[1] != token_mask.shape[1]:

@@ -4,9 +4,17 @@ import copy
 from mmengine.config import Config
 
 IMG, PATCH = 32, 8
+#: (image side, model patch, mask patch) per algorithm; MaskFeat's HOG needs a 14x14 grid.
+SIZES = dict(
+    mae=(IMG, PATCH, PATCH),
+    simmim=(IMG, PATCH // 2, PATCH),
+    mff=(IMG, PATCH, PATCH),
+    eva=(IMG, PATCH, PATCH),
+    maskfeat=(56, 4, 4))
 
 
-def tiny_model(algo='mae'):
+def tiny_model(algo='mae', teacher=None):
+    """A tiny AMT algorithm; ``teacher`` is EVA's CLIP checkpoint (``write_tiny_clip``)."""
     preprocessor = dict(
         type='SelfSupDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
@@ -29,7 +37,15 @@ def tiny_model(algo='mae'):
                 norm_pix=False,
                 patch_size=PATCH // 2,
                 loss=dict(type='PixelReconstructionLoss', criterion='L1')))
-    return dict(
+    if algo == 'maskfeat':
+        return dict(
+            type='MaskFeatAMT',
+            data_preprocessor=preprocessor,
+            backbone=dict(type='AMTMaskFeatViT', img_size=56, patch_size=4, arch=arch),
+            neck=dict(type='LinearNeck', in_channels=32, out_channels=108),
+            head=dict(type='MIMHead', loss=dict(type='PixelReconstructionLoss', criterion='L2')),
+            target_generator=dict(type='HOGGenerator', nbins=9, pool=2, gaussian_window=4))
+    model = dict(
         type='MAEAMT',
         data_preprocessor=preprocessor,
         backbone=dict(type='AMTMAEViT', img_size=IMG, patch_size=PATCH, arch=arch),
@@ -46,6 +62,16 @@ def tiny_model(algo='mae'):
             norm_pix=True,
             patch_size=PATCH,
             loss=dict(type='PixelReconstructionLoss', criterion='L2')))
+    if algo == 'mff':
+        model.update(type='MFFAMT')
+        model['backbone'].update(type='AMTMFFViT', out_indices=[0, 1])
+    elif algo == 'eva':
+        model.update(
+            type='EVAAMT',
+            head=dict(type='MIMHead', loss=dict(type='CosineSimilarityLoss')),
+            target_generator=dict(type='CLIPGenerator', tokenizer_path=teacher))
+        model['neck']['predict_feature_dim'] = 16
+    return model
 
 
 def tiny_cfg(data_root,
@@ -56,22 +82,24 @@ def tiny_cfg(data_root,
              num_workers=2,
              crop=True,
              batch_size=8,
-             algo='mae'):
-    """MAE-AMT (patch 8, 4x4 tokens) or SimMIM-AMT (patch 4, 8x8 tokens, 8-px mask patches)."""
-    model_patch = PATCH // 2 if algo == 'simmim' else PATCH
+             algo='mae',
+             teacher=None):
+    """A Runner config of an AMT algorithm at its ``SIZES`` (MAE-AMT: patch 8, 4x4 tokens;
+    SimMIM-AMT: patch 4, 8x8 tokens, 8-px mask patches)."""
+    img, model_patch, mask_patch = SIZES[algo]
     pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAttentionMap')]
     if crop:
         pipeline += [
-            dict(type='AMTRandomResizedCrop', scale=IMG, crop_ratio_range=(0.5, 1.0)),
+            dict(type='AMTRandomResizedCrop', scale=img, crop_ratio_range=(0.5, 1.0)),
             dict(type='AMTRandomFlip', prob=0.5)
         ]
     else:
-        pipeline += [dict(type='Resize', scale=(IMG, IMG))]
+        pipeline += [dict(type='Resize', scale=(img, img))]
     pipeline += [
         dict(
             type='AMTMaskGenerator',
-            input_size=IMG,
-            mask_patch_size=PATCH,
+            input_size=img,
+            mask_patch_size=mask_patch,
             model_patch_size=model_patch,
             mask_ratio=0.5,
             throw_ratio=0.25,
@@ -81,7 +109,7 @@ def tiny_cfg(data_root,
     cfg = dict(
         default_scope='mmpretrain',
         work_dir=str(work_dir),
-        model=tiny_model(algo),
+        model=tiny_model(algo, teacher),
         train_dataloader=dict(
             batch_size=batch_size,
             num_workers=num_workers,

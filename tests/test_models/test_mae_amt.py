@@ -78,12 +78,12 @@ def setup():
 def test_encoder_ignores_masked_and_thrown_pixels(setup):
     model, img, mask = setup
     split = TokenSplit.from_mask(mask)
-    latent = model.backbone(img, mask=split)
+    latent = model.backbone(img, token_split=split)
     assert latent.shape == (2, 1 + 3, 48)
     for value in (1, -1):
-        latent2 = model.backbone(perturb(img, mask, value, 8), mask=split)
+        latent2 = model.backbone(perturb(img, mask, value, 8), token_split=split)
         torch.testing.assert_close(latent, latent2)
-    latent3 = model.backbone(perturb(img, mask, 0, 8), mask=split)
+    latent3 = model.backbone(perturb(img, mask, 0, 8), token_split=split)
     assert not torch.allclose(latent, latent3)
 
 
@@ -111,7 +111,7 @@ def test_decoder_sequence_is_cls_visible_masked(setup):
     handle = model.neck.decoder_blocks[0].register_forward_pre_hook(
         lambda mod, args: seen.append(args[0].shape[1]))
     split = TokenSplit.from_mask(mask)
-    pred = model.neck(model.backbone(img, mask=split), split)
+    pred = model.neck(model.backbone(img, token_split=split), split)
     handle.remove()
     assert seen == [1 + 3 + 7]
     assert pred.shape == (2, 7, 8 * 8 * 3)
@@ -121,7 +121,7 @@ def test_decoder_prediction_follows_position_not_order(setup):
     """The masked prediction of a patch depends on which patch it is (own pos embedding)."""
     model, img, mask = setup
     split = TokenSplit.from_mask(mask)
-    pred = model.neck(model.backbone(img, mask=split), split)
+    pred = model.neck(model.backbone(img, token_split=split), split)
     assert not torch.allclose(pred[:, 0], pred[:, 1])
 
 
@@ -226,7 +226,7 @@ def test_other_archs_and_grids(img_size, patch_size, arch):
     grid = img_size // patch_size
     L = grid * grid
     mask = make_mask(1, grid, n_mask=L // 2, n_throw=L // 4)
-    latent = backbone(torch.randn(1, 3, img_size, img_size), mask=TokenSplit.from_mask(mask))
+    latent = backbone(torch.randn(1, 3, img_size, img_size), token_split=TokenSplit.from_mask(mask))
     assert latent.shape[1] == 1 + L - L // 2 - L // 4
     assert backbone.attention_map(torch.randn(1, 3, img_size, img_size)).shape == (1, grid, grid)
 

@@ -28,16 +28,16 @@ def setup():
 
 def test_encoder_length_is_cls_visible_masked(setup):
     model, img, mask = setup
-    latent = model.backbone(img, mask=TokenSplit.from_mask(mask))
+    latent = model.backbone(img, token_split=TokenSplit.from_mask(mask))
     assert latent.shape == (2, 1 + 16 + 28, 32)
 
 
 def test_encoder_ignores_masked_and_thrown_pixels(setup):
     model, img, mask = setup
     split = TokenSplit.from_mask(mask)
-    latent = model.backbone(img, mask=split)
+    latent = model.backbone(img, token_split=split)
     for value in (1, -1):
-        latent2 = model.backbone(perturb(img, mask, value, 4), mask=split)
+        latent2 = model.backbone(perturb(img, mask, value, 4), token_split=split)
         torch.testing.assert_close(latent, latent2)
 
 
@@ -56,7 +56,7 @@ def test_any_ratio_works(setup, n_mask, n_throw):
     """The reference's square reshape works for one exact count only; here any count does."""
     model, img, _ = setup
     mask = mask_from_coarse(make_mask(2, 4, n_mask=n_mask, n_throw=n_throw))
-    latent = model.backbone(img, mask=TokenSplit.from_mask(mask))
+    latent = model.backbone(img, token_split=TokenSplit.from_mask(mask))
     assert latent.shape[1] == 1 + 4 * (16 - n_throw)
     assert torch.isfinite(model.loss(img, samples_of(mask))['loss'])
 

@@ -1,3 +1,5 @@
+from .amt_family import (MaskTokensEncoderMixin, MaskTokensMIMMixin, VisibleTokensEncoderMixin,
+                         VisibleTokensMIMMixin)
 from .cls_attention import MAP_NORMS, CLSAttentionMixin, cls_attention_probs, normalize_attention
 from .compile_ready import plain_drop_probs
 from .data_preprocessor import AMTDataPreprocessor
@@ -9,5 +11,6 @@ __all__ = [
     'MAP_NORMS', 'CLSAttentionMixin', 'cls_attention_probs', 'normalize_attention', 'MASKED',
     'THROWN', 'VISIBLE', 'TokenSplit', 'AMTDataPreprocessor', 'gather_tokens', 'scatter_tokens',
     'stack_token_masks', 'MaskedPatchLossMixin', 'plain_drop_probs', 'describe_model',
-    'model_changes', 'weight_changes'
+    'model_changes', 'weight_changes', 'VisibleTokensEncoderMixin', 'VisibleTokensMIMMixin',
+    'MaskTokensEncoderMixin', 'MaskTokensMIMMixin'
 ]

@@ -158,11 +158,13 @@ def split_of(data_samples: Optional[Sequence], token_split: Optional[TokenSplit]
 class MaskedPatchLossMixin:
     """``forward``/``loss``/``predict_patches`` of the AMT algorithms, from one split per step.
 
-    The host provides ``predict_masked(inputs, split) -> (B, L_mask, P)``, the predictions of
-    the masked patches in the order of ``split.masked``, and an mmpretrain
-    ``MAEPretrainHead``-style ``head`` (``patchify``, ``norm_pix``, ``loss_module``). The loss
-    compares these predictions with the target of the masked patches only: nothing is
-    scattered to the full grid, and visible and thrown patches cost nothing.
+    The host provides ``predict_masked(inputs, split) -> (B, L_mask, D)``, the predictions of
+    the masked patches in the order of ``split.masked`` (a family mixin of
+    :mod:`mmamt.models.utils.amt_family` does), and a ``head`` with a ``loss_module``
+    (mmpretrain's ``MAEPretrainHead`` or ``MIMHead``). The loss compares these predictions with
+    :meth:`masked_target`, the target of the masked patches only: nothing is scattered to the
+    full grid, and visible and thrown patches cost nothing. An algorithm whose target is not
+    the head's pixels (HOG, a teacher's features) overrides :meth:`masked_target`.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -187,20 +189,20 @@ class MaskedPatchLossMixin:
             return self.loss(inputs, data_samples, token_split=token_split)
         return super().forward(inputs, data_samples, mode=mode)
 
-    def masked_target(self, inputs: torch.Tensor, ids_masked: torch.Tensor) -> torch.Tensor:
-        """The head's target (``construct_target``) at the masked patches only.
+    def masked_target(self, inputs: torch.Tensor, split: TokenSplit) -> torch.Tensor:
+        """The target of the masked patches: by default the head's pixels (``construct_target``).
 
         ``norm_pix`` statistics are per patch, so normalising every patch and then gathering
         gives the masked patches' targets exactly.
 
         Args:
             inputs (torch.Tensor): Images, ``(B, 3, H, W)``.
-            ids_masked (torch.Tensor): ``(B, L_mask)``.
+            split (TokenSplit): The batch's split.
 
         Returns:
-            torch.Tensor: ``(B, L_mask, p * p * 3)``.
+            torch.Tensor: ``(B, L_mask, D)`` in the order of ``split.masked``.
         """
-        return gather_tokens(self.head.construct_target(inputs), ids_masked)
+        return gather_tokens(self.head.construct_target(inputs), split.masked)
 
     def loss(self,
              inputs: torch.Tensor,
@@ -221,7 +223,7 @@ class MaskedPatchLossMixin:
         """
         split = split_of(data_samples, token_split, inputs.device)
         pred = self.predict_masked(inputs, split)
-        return dict(loss=self.head.loss_module(pred, self.masked_target(inputs, split.masked)))
+        return dict(loss=self.head.loss_module(pred, self.masked_target(inputs, split)))
 
     def predict_patches(self, inputs: torch.Tensor, token_mask: torch.Tensor) -> tuple:
         """The predictions of the masked patches placed on the full grid (for pictures).

@@ -1,0 +1,22 @@
+# EVA-AMT, ViT-B/16, ImageNet-1K, 400 epochs: mmpretrain's EVA recipe with only what AMT changes
+# (the MAE-AMT guidance of ../_base_/amt_mae_pipeline.py: 0.45 masked, 0.40 thrown, 0.75 random
+# masking before the first refresh; maps refreshed after epochs 40, 80, ...). The student sees
+# the visible patches, the CLIP teacher the whole image; the cosine loss covers the masked
+# patches only. Teacher weights: see eva-mae-style_vit-base-p16_16xb256-coslr-400e_in1k.py.
+_base_ = [
+    'mmpretrain::eva/eva-mae-style_vit-base-p16_16xb256-coslr-400e_in1k.py',
+    '../_base_/amt_mae_pipeline.py',
+]
+custom_imports = dict(imports=['mmamt'], allow_failed_imports=False)
+
+data_preprocessor = dict(type='AMTDataPreprocessor')  # token split on the CPU
+model = dict(
+    type='EVAAMT',
+    backbone=dict(type='AMTMAEViT'),
+    neck=dict(type='AMTMAEPretrainDecoder'),
+    target_generator=dict(tokenizer_path='checkpoints/clip_vit_base_16.pth.tar'))
+train_dataloader = dict(
+    dataset=dict(pipeline={{_base_.amt_train_pipeline}}),
+    collate_fn=dict(_delete_=True, type='default_collate'))
+# The attention loop in default_hooks: custom_hooks stay free (see configs/mae_amt).
+default_hooks = dict(amt_refresh=dict(type='AttentionRefreshHook', start_epoch=40, interval=40))

@@ -1,0 +1,208 @@
+"""Every AMT algorithm against its mmpretrain original, through the two family extension points.
+
+- With AMT off (nothing thrown, the upstream algorithm's own mask), each AMT version gives its
+  upstream algorithm's loss on the same batch and weights, so AMT changes nothing else.
+- The student never reads the pixels of masked or thrown patches, and reads the visible ones.
+- The loss reads the target (pixels, HOG, a teacher's features) at the masked patches only.
+
+Models are tiny (2 blocks, 32 channels); EVA's teacher is a tiny randomly initialised CLIP
+(``mmamt.testing.tiny_teacher``), as no test may download CLIP.
+"""
+import copy
+
+import pytest
+import torch
+from mmpretrain.registry import MODELS
+
+import mmamt  # noqa: F401
+from mmamt.models.utils import TokenSplit
+from mmamt.testing.tiny_teacher import write_tiny_clip
+from tests.test_models.test_mae_amt import make_mask, perturb, samples_of
+
+ARCH = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
+FEATURE_DIM = 16  # EVA: the teacher's output channels
+
+
+def _mae_style(img, patch, **changes):
+    cfg = dict(
+        type='MAE',
+        backbone=dict(type='MAEViT', arch=ARCH, img_size=img, patch_size=patch, mask_ratio=0.75),
+        neck=dict(
+            type='MAEPretrainDecoder',
+            num_patches=(img // patch)**2,
+            patch_size=patch,
+            embed_dim=32,
+            decoder_embed_dim=32,
+            decoder_depth=1,
+            decoder_num_heads=2),
+        head=dict(
+            type='MAEPretrainHead',
+            norm_pix=True,
+            patch_size=patch,
+            loss=dict(type='PixelReconstructionLoss', criterion='L2')))
+    for key, value in changes.items():
+        if isinstance(value, dict) and key in cfg and not value.pop('_delete_', False):
+            cfg[key].update(value)
+        else:
+            cfg[key] = value
+    return cfg
+
+
+def upstream_cfg(name, teacher=None):
+    """(config, img, patch) of the tiny upstream algorithm."""
+    if name == 'mae':
+        return _mae_style(32, 8), 32, 8
+    if name == 'mff':
+        return _mae_style(
+            32, 8, type='MFF', backbone=dict(type='MFFViT', out_indices=[0, 1])), 32, 8
+    if name == 'eva':
+        return _mae_style(
+            32,
+            8,
+            type='EVA',
+            neck=dict(predict_feature_dim=FEATURE_DIM),
+            head=dict(
+                _delete_=True,
+                type='MIMHead',
+                loss=dict(type='CosineSimilarityLoss', shift_factor=2.0, scale_factor=2.0)),
+            target_generator=dict(type='CLIPGenerator', tokenizer_path=teacher)), 32, 8
+    if name == 'maskfeat':  # mmpretrain's HOGGenerator makes a 14x14 grid: 56 px, 4-px patches
+        return dict(
+            type='MaskFeat',
+            backbone=dict(type='MaskFeatViT', arch=ARCH, img_size=56, patch_size=4),
+            neck=dict(type='LinearNeck', in_channels=32, out_channels=108),
+            head=dict(type='MIMHead', loss=dict(type='PixelReconstructionLoss', criterion='L2')),
+            target_generator=dict(type='HOGGenerator', nbins=9, pool=2, gaussian_window=4)), 56, 4
+    raise KeyError(name)
+
+
+AMT_TYPES = {
+    'mae': ('MAEAMT', 'AMTMAEViT'),
+    'mff': ('MFFAMT', 'AMTMFFViT'),
+    'eva': ('EVAAMT', 'AMTMAEViT'),
+    'maskfeat': ('MaskFeatAMT', 'AMTMaskFeatViT'),
+}
+ALGOS = sorted(AMT_TYPES)
+
+
+def amt_cfg(name, teacher=None):
+    cfg, img, patch = upstream_cfg(name, teacher)
+    cfg = copy.deepcopy(cfg)
+    cfg['type'], cfg['backbone']['type'] = AMT_TYPES[name]
+    cfg['backbone'].pop('mask_ratio', None)
+    if cfg['neck']['type'] == 'MAEPretrainDecoder':
+        cfg['neck']['type'] = 'AMTMAEPretrainDecoder'
+    return cfg, img, patch
+
+
+def build(cfg):
+    model = MODELS.build(cfg)
+    model.init_weights()
+    return model.eval()
+
+
+@pytest.fixture(scope='module')
+def teacher(tmp_path_factory):
+    return write_tiny_clip(
+        str(tmp_path_factory.mktemp('teacher') / 'clip.pth'), 32, 8, embed_dim=FEATURE_DIM)
+
+
+def upstream_loss_and_mask(model, img, samples):
+    """The upstream loss, and the token mask (1 masked, 0 visible) it used."""
+    backbone, seen = model.backbone, {}
+    if hasattr(backbone, 'random_masking'):  # MAE-style: the encoder draws its own mask
+        draw = backbone.random_masking
+
+        def recording(x, ratio):
+            out = draw(x, ratio)
+            seen['mask'] = out[1].long()
+            return out
+
+        backbone.random_masking = recording
+    losses = model.loss(img, samples)
+    mask = seen['mask'] if seen else torch.stack([s.mask for s in samples]).flatten(1).long()
+    return losses, mask
+
+
+@pytest.mark.parametrize('name', ALGOS)
+def test_amt_off_gives_the_upstream_loss(name, teacher):
+    """Same weights, same mask, nothing thrown: the AMT version's loss is upstream's."""
+    torch.manual_seed(0)
+    up_cfg, img_size, patch = upstream_cfg(name, teacher)
+    upstream = build(up_cfg)
+    amt = build(amt_cfg(name, teacher)[0])
+    amt.load_state_dict(upstream.state_dict())  # strict: the same parameters and keys
+    img = torch.randn(2, 3, img_size, img_size)
+    grid = img_size // patch
+    samples = samples_of(make_mask(2, grid, n_mask=grid * grid * 2 // 5, n_throw=0))
+    up_losses, mask = upstream_loss_and_mask(upstream, img, samples)
+    amt_losses = amt.loss(img, samples_of(mask.reshape(2, grid, grid)))
+    assert set(amt_losses) == set(up_losses)  # MFF's fusion weights too
+    for key, value in up_losses.items():
+        torch.testing.assert_close(amt_losses[key], value, rtol=1e-5, atol=1e-6)
+
+
+def target_source(model):
+    """(module, attribute, leading tokens) of what gives the full-grid target."""
+    if hasattr(model, 'target_generator') and model.target_generator is not None:
+        lead = 1 if type(model).__name__ == 'EVAAMT' else 0  # CLIP features: [CLS] first
+        return model.target_generator, 'forward', lead
+    return model.head, 'construct_target', 0
+
+
+def noisy_target(model, monkeypatch, token_mask, role):
+    """Add noise to the target of the patches of ``role`` (1 masked, -1 thrown)."""
+    module, attr, lead = target_source(model)
+    original = getattr(module, attr)
+
+    def forward(inputs):
+        out = original(inputs)
+        feats = out[0] if isinstance(out, tuple) else out
+        where = (token_mask.reshape(feats.shape[0], -1) == role).unsqueeze(-1)
+        noise = torch.randn(feats.shape, generator=torch.Generator().manual_seed(5))
+        feats = feats.clone()
+        feats[:, lead:] += torch.where(where, noise[:, lead:], torch.zeros_like(noise[:, lead:]))
+        return (feats, ) + tuple(out[1:]) if isinstance(out, tuple) else feats
+
+    monkeypatch.setattr(module, attr, forward)
+
+
+@pytest.fixture(params=ALGOS)
+def amt_setup(request, teacher):
+    torch.manual_seed(0)
+    cfg, img_size, patch = amt_cfg(request.param, teacher)
+    grid = img_size // patch
+    model = build(cfg)
+    img = torch.randn(2, 3, img_size, img_size)
+    mask = make_mask(2, grid, n_mask=grid * grid * 2 // 5, n_throw=grid * grid // 4)
+    return model, img, mask, patch
+
+
+def test_student_reads_visible_pixels_only(amt_setup):
+    model, img, mask, patch = amt_setup
+    split = TokenSplit.from_mask(mask)
+    pred = model.predict_masked(img, split)
+    assert pred.shape[:2] == split.masked.shape
+    for role in (1, -1):  # masked, thrown
+        torch.testing.assert_close(
+            model.predict_masked(perturb(img, mask, role, patch), split), pred)
+    assert not torch.allclose(model.predict_masked(perturb(img, mask, 0, patch), split), pred)
+
+
+@pytest.mark.parametrize('role,changes', [(-1, False), (0, False), (1, True)])
+def test_loss_reads_the_target_of_masked_patches_only(amt_setup, monkeypatch, role, changes):
+    model, img, mask, _ = amt_setup
+    loss = model.loss(img, samples_of(mask))['loss']
+    noisy_target(model, monkeypatch, mask, role)
+    noisy = model.loss(img, samples_of(mask))['loss']
+    assert (not torch.allclose(noisy, loss)) == changes
+
+
+def test_maskfeat_refuses_a_grid_hog_cannot_make():
+    cfg, _, _ = amt_cfg('maskfeat')
+    cfg['backbone'].update(img_size=64, patch_size=8)  # 8x8 patches; HOG always gives 14x14
+    cfg['target_generator'].update(pool=4, gaussian_window=8)
+    model = build(cfg)
+    mask = make_mask(1, 8, n_mask=20, n_throw=10)
+    with pytest.raises(ValueError, match='14x14 grid'):
+        model.loss(torch.randn(1, 3, 64, 64), samples_of(mask))
