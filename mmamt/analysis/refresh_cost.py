@@ -5,7 +5,7 @@ import torch
 from mmengine.config import Config
 
 from mmamt.engine.refresh import batch_maps
-from mmamt.utils.amt_config import refresh_arg
+from mmamt.utils.amt_config import mask_generator_arg, refresh_arg
 from .bench import StepBench, round_robin
 
 
@@ -44,7 +44,7 @@ def refresh_cost(bench: StepBench,
 
     Args:
         bench (StepBench): The config's training step on its batch.
-        cfg (Config): The config (for the refresh schedule).
+        cfg (Config): The config (for the refresh schedule and the generator's ``map_norm``).
         dataset_size (int): Images per epoch.
         warmup (int): Untimed repetitions.
         reps (int): Timed repetitions.
@@ -59,7 +59,7 @@ def refresh_cost(bench: StepBench,
     batch = bench.data['inputs'].shape[0]
     inputs = bench.model.data_preprocessor(
         dict(inputs=bench.data['inputs'], data_samples=None), False)['inputs']
-    map_norm = refresh_arg(cfg, 'map_norm')
+    map_norm = mask_generator_arg(cfg, 'map_norm')
 
     def refresh() -> None:  # what the refresh pass runs per batch (eval mode, no grad)
         batch_maps(bench.model, inputs, map_norm, amp=amp, amp_dtype=torch.float16)

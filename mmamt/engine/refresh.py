@@ -3,9 +3,9 @@
 A refresh runs the model, without gradients, over every training sample in a deterministic view
 (the full image resized to the model input: :func:`refresh_view`), turns each sample's last-layer
 [CLS] attention into a map (:func:`compute_maps`), gathers the ranks' shares under DDP and writes
-the bank (:func:`refresh_bank`). How a map is made is described once, by :func:`map_record`, and
-saved with the bank. ``AttentionRefreshHook`` decides *when*; the visualiser and the benchmarks
-call the same functions, so a picture or a timing shows what training uses.
+the bank (:func:`refresh_bank`), with the map settings the bank records (made and attached by
+:mod:`mmamt.engine.bank_setup`). ``AttentionRefreshHook`` decides *when*; the visualiser and the
+benchmarks call the same functions, so a picture or a timing shows what training uses.
 """
 import copy
 import time
@@ -16,17 +16,15 @@ import torch
 import torch.nn as nn
 from mmengine.dataset import BaseDataset, default_collate
 from mmengine.dist import all_gather, get_dist_info
+from mmengine.optim import AmpOptimWrapper
 from mmengine.runner.amp import autocast
 from mmpretrain.registry import TRANSFORMS
 from mmpretrain.utils import get_ori_model, track_on_main_process
 from torch.utils.data import DataLoader
 
-from mmamt.datasets import AMTMaskGenerator, AttentionBank
+from mmamt.datasets import AttentionBank
 from mmamt.datasets.transforms import SampleNamingCompose, refresh_view_transforms
 from mmamt.utils import eval_mode
-
-MAP_SOURCE = 'last-layer [CLS] attention, heads averaged'
-MAP_QUANTISATION = 'uint8, value / 255'
 
 
 def backbone_of(model: nn.Module) -> nn.Module:
@@ -40,65 +38,6 @@ def backbone_of(model: nn.Module) -> nn.Module:
         raise TypeError('the AMT attention loop needs a model whose backbone has '
                         '`attention_map` (AMTMAEViT, AMTSimMIMViT)')
     return backbone
-
-
-def map_record(model: nn.Module, map_norm: str) -> Dict:
-    """How the maps of ``model`` are made: the ``maps`` entry of a bank's ``made_with``."""
-    backbone = backbone_of(model)
-    return dict(
-        source=MAP_SOURCE,
-        map_norm=map_norm,
-        image_size=[int(v) for v in backbone.input_size],
-        grid=[int(v) for v in backbone.patch_resolution],
-        quantisation=MAP_QUANTISATION)
-
-
-def check_sizes(model: nn.Module, pipeline: Sequence) -> None:
-    """Refuse a pipeline and model that disagree on sizes, naming the config keys.
-
-    Mismatches train silently otherwise (the decoder uses a slice of its position embeddings,
-    the bank has the wrong grid) or fail deep inside the model (``index 16 is out of bounds``
-    in ``gather_tokens``). Only sizes fixed at construction are compared, so this costs
-    nothing per step.
-
-    Args:
-        model (nn.Module): The AMT algorithm (wrapped or not).
-        pipeline (Sequence): The training pipeline's built transforms.
-
-    Raises:
-        ValueError: Listing every mismatch found.
-    """
-    model = get_ori_model(model)
-    backbone = backbone_of(model)
-    img_h, img_w = (int(v) for v in backbone.input_size)
-    stride = backbone.patch_embed.projection.stride
-    patch = int(stride[0])
-    num_patches = int(backbone.patch_resolution[0] * backbone.patch_resolution[1])
-    problems = []
-    if img_h != img_w or stride[0] != stride[1]:
-        problems.append(f'model.backbone.img_size={(img_h, img_w)} and patch_size='
-                        f'{tuple(stride)} must be square for AMTMaskGenerator')
-    for gen in (t for t in pipeline if isinstance(t, AMTMaskGenerator)):
-        if gen.input_size != img_h:
-            problems.append(f'train_dataloader.dataset.pipeline AMTMaskGenerator.input_size='
-                            f'{gen.input_size} but model.backbone.img_size={img_h}')
-        if gen.model_patch_size != patch:
-            problems.append('train_dataloader.dataset.pipeline AMTMaskGenerator.'
-                            f'model_patch_size={gen.model_patch_size} but '
-                            f'model.backbone.patch_size={patch}')
-    neck, head = getattr(model, 'neck', None), getattr(model, 'head', None)
-    if getattr(neck, 'num_patches', num_patches) != num_patches:
-        problems.append(f'model.neck.num_patches={neck.num_patches} but model.backbone '
-                        f'(img_size={img_h}, patch_size={patch}) has {num_patches} patches')
-    if getattr(neck, 'encoder_stride', patch) != patch:
-        problems.append(f'model.neck.encoder_stride={neck.encoder_stride} but '
-                        f'model.backbone.patch_size={patch}')
-    if getattr(head, 'patch_size', patch) != patch:
-        problems.append(f'model.head.patch_size={head.patch_size} but '
-                        f'model.backbone.patch_size={patch}')
-    if problems:
-        raise ValueError('AttentionRefreshHook: sizes disagree: ' + '; '.join(problems) +
-                         '. Set them all from one img_size and patch_size.')
 
 
 def refresh_view(dataset: BaseDataset,
@@ -254,3 +193,26 @@ def refresh_bank(model: nn.Module,
         seconds=elapsed,
         img_per_s=n / max(elapsed, 1e-9),
         writes=int(idx.numel()))
+
+
+def autocast_of(optim_wrapper) -> Tuple[bool, Optional[torch.dtype]]:
+    """``(amp, amp_dtype)`` for :func:`refresh_bank`: a refresh runs as the training step does."""
+    amp = isinstance(optim_wrapper, AmpOptimWrapper)
+    return amp, optim_wrapper.cast_dtype if amp else None
+
+
+def refresh_summary(stats: Dict[str, float], completed_epoch: int) -> str:
+    """The log line of a refresh from :func:`refresh_bank`'s ``stats``."""
+    return (f'AMT refresh after epoch {completed_epoch}: {stats["writes"]} maps in '
+            f'{stats["seconds"]:.1f}s ({stats["img_per_s"]:.1f} img/s); map mean '
+            f'{stats["mean"]:.3f}, std {stats["std"]:.3f}, entropy {stats["entropy"]:.3f}; AMT '
+            f'masking and throwing active from epoch {completed_epoch + 1}')
+
+
+def schedule_summary(bank: AttentionBank, epochs: Sequence[int]) -> str:
+    """The log line of a run's refresh schedule (``epochs``: completed-epoch counts)."""
+    if not epochs:
+        return ('AMT: no refresh within max_epochs: AMT never starts (plain random masking '
+                'throughout)')
+    shown = ', '.join(map(str, epochs[:6])) + (', ...' if len(epochs) > 6 else '')
+    return f'AMT: {len(bank)} attention maps of {bank.grid}; refresh after epochs {shown}'

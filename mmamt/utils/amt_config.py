@@ -12,16 +12,19 @@ An AMT pre-training config has three pieces that only work together:
   (through dataset wrappers).
 
 Every tool asks this module instead of searching configs itself, and a default (the refresh
-schedule, ``map_norm``) is read from the class signature, so changing one is one edit.
+schedule, ``map_norm``) is read from the class signature, so changing one is one edit. The
+refresh hook owns *when* (its schedule); the mask generator owns every guidance setting
+(ratios, powers, ramp, and ``map_norm``, how the refresh pass makes the maps it reads).
 """
 import copy
 import inspect
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 REFRESH_HOOK_KEY = 'amt_refresh'
 REFRESH_HOOK = 'AttentionRefreshHook'
 MASK_GENERATOR = 'AMTMaskGenerator'
 MAP_LOADER = 'LoadAttentionMap'
+TRAIN_PIPELINE = 'train_dataloader.dataset.pipeline'
 
 
 def refresh_hooks(cfg) -> List[Tuple[str, dict]]:
@@ -85,6 +88,42 @@ def mask_generator_cfg(cfg) -> Optional[dict]:
     """The first ``AMTMaskGenerator`` of the training pipeline, or None."""
     found = find_transforms(cfg, MASK_GENERATOR)
     return found[0] if found else None
+
+
+def mask_generator_arg(cfg, arg: str) -> Any:
+    """An argument of the config's ``AMTMaskGenerator``, its class default when the config omits
+    it.
+
+    Raises:
+        ValueError: If the training pipeline has no ``AMTMaskGenerator``.
+    """
+    generator = mask_generator_cfg(cfg)
+    if generator is None:
+        raise ValueError(f'{TRAIN_PIPELINE} has no {MASK_GENERATOR}')
+    return generator[arg] if arg in generator else default_arg(MASK_GENERATOR, arg)
+
+
+def built_transforms(dataset, type_name: str) -> list:
+    """The transforms of ``type_name`` (or a subclass) in a built training set's pipeline: what
+    :func:`find_transforms` finds in the config, once the Runner has built it."""
+    from mmpretrain.registry import TRANSFORMS
+    cls = TRANSFORMS.get(type_name)
+    return [t for t in getattr(dataset.pipeline, 'transforms', []) if isinstance(t, cls)]
+
+
+def missing_transforms_message(missing: Sequence[str]) -> str:
+    """Why a refresh hook needs the AMT transforms the pipeline lacks, and the two ways out."""
+    return (f'{TRAIN_PIPELINE} has no {" and no ".join(missing)}: the attention maps it computes '
+            f'would never reach the token masks. Add {" and ".join(missing)} to the pipeline (see '
+            'configs/_base_/amt_mae_pipeline.py), or set '
+            f'default_hooks.{REFRESH_HOOK_KEY}.enable=False to train without AMT')
+
+
+def moved_to_mask_generator(arg: str) -> str:
+    """The message for a guidance setting given to the refresh hook that the generator owns."""
+    return (f'default_hooks.{REFRESH_HOOK_KEY}.{arg} has moved to '
+            f'{TRAIN_PIPELINE}.{MASK_GENERATOR}.{arg}: the mask generator owns every guidance '
+            f'setting (the hook records it with the bank); set {arg} there')
 
 
 def build_mask_generator(cfg):
@@ -151,7 +190,7 @@ def check_amt_wiring(cfg) -> None:
     Raises:
         ValueError: Naming the config keys that are missing or doubled.
     """
-    where = 'train_dataloader.dataset.pipeline'
+    where = TRAIN_PIPELINE
     hooks = cfg.get('default_hooks') or {}
     if REFRESH_HOOK_KEY in hooks and hooks[REFRESH_HOOK_KEY] is None:
         raise ValueError(f'default_hooks.{REFRESH_HOOK_KEY}=None: mmengine accepts None only '
@@ -171,11 +210,8 @@ def check_amt_wiring(cfg) -> None:
     if hook is not None:
         missing = [name for name, present in has.items() if not present]
         if missing:
-            raise ValueError(
-                f'the config has an {REFRESH_HOOK} but {where} has no {" and no ".join(missing)}:'
-                ' the attention maps it computes would never reach the token masks. Add '
-                f'{" and ".join(missing)} to the pipeline (see configs/_base_/amt_mae_pipeline.py)'
-                f', or set default_hooks.{REFRESH_HOOK_KEY}.enable=False to train without AMT')
+            raise ValueError(f'the config has an {REFRESH_HOOK} but ' +
+                             missing_transforms_message(missing))
 
 
 def without_refresh_panels(cfg) -> None:

@@ -16,14 +16,15 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.dataset import Compose, default_collate
 from mmengine.utils import scandir
-from mmpretrain.registry import DATASETS, TRANSFORMS
+from mmpretrain.registry import DATASETS
 from mmpretrain.utils import get_ori_model, track_on_main_process
 from PIL import Image
 
+from mmamt.datasets import AttentionBank
 from mmamt.datasets.transforms import AMTMaskGenerator, refresh_view_transforms
 from mmamt.datasets.transforms.attention_view import FULL_VIEW, VIEW_KEY
-from mmamt.utils.amt_config import (MASK_GENERATOR, REFRESH_HOOK, default_arg, refresh_arg,
-                                    refresh_hook_cfg, train_dataset_cfg)
+from mmamt.utils.amt_config import (MASK_GENERATOR, TRAIN_PIPELINE, build_mask_generator,
+                                    train_dataset_cfg)
 from mmamt.utils.model import build_model
 from mmamt.utils.scope import config_scope
 from .panel import MIN_TILE, draw_panel
@@ -45,30 +46,6 @@ def numpy_seed(*keys: int) -> Iterator[None]:
         yield
     finally:
         np.random.set_state(state)
-
-
-def _type_name(t: Union[dict, object]) -> str:
-    if isinstance(t, dict):
-        return str(t.get('type'))
-    return type(t).__name__
-
-
-def build_mask_generator(pipeline: Sequence[Union[dict, object]]) -> AMTMaskGenerator:
-    """The ``AMTMaskGenerator`` of a training pipeline (built from its config if needed).
-
-    Args:
-        pipeline (Sequence[dict | BaseTransform]): ``train_dataloader.dataset.pipeline``.
-
-    Returns:
-        AMTMaskGenerator: The pipeline's own generator (same ratios, grid and rounding).
-    """
-    for t in pipeline:
-        if isinstance(t, AMTMaskGenerator):
-            return t
-        if isinstance(t, dict) and _type_name(t) == MASK_GENERATOR:
-            return TRANSFORMS.build(copy.deepcopy(t))
-    raise ValueError('train_dataloader.dataset.pipeline has no AMTMaskGenerator; the AMT panels '
-                     f'draw the config\'s own mask (pipeline: {[_type_name(t) for t in pipeline]})')
 
 
 def view_pipeline(pipeline: Sequence[Union[dict, object]], size: Tuple[int, int]) -> Compose:
@@ -207,14 +184,16 @@ def write_panels(config: Union[str, Config],
                  batch_size: int = 8,
                  device: Optional[str] = None,
                  min_tile: int = MIN_TILE,
-                 cfg_options: Optional[Dict] = None) -> List[str]:
+                 cfg_options: Optional[Dict] = None,
+                 bank: Union[str, AttentionBank, None] = None) -> List[str]:
     """Write one AMT panel PNG per image: image, attention, AMT mask, reconstruction.
 
-    The attention map is the checkpoint's own (``backbone.attention_map`` on the deterministic
-    view: the full image resized to the input size, normalised by the data preprocessor, with the
-    ``map_norm`` of the config's ``AttentionRefreshHook``); the
-    token mask is drawn by the config's ``AMTMaskGenerator`` from it (AMT active, seeded per
-    image); the reconstruction shows the model's prediction on the masked patches.
+    The attention map is the checkpoint's own (the refresh pass's routine on the deterministic
+    view: the full image resized to the input size, normalised by the data preprocessor), made
+    as the run's bank records (``made_with['maps']['map_norm']``) when ``bank`` is given, else as
+    the config's ``AMTMaskGenerator.map_norm`` says; the token mask is drawn by that generator
+    from it (AMT active, seeded per image); the reconstruction shows the model's prediction on
+    the masked patches.
 
     Args:
         config (str | Config): A MAE-AMT or SimMIM-AMT training config.
@@ -231,6 +210,9 @@ def write_panels(config: Union[str, Config],
         device (str, optional): Defaults to ``'cuda'`` when available, else ``'cpu'``.
         min_tile (int): Smallest tile side in pixels. Defaults to 224.
         cfg_options (dict, optional): Overrides merged into the config. Defaults to None.
+        bank (str | AttentionBank, optional): The run's bank (or its file,
+            ``work_dir/amt_bank/epoch_<e>.pth``), whose record says how its maps are made.
+            Defaults to None (the config's generator says).
 
     Returns:
         list[str]: The written paths, ``out_dir/<image stem>.png``, in image order.
@@ -244,11 +226,14 @@ def write_panels(config: Union[str, Config],
         device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
         model = load_model(cfg, checkpoint, device)
         dataset_cfg = train_dataset_cfg(cfg)
-        generator = build_mask_generator(dataset_cfg.pipeline)
+        generator = build_mask_generator(cfg)
+        if generator is None:
+            raise ValueError(f'{TRAIN_PIPELINE} has no {MASK_GENERATOR}; the AMT panels draw the '
+                             "config's own mask")
         pipeline = view_pipeline(dataset_cfg.pipeline, model.backbone.input_size)
-        map_norm = (
-            refresh_arg(cfg, 'map_norm') if refresh_hook_cfg(cfg) is not None else default_arg(
-                REFRESH_HOOK, 'map_norm'))
+        if isinstance(bank, str):
+            bank = AttentionBank.from_file(bank)
+        map_norm = generator.map_norm if bank is None else bank.made_with['maps']['map_norm']
 
         if images is not None:
             files = _image_files(images)

@@ -78,7 +78,7 @@ class AMTVisualizer(UniversalVisualizer):
                            generator,
                            step: int,
                            num_panels: int,
-                           min_tile: int = MIN_TILE) -> List[np.ndarray]:
+                           min_tile: Optional[int] = None) -> List[np.ndarray]:
         """Panels of training samples ``0 .. num_panels - 1`` right after a refresh.
 
         Each image is shown in the very view its map was computed on (the refresh view), with
@@ -93,7 +93,7 @@ class AMTVisualizer(UniversalVisualizer):
             generator (AMTMaskGenerator): The training pipeline's generator.
             step (int): The epoch after which the refresh ran.
             num_panels (int): Panels to draw.
-            min_tile (int): Smallest tile side in pixels. Defaults to 224.
+            min_tile (int, optional): Smallest tile side in pixels. Defaults to None (224).
 
         Returns:
             list[np.ndarray]: The uint8 RGB panels.
@@ -110,5 +110,5 @@ class AMTVisualizer(UniversalVisualizer):
             maps,
             indices,
             step,
-            min_tile=min_tile,
+            min_tile=min_tile or MIN_TILE,
             num_refreshes=bank.num_refreshes)

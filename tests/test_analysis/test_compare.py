@@ -55,14 +55,14 @@ def test_variant_overrides(tmp_path):
             str(tmp_path / 'r'), 2, 0)
     # refresh_hook.<arg> reaches the AttentionRefreshHook, after the schedule was scaled
     cfg = build_run_config(
-        parse_variant([f'max={AMT}', 'refresh_hook.map_norm=max', 'refresh_hook.interval=3']),
+        parse_variant([f'max={AMT}', 'mask_generator.map_norm=max', 'refresh_hook.interval=3']),
         str(tmp_path), str(tmp_path / 'r'), 10, 0)
-    hook = cfg.default_hooks.amt_refresh
-    assert (hook.map_norm, hook.interval) == ('max', 3)
+    gen = next(t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'AMTMaskGenerator')
+    assert (gen.map_norm, cfg.default_hooks.amt_refresh.interval) == ('max', 3)
     with pytest.raises(KeyError, match='default_hooks.amt_refresh has no AttentionRefreshHook'):
         build_run_config(
-            Variant('mae', MAE, {'refresh_hook.map_norm': 'max'}), str(tmp_path),
-            str(tmp_path / 'r'), 2, 0)
+            Variant('mae', MAE, {'refresh_hook.interval': 3}), str(tmp_path), str(tmp_path / 'r'),
+            2, 0)
     with pytest.raises(ValueError, match='NAME=CONFIG'):
         parse_variant([AMT])
     with pytest.raises(ValueError, match='variant name'):

@@ -56,7 +56,11 @@ def test_missing_or_empty_data_is_refused(tmp_path, data):
         ('refresh_hook.intervall=2', r"AttentionRefreshHook has no argument 'intervall'"),
         # values the classes refuse
         ('mask_generator.throw_mode=most', r"variant 'bad'.*throw_mode"),
-        ('refresh_hook.map_norm=softmax', r"variant 'bad'.*map_norm='softmax' must be one of"),
+        ('mask_generator.map_norm=softmax', r"variant 'bad'.*AMTMaskGenerator: "
+         r"map_norm='softmax' must be one of"),
+        # a setting that moved from the hook to the generator names where it went
+        ('refresh_hook.map_norm=max', r'default_hooks.amt_refresh.map_norm has moved to '
+         r'train_dataloader.dataset.pipeline.AMTMaskGenerator.map_norm'),
     ])
 def test_bad_override_is_refused_naming_variant_and_key(tmp_path, data, override, match):
     _refused(tmp_path, data, [Variant('good', AMT), parse_variant([f'bad={AMT}', override])], match)

@@ -203,11 +203,12 @@ def test_ramp_scales_guidance_with_the_number_of_refreshes():
     assert masked[2] == pytest.approx(full[1]) and masked[3] == pytest.approx(full[1])
 
 
-@pytest.mark.parametrize('kwargs,key', [(dict(mask_power=-0.5), 'mask_power'),
-                                        (dict(throw_power=9), 'throw_power'),
-                                        (dict(throw_mode='most'), 'throw_mode'),
-                                        (dict(ramp_refreshes=1.5), 'ramp_refreshes'),
-                                        (dict(ramp_refreshes=-1), 'ramp_refreshes')])
+@pytest.mark.parametrize(
+    'kwargs,key',
+    [(dict(mask_power=-0.5), 'mask_power'), (dict(throw_power=9), 'throw_power'),
+     (dict(throw_mode='most'), 'throw_mode'), (dict(ramp_refreshes=1.5), 'ramp_refreshes'),
+     (dict(ramp_refreshes=-1), 'ramp_refreshes'),
+     (dict(map_norm='softmax'), r"map_norm='softmax' must be one of \('minmax', 'max'\)")])
 def test_guidance_options_are_checked(kwargs, key):
     with pytest.raises(ValueError, match=key):
         AMTMaskGenerator(64, 8, 8, **kwargs)

@@ -7,6 +7,7 @@ from mmengine.runner import Runner
 
 import mmamt  # noqa: F401
 from mmamt.engine.hooks import AttentionRefreshHook
+from mmamt.utils.amt_config import mask_generator_cfg
 from ._amt_runner import tiny_cfg
 
 
@@ -37,14 +38,18 @@ def test_schedule():
         AttentionRefreshHook(start_epoch=0)
     with pytest.raises(ValueError, match='interval'):
         AttentionRefreshHook(interval=0)
-    with pytest.raises(ValueError, match=r"map_norm='softmax' must be one of \('minmax', 'max'\)"):
-        AttentionRefreshHook(map_norm='softmax')
+    # the generator owns map_norm; the hook names where it moved
+    with pytest.raises(
+            ValueError,
+            match=r'default_hooks.amt_refresh.map_norm has moved to '
+            r'train_dataloader.dataset.pipeline.AMTMaskGenerator.map_norm'):
+        AttentionRefreshHook(map_norm='max')
 
 
-def test_map_norm_reaches_the_bank(synthetic_root, tmp_path):
-    """``map_norm='max'`` banks maps proportional to the head-averaged attention: each map's
-    maximum is 255 and no patch is 0. Min-max maps average heads that were stretched one by
-    one, so a map reaches 255 only where all heads peak on the same patch."""
+def test_the_generators_map_norm_reaches_the_bank(synthetic_root, tmp_path):
+    """``AMTMaskGenerator(map_norm='max')`` banks maps proportional to the head-averaged
+    attention: each map's maximum is 255 and no patch is 0. Min-max maps average heads that were
+    stretched one by one, so a map reaches 255 only where all heads peak on the same patch."""
     banks = {}
     for norm in ('minmax', 'max'):
         cfg = tiny_cfg(
@@ -55,11 +60,11 @@ def test_map_norm_reaches_the_bank(synthetic_root, tmp_path):
             interval=1,
             num_workers=0,
             crop=False)
-        cfg.default_hooks.amt_refresh['map_norm'] = norm
+        mask_generator_cfg(cfg)['map_norm'] = norm
         runner = Runner.from_cfg(cfg)
         runner.train()
         hook = refresh_hook(runner)
-        assert hook.bank.num_refreshes == 1
+        assert hook.bank.num_refreshes == 1 and hook.bank.made_with['maps']['map_norm'] == norm
         banks[norm] = hook.bank.maps.flatten(1).int()
     # same seed, same training until the refresh: only the normalisation differs
     assert (banks['max'].amax(1) == 255).all() and (banks['max'].amin(1) > 0).all()

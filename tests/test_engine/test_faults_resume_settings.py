@@ -8,6 +8,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from mmamt.datasets import AttentionBank
+from mmamt.utils.amt_config import mask_generator_cfg
 from ._amt_runner import tiny_cfg
 from ._faults import refresh_hook
 from .test_faults_resume import BankProbe
@@ -66,7 +67,7 @@ def test_changed_map_norm_recomputes_the_maps_before_training_continues(
     probe = BankProbe(fresh=True)
     cfg_kwargs = dict(start_epoch=1, interval=1)
     cfg = tiny_cfg(synthetic_root, tmp_path, max_epochs=2, num_workers=0, **cfg_kwargs)
-    cfg.default_hooks.amt_refresh.map_norm = 'max'
+    mask_generator_cfg(cfg)['map_norm'] = 'max'
     cfg.resume, cfg.load_from = True, str(first_run / 'epoch_1.pth')
     runner = Runner.from_cfg(cfg)
     runner.register_hook(probe)

@@ -7,9 +7,10 @@ from mmengine.config import Config
 from PIL import Image
 
 import mmamt  # noqa: F401
+from mmamt.datasets import AttentionBank
 from mmamt.models.utils import MASKED, THROWN, VISIBLE
-from mmamt.visualization import (MASK_COLORS, THROWN_GREY, build_mask_generator, display_factor,
-                                 panel_shape, write_panels)
+from mmamt.utils.amt_config import build_mask_generator, mask_generator_cfg
+from mmamt.visualization import MASK_COLORS, THROWN_GREY, display_factor, panel_shape, write_panels
 from ._tiny import load_tool, tiny_files
 
 IMG = 32  # tiny_cfg's input size
@@ -29,7 +30,7 @@ def test_tool_panels_show_the_configs_mask(algo, synthetic_root, tmp_path):
     train_stems = {p.stem for p in (synthetic_root / 'imagenet' / 'train').rglob('*.png')}
     assert len(files) == 3 and {f.stem for f in files} <= train_stems
 
-    generator = build_mask_generator(Config.fromfile(config).train_dataloader.dataset.pipeline)
+    generator = build_mask_generator(Config.fromfile(config))
     n_mask, n_throw = generator.amt_counts
     counts = {MASKED: n_mask, THROWN: n_throw, VISIBLE: generator.num_patches - n_mask - n_throw}
     k = display_factor(IMG)
@@ -71,3 +72,22 @@ def test_image_folder_names_and_seeds(synthetic_root, tmp_path):
     (tmp_path / 'empty').mkdir()
     with pytest.raises(FileNotFoundError, match='no images'):
         write_panels(config, ckpt, str(tmp_path / 'o5'), images=str(tmp_path / 'empty'))
+
+
+def test_the_maps_are_made_as_the_banks_record_says(synthetic_root, tmp_path):
+    """Given the run's bank, the panels make their maps as its record says (``map_norm``),
+    not as the config (edited since, say) does; without a bank the config's generator says."""
+    config, ckpt = tiny_files(tmp_path, synthetic_root, 'mae')
+    cfg = Config.fromfile(config)
+    mask_generator_cfg(cfg)['map_norm'] = 'max'
+    max_config = str(tmp_path / 'max.py')
+    cfg.dump(max_config)
+    bank_file = str(tmp_path / 'epoch_1.pth')
+    AttentionBank(1, (4, 4), made_with=dict(maps=dict(map_norm='max'))).save(bank_file)
+    panels = {}
+    for name, cfg_file, bank in (('minmax', config, None), ('max', max_config, None),
+                                 ('bank', config, bank_file)):
+        paths = write_panels(cfg_file, ckpt, str(tmp_path / name), num=2, bank=bank)
+        panels[name] = [_read(p) for p in paths]
+    assert all(np.array_equal(a, b) for a, b in zip(panels['bank'], panels['max']))
+    assert not all(np.array_equal(a, b) for a, b in zip(panels['bank'], panels['minmax']))

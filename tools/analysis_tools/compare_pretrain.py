@@ -11,7 +11,7 @@ per image) is printed; everything is in WORK_DIR/summary.json. Finished runs are
         --variant amt-least=configs/demo/mae-amt_vit-tiny-p8_1xb32-20e_synthetic.py \
             mask_generator.throw_mode=least \
         --variant amt-max=configs/demo/mae-amt_vit-tiny-p8_1xb32-20e_synthetic.py \
-            refresh_hook.map_norm=max \
+            mask_generator.map_norm=max \
         --epochs 40 --seeds 0 1 2 --jobs 2 --work-dir work_dirs/compare_40e
 """
 import argparse

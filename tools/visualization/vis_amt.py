@@ -9,10 +9,12 @@ ones grey. Tiles are the input size times the smallest integer factor giving >= 
 44-px caption and legend strip under them (see ``mmamt/visualization/panel.py``).
 
     python tools/visualization/vis_amt.py CONFIG CHECKPOINT --out DIR \
-        [--images FOLDER] [--num N] [--seed S] [--shuffle]
+        [--images FOLDER] [--num N] [--seed S] [--shuffle] [--bank BANK]
 
 Works for MAE-AMT and SimMIM-AMT configs. Without ``--images`` the images are the first ``N``
-(or, with ``--shuffle``, ``N`` seeded random ones) of the config's training set.
+(or, with ``--shuffle``, ``N`` seeded random ones) of the config's training set. The maps are
+made as ``--bank`` (the run's ``work_dir/amt_bank/epoch_<e>.pth``) records, else as the config's
+``AMTMaskGenerator.map_norm`` says.
 """
 import argparse
 
@@ -35,6 +37,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--shuffle', action='store_true', help='pick seeded random images instead of the first N')
     parser.add_argument('--device', help='default: cuda if available, else cpu')
     parser.add_argument(
+        '--bank',
+        help="the run's bank file (work_dir/amt_bank/epoch_<e>.pth): make the maps as it "
+        "records; default: as the config's AMTMaskGenerator says")
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -56,7 +62,8 @@ def main(argv=None) -> None:
         seed=args.seed,
         shuffle=args.shuffle,
         device=args.device,
-        cfg_options=args.cfg_options)
+        cfg_options=args.cfg_options,
+        bank=args.bank)
     print(f'wrote {len(paths)} panels to {args.out}')
 
 

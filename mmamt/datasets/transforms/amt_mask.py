@@ -7,6 +7,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 
+from mmamt.models.utils.cls_attention import MAP_NORMS
 from mmamt.models.utils.token_mask import MASKED, THROWN
 from mmamt.utils.array import upscale_nearest
 from .attention_view import current_view, sample_map
@@ -86,6 +87,13 @@ class AMTMaskGenerator(BaseTransform):
             refresh ``k`` both powers are scaled by ``min(1, k / ramp_refreshes)``, so an immature
             first map steers little (as hard-patch mining ramps up its difficulty). 0: full
             strength from the first refresh (the reference). Defaults to 0.
+        map_norm (str): How the refresh pass turns the per-head [CLS] attention into the map
+            this generator reads: ``'minmax'`` (the reference: each head min-max normalised,
+            then averaged, so every map spans [0, 1]) or ``'max'`` (the head average divided by
+            its maximum: weights proportional to the attention, so a flat attention steers
+            little); see :func:`mmamt.models.utils.normalize_attention`. The refresh hook reads
+            it from here and records it with the bank (``made_with['maps']['map_norm']``), where
+            resumes and tools read it. Defaults to 'minmax'.
     """
 
     def __init__(self,
@@ -100,7 +108,8 @@ class AMTMaskGenerator(BaseTransform):
                  mask_power: float = 1.0,
                  throw_mode: str = 'next',
                  throw_power: float = 1.0,
-                 ramp_refreshes: int = 0) -> None:
+                 ramp_refreshes: int = 0,
+                 map_norm: str = 'minmax') -> None:
         for name, value in (('input_size', input_size), ('mask_patch_size', mask_patch_size),
                             ('model_patch_size', model_patch_size)):
             if int(value) != value or value < 1:
@@ -128,6 +137,10 @@ class AMTMaskGenerator(BaseTransform):
         if int(ramp_refreshes) != ramp_refreshes or ramp_refreshes < 0:
             raise ValueError(f'AMTMaskGenerator: ramp_refreshes={ramp_refreshes} must be an '
                              'integer >= 0')
+        if map_norm not in MAP_NORMS:
+            raise ValueError(f'AMTMaskGenerator: map_norm={map_norm!r} must be one of '
+                             f'{MAP_NORMS}')
+        self.map_norm = map_norm
         self.mask_power = float(mask_power)
         self.throw_mode = throw_mode
         self.throw_power = float(throw_power)
@@ -238,4 +251,4 @@ class AMTMaskGenerator(BaseTransform):
                 f'throw_ratio={self.throw_ratio}, random_mask_ratio={self.random_mask_ratio}, '
                 f'rounding={self.rounding!r}, mask_power={self.mask_power}, '
                 f'throw_mode={self.throw_mode!r}, throw_power={self.throw_power}, '
-                f'ramp_refreshes={self.ramp_refreshes})')
+                f'ramp_refreshes={self.ramp_refreshes}, map_norm={self.map_norm!r})')
