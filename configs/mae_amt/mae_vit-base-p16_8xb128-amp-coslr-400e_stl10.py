@@ -1,30 +1,13 @@
 # Plain MAE baseline, ViT-B/16, stl10, the ImageNet-1K recipe on images upscaled to 224,
 # beside mae-amt_vit-base-p16_8xb128-amp-coslr-400e_stl10.py.
-# Data layout: data/stl10/{train,test}/<class>/*.png, data/stl10/unlabeled/*.png and
-#   data/stl10/meta/pretrain.txt listing train/ and unlabeled/ images (one relative path a line)
-_base_ = './mae_vit-base-p16_8xb512-amp-coslr-400e_in1k.py'
-
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='RandomResizedCrop',
-        scale=224,
-        crop_ratio_range=(0.2, 1.0),
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackInputs'),
+# Data: ../_base_/datasets/stl10_pretrain.py.
+_base_ = [
+    './mae_vit-base-p16_8xb512-amp-coslr-400e_in1k.py', '../_base_/datasets/stl10_pretrain.py'
 ]
-data_preprocessor = dict(to_rgb=True)
+
 train_dataloader = dict(
     batch_size=128,
-    dataset=dict(
-        _delete_=True,
-        type='CustomDataset',
-        data_root='data/stl10',
-        ann_file='meta/pretrain.txt',
-        with_label=False,
-        pipeline=train_pipeline))
+    dataset=dict(_delete_=True, **_base_.pretrain_dataset, pipeline=_base_.train_pipeline))
 # 8 x 128 = 1024 images per step: the recipe's lr (1.5e-4 per 256) at this batch size.
 optim_wrapper = dict(optimizer=dict(lr=1.5e-4 * 1024 / 256))
 auto_scale_lr = dict(base_batch_size=1024)

@@ -1,32 +1,17 @@
 # SimMIM-AMT, ViT-B/16, cifar10 upscaled to 224, the ImageNet-1K recipe
 # (200 epochs, mask 0.44, throw 0.26, refresh 40/40).
 # Baseline: simmim_vit-base-p16_8xb128-amp-coslr-200e_cifar10.py.
-# Data layout: see README (Data).
-_base_ = './simmim-amt_vit-base-p16_8xb256-amp-coslr-200e_in1k.py'
-
-train_pipeline = [
-    dict(type='LoadAttentionMap'),
-    dict(
-        type='AMTRandomResizedCrop',
-        scale=224,
-        crop_ratio_range=(0.67, 1.0),
-        aspect_ratio_range=(3. / 4., 4. / 3.),
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='AMTRandomFlip', prob=0.5),
-    {{_base_.mask_generator}},
-    dict(type='PackInputs'),
+# Data: ../_base_/datasets/cifar10_pretrain.py.
+_base_ = [
+    './simmim-amt_vit-base-p16_8xb256-amp-coslr-200e_in1k.py',
+    '../_base_/datasets/cifar10_pretrain.py'
 ]
+
 model = dict(data_preprocessor=dict(to_rgb=False))
 train_dataloader = dict(
     batch_size=128,
-    dataset=dict(
-        _delete_=True,
-        type='CIFAR10',
-        data_root='data/cifar10',
-        split='train',
-        download=False,
-        pipeline=train_pipeline))
+    # the ImageNet-1K pipeline without its loading step: CIFAR yields decoded arrays
+    dataset=dict(_delete_=True, **_base_.pretrain_dataset, pipeline=_base_.train_pipeline[1:]))
 # 8 x 128 = 1024 images per step: 1e-4 x 1024 / 512
 optim_wrapper = dict(optimizer=dict(lr=1e-4 * 1024 / 512))
 auto_scale_lr = dict(base_batch_size=1024)
