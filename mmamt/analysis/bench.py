@@ -2,11 +2,13 @@
 
 A :class:`StepBench` is one config's model with its optimizer wrapper and one fixed batch, as
 the config's dataloader would hand it over: uint8 images and data samples whose token masks are
-drawn by the config's own ``AMTMaskGenerator`` (AMT counts when the config refreshes attention
-maps, the random counts otherwise; none for mmpretrain's MAE, which masks in the model).
+drawn by the config's own mask generator (``AMTMaskGenerator``: AMT counts when the config
+refreshes attention maps, the random counts otherwise; upstream ones such as MaskFeat's
+``BEiTMaskGenerator``; none for MAE-style models, which mask in the model).
 :func:`round_robin` times several of them interleaved in one process, so that machine noise
 hits them alike.
 """
+import copy
 import ctypes
 import gc
 import os
@@ -21,7 +23,7 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.registry import init_default_scope
 from mmpretrain.structures import DataSample
 
-from mmamt.utils.amt_config import build_mask_generator, refresh_hook_cfg
+from mmamt.utils.amt_config import build_mask_generator, refresh_hook_cfg, train_dataset_cfg
 from mmamt.utils.model import build_model
 
 PRECISIONS = ('fp32', 'fp16', 'bf16')
@@ -41,11 +43,24 @@ def has_attention_loop(cfg: Config) -> bool:
     return refresh_hook_cfg(cfg) is not None
 
 
-def draw_masks(generator, batch_size: int, active: bool) -> List[np.ndarray]:
+def pipeline_mask_generator(cfg: Config):
+    """The training pipeline's mask generator, built: ``AMTMaskGenerator``, or an upstream one
+    (MaskFeat's ``BEiTMaskGenerator``); None when the model masks itself (MAE, MFF, EVA)."""
+    generator = build_mask_generator(cfg)
+    if generator is not None:
+        return generator
+    from mmpretrain.registry import TRANSFORMS
+    steps = train_dataset_cfg(cfg).get('pipeline', [])
+    found = [t for t in steps if str(t.get('type', '')).endswith('MaskGenerator')]
+    return TRANSFORMS.build(copy.deepcopy(found[-1])) if found else None
+
+
+def draw_masks(generator, batch_size: int, active: bool, size: int) -> List[np.ndarray]:
     """Token masks as the pipeline draws them (uniform weights: counts decide the cost)."""
-    img = np.zeros((generator.input_size, generator.input_size, 3), dtype=np.uint8)
+    img = np.zeros((size, size, 3), dtype=np.uint8)
     return [
-        generator.transform(dict(img=img, amt_active=active))['mask'] for _ in range(batch_size)
+        np.asarray(generator.transform(dict(img=img, amt_active=active))['mask']).astype(np.int64)
+        for _ in range(batch_size)
     ]
 
 
@@ -102,9 +117,9 @@ class StepBench:
         if compile:
             self.train_step = torch.compile(self.model.train_step)
         h, w = self.model.backbone.patch_embed.init_input_size
-        generator = build_mask_generator(cfg)
+        generator = pipeline_mask_generator(cfg)
         masks = None if generator is None else draw_masks(generator, batch_size,
-                                                          has_attention_loop(cfg))
+                                                          has_attention_loop(cfg), h)
         images = torch.randint(0, 256, (batch_size, 3, h, w), dtype=torch.uint8)
         if str(device).startswith('cuda'):
             images = images.pin_memory()  # as the configs' loaders (pin_memory=True) give it

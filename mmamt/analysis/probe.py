@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmpretrain.datasets import CustomDataset
+from mmpretrain.models import VisionTransformer
 
 from mmamt.utils.model import build_model
 
@@ -64,7 +65,7 @@ def extract(model: torch.nn.Module,
 
     Args:
         model: An mmpretrain self-supervised algorithm (``data_preprocessor`` and a ViT
-            ``backbone`` that returns ``(B, 1 + L, C)`` tokens for ``mask=None``).
+            ``backbone``, an mmpretrain ``VisionTransformer`` with ``out_type='raw'``).
         images (torch.Tensor): ``(N, 3, H, W)`` BGR 0-255.
         batch_size (int): Images per forward pass. Defaults to 64.
 
@@ -75,7 +76,9 @@ def extract(model: torch.nn.Module,
     for i in range(0, len(images), batch_size):
         batch = model.data_preprocessor(
             dict(inputs=images[i:i + batch_size], data_samples=None), False)['inputs']
-        out = model.backbone(batch, mask=None)[-1]  # (B, 1 + L, C), final-normed
+        # VisionTransformer's own full-image forward: MAEViT, MFFViT, MaskFeatViT and the AMT
+        # encoders all are one, but their forward(x, mask=None) differ (MFFViT's masks).
+        out = VisionTransformer.forward(model.backbone, batch)[-1]  # (B, 1 + L, C), final-normed
         feats['cls'].append(out[:, 0])
         feats['mean'].append(out[:, 1:].mean(1))
     return {pool: torch.cat(v) for pool, v in feats.items()}

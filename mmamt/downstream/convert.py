@@ -193,14 +193,16 @@ def split_backbone(
         else:
             top = key.split('.', 1)[0]
             rest[key] = {
-                'neck': 'MAE decoder',
-                'head': 'pre-training head'
+                'neck': 'pre-training decoder',
+                'head': 'pre-training head',
+                'target_generator': "the teacher (EVA's CLIP, MaskFeat's HOG), not the encoder",
             }.get(top, f'not the encoder ({top}.*)')
     if not backbone:
         raise CheckpointConversionError(
             'the checkpoint holds no backbone: no "backbone.*" key among '
             f'{len(state_dict)} tensors (e.g. {list(state_dict)[:5]}); expected an mmengine '
-            'checkpoint of MAE, MAE-AMT or SimMIM-AMT')
+            'checkpoint of an mmpretrain ViT MIM algorithm (MAE, MFF, EVA, MaskFeat) or its AMT '
+            'version')
     return backbone, rest
 
 

@@ -2,7 +2,8 @@
 
 The source is a plain-ViT MIM encoder with mmpretrain ``VisionTransformer`` names (``cls_token``,
 ``pos_embed``, ``patch_embed.projection.*``, ``layers.N.{ln1, attn.qkv, attn.proj, attn.gamma1,
-ln2, ffn.layers.0.0, ffn.layers.1, ffn.gamma2}.*``, ``ln1.*``; ``mask_token`` in SimMIM). Each
+ln2, ffn.layers.0.0, ffn.layers.1, ffn.gamma2}.*``, ``ln1.*``; ``mask_token`` in SimMIM and
+MaskFeat, ``proj_layers.*`` / ``proj_weights`` in MFF, all pre-training only). Each
 target has one :class:`KeyMap`: how a source name is renamed, which target tensors are new (the
 source cannot have them) and which source tensors are dropped by design. :func:`match_keys` holds
 a state dict against what a target module really has (its own ``state_dict()``); the converter
@@ -47,7 +48,12 @@ def _reason(patterns: Mapping[str, str], key: str) -> Optional[str]:
     return next((why for pattern, why in patterns.items() if re.fullmatch(pattern, key)), None)
 
 
-_PRETRAIN_ONLY = {'mask_token': 'pre-training mask token'}
+_PRETRAIN_ONLY = {
+    'mask_token': 'pre-training mask token',
+    # MFF fuses several blocks' outputs in pre-training only; downstream it is a plain ViT
+    r'proj_layers\.\d+\.(weight|bias)': 'MFF level fusion (pre-training only)',
+    'proj_weights': 'MFF level fusion weights (pre-training only)',
+}
 KEY_MAPS: Dict[str, KeyMap] = {
     'mmpretrain':
     KeyMap(dropped=_PRETRAIN_ONLY),

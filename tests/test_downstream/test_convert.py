@@ -483,3 +483,36 @@ def test_config_text_is_read_not_run(ckpts, tmp_path):
     result = convert_checkpoint(src, None, 'mmdet')
     assert result.coverage.ok and 'init_cfg' not in result.info['backbone']
     assert not marker.exists()
+
+
+@pytest.mark.parametrize('name', ['mff', 'maskfeat', 'eva'])
+@pytest.mark.parametrize('target', ['mmpretrain', 'mmdet', 'mmseg', 'timm'])
+def test_every_amt_algorithm_converts_with_full_coverage(tmp_path, name, target):
+    """MFF-AMT, MaskFeat-AMT and EVA-AMT checkpoints: every encoder tensor used, the rest
+    (decoder, head, EVA's teacher, MFF's fusion layers, the mask token) dropped by name."""
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS
+
+    from mmamt.testing.tiny_teacher import write_tiny_clip
+    from tests.test_models.test_amt_family import FEATURE_DIM, amt_cfg
+    teacher = write_tiny_clip(str(tmp_path / 'clip.pth'), 32, 8, embed_dim=FEATURE_DIM)
+    cfg = amt_cfg(name, teacher)[0]
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(cfg)
+    model.init_weights()
+    src, dst = str(tmp_path / f'{name}.pth'), str(tmp_path / 'out.pth')
+    torch.save(
+        dict(meta=dict(cfg=Config(dict(model=cfg)).pretty_text), state_dict=model.state_dict()),
+        src)
+    report = convert_checkpoint(src, dst, target).coverage
+    assert report.ok and not report.missing and not report.unused and not report.mismatched
+    state = model.state_dict()
+    encoder = [k for k in state if k.startswith('backbone.')]
+    pretrain_only = [k for k in encoder if 'proj_' in k or k.endswith('mask_token')]
+    assert bool(pretrain_only) == (name != 'eva')
+    assert len(report.used) == len(encoder) - len(pretrain_only) - (target == 'mmdet')
+    dropped = set(report.dropped)
+    assert {k for k in state if not k.startswith('backbone.')} <= dropped
+    assert {k[len('backbone.'):] for k in pretrain_only} <= dropped
+    if name == 'eva':
+        assert any(k.startswith('target_generator.') for k in dropped)

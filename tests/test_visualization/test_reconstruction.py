@@ -108,5 +108,5 @@ def test_attention_maps_and_unsupported_model():
                 norm_pix=True,
                 patch_size=8,
                 loss=dict(type='PixelReconstructionLoss', criterion='L2'))))
-    with pytest.raises(TypeError, match='MAEAMT and SimMIMAMT'):
+    with pytest.raises(TypeError, match='AMT algorithms with a pixel target'):
         reconstruct(plain, inputs, _token_mask(2, 16, 8, 4))
