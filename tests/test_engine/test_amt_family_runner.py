@@ -21,8 +21,20 @@ def _counts(algo):
     img, model_patch, mask_patch = SIZES[algo]
     cells = (img // mask_patch)**2
     per_cell = (mask_patch // model_patch)**2
-    amt = (int(cells * 0.5) * per_cell, int(cells * 0.25) * per_cell)  # tiny_cfg's ratios
-    return amt
+    return int(cells * 0.5) * per_cell, int(cells * 0.25) * per_cell  # tiny_cfg's ratios
+
+
+def _cfg(data_root, work_dir, algo, teacher):
+    """3 epochs, the refresh after epoch 1 (and no other), a checkpoint every epoch."""
+    return tiny_cfg(
+        data_root,
+        work_dir,
+        max_epochs=3,
+        start_epoch=1,
+        interval=5,
+        num_workers=0,
+        algo=algo,
+        teacher=teacher)
 
 
 @pytest.fixture(scope='module', params=['mff', 'maskfeat', 'eva'])
@@ -30,16 +42,7 @@ def first_run(request, synthetic_root, tmp_path_factory):
     algo = request.param
     work = tmp_path_factory.mktemp(algo)
     teacher = write_tiny_clip(str(work / 'clip.pth'), 32, 8, embed_dim=16)
-    cfg = tiny_cfg(
-        synthetic_root,
-        work,
-        max_epochs=3,
-        start_epoch=1,
-        interval=5,
-        num_workers=0,
-        algo=algo,
-        teacher=teacher)
-    runner = Runner.from_cfg(cfg)
+    runner = Runner.from_cfg(_cfg(synthetic_root, work, algo, teacher))
     recorder = MaskRecorder()
     runner.register_hook(recorder)
     runner.train()
@@ -60,15 +63,7 @@ def test_refreshes_then_trains_with_amt_masks(first_run):
 def test_resume_keeps_the_bank_and_amt(first_run, synthetic_root, tmp_path):
     algo, runner, _, work, teacher = first_run
     n_mask, n_throw = _counts(algo)
-    cfg = tiny_cfg(
-        synthetic_root,
-        tmp_path,
-        max_epochs=3,
-        start_epoch=1,
-        interval=5,
-        num_workers=0,
-        algo=algo,
-        teacher=teacher)
+    cfg = _cfg(synthetic_root, tmp_path, algo, teacher)
     cfg.resume, cfg.load_from = True, str(work / 'epoch_2.pth')
     resumed = Runner.from_cfg(cfg)
     recorder = MaskRecorder()

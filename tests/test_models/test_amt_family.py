@@ -17,81 +17,36 @@ from mmpretrain.registry import MODELS
 import mmamt  # noqa: F401
 from mmamt.models.utils import TokenSplit
 from mmamt.testing.tiny_teacher import write_tiny_clip
+from tests.test_engine._amt_runner import SIZES, tiny_model
 from tests.test_models.test_mae_amt import make_mask, perturb, samples_of
 
-ARCH = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
-FEATURE_DIM = 16  # EVA: the teacher's output channels
-
-
-def _mae_style(img, patch, **changes):
-    cfg = dict(
-        type='MAE',
-        backbone=dict(type='MAEViT', arch=ARCH, img_size=img, patch_size=patch, mask_ratio=0.75),
-        neck=dict(
-            type='MAEPretrainDecoder',
-            num_patches=(img // patch)**2,
-            patch_size=patch,
-            embed_dim=32,
-            decoder_embed_dim=32,
-            decoder_depth=1,
-            decoder_num_heads=2),
-        head=dict(
-            type='MAEPretrainHead',
-            norm_pix=True,
-            patch_size=patch,
-            loss=dict(type='PixelReconstructionLoss', criterion='L2')))
-    for key, value in changes.items():
-        if isinstance(value, dict) and key in cfg and not value.pop('_delete_', False):
-            cfg[key].update(value)
-        else:
-            cfg[key] = value
-    return cfg
-
-
-def upstream_cfg(name, teacher=None):
-    """(config, img, patch) of the tiny upstream algorithm."""
-    if name == 'mae':
-        return _mae_style(32, 8), 32, 8
-    if name == 'mff':
-        return _mae_style(
-            32, 8, type='MFF', backbone=dict(type='MFFViT', out_indices=[0, 1])), 32, 8
-    if name == 'eva':
-        return _mae_style(
-            32,
-            8,
-            type='EVA',
-            neck=dict(predict_feature_dim=FEATURE_DIM),
-            head=dict(
-                _delete_=True,
-                type='MIMHead',
-                loss=dict(type='CosineSimilarityLoss', shift_factor=2.0, scale_factor=2.0)),
-            target_generator=dict(type='CLIPGenerator', tokenizer_path=teacher)), 32, 8
-    if name == 'maskfeat':  # mmpretrain's HOGGenerator makes a 14x14 grid: 56 px, 4-px patches
-        return dict(
-            type='MaskFeat',
-            backbone=dict(type='MaskFeatViT', arch=ARCH, img_size=56, patch_size=4),
-            neck=dict(type='LinearNeck', in_channels=32, out_channels=108),
-            head=dict(type='MIMHead', loss=dict(type='PixelReconstructionLoss', criterion='L2')),
-            target_generator=dict(type='HOGGenerator', nbins=9, pool=2, gaussian_window=4)), 56, 4
-    raise KeyError(name)
-
-
-AMT_TYPES = {
-    'mae': ('MAEAMT', 'AMTMAEViT'),
-    'mff': ('MFFAMT', 'AMTMFFViT'),
-    'eva': ('EVAAMT', 'AMTMAEViT'),
-    'maskfeat': ('MaskFeatAMT', 'AMTMaskFeatViT'),
+FEATURE_DIM = 16  # EVA: the teacher's output channels (tiny_model's predict_feature_dim)
+ALGOS = ['eva', 'mae', 'maskfeat', 'mff']
+#: Each AMT registry name and its upstream original (parameters and keys are the same).
+UPSTREAM = {
+    'MAEAMT': 'MAE',
+    'MFFAMT': 'MFF',
+    'EVAAMT': 'EVA',
+    'MaskFeatAMT': 'MaskFeat',
+    'AMTMAEViT': 'MAEViT',
+    'AMTMFFViT': 'MFFViT',
+    'AMTMaskFeatViT': 'MaskFeatViT',
+    'AMTMAEPretrainDecoder': 'MAEPretrainDecoder',
 }
-ALGOS = sorted(AMT_TYPES)
 
 
 def amt_cfg(name, teacher=None):
-    cfg, img, patch = upstream_cfg(name, teacher)
+    """(config, img, patch) of the tiny AMT algorithm (the engine tests' ``tiny_model``)."""
+    img, patch, _ = SIZES[name]
+    return tiny_model(name, teacher), img, patch
+
+
+def upstream_cfg(name, teacher=None):
+    """(config, img, patch) of its mmpretrain original: the same, with upstream's types."""
+    cfg, img, patch = amt_cfg(name, teacher)
     cfg = copy.deepcopy(cfg)
-    cfg['type'], cfg['backbone']['type'] = AMT_TYPES[name]
-    cfg['backbone'].pop('mask_ratio', None)
-    if cfg['neck']['type'] == 'MAEPretrainDecoder':
-        cfg['neck']['type'] = 'AMTMAEPretrainDecoder'
+    for part in (cfg, cfg['backbone'], cfg['neck']):
+        part['type'] = UPSTREAM.get(part['type'], part['type'])
     return cfg, img, patch
 
 
