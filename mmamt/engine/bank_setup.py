@@ -15,7 +15,7 @@ from mmpretrain.utils import get_ori_model
 
 from mmamt.datasets import AMTMaskGenerator, AttentionBank, LoadAttentionMap, dataset_identity
 from mmamt.datasets.transforms import SampleNamingCompose
-from mmamt.models.utils import describe_model
+from mmamt.models.utils import describe_model, has_pixel_target
 from mmamt.utils.amt_config import (MAP_LOADER, MASK_GENERATOR, REFRESH_HOOK, TRAIN_PIPELINE,
                                     built_transforms, missing_transforms_message)
 from .refresh import backbone_of
@@ -136,3 +136,23 @@ def attach_bank(model: nn.Module, dataloader) -> Tuple[AttentionBank, AMTMaskGen
     if type(dataset.pipeline) is Compose:
         dataset.pipeline = SampleNamingCompose(dataset.pipeline.transforms)
     return bank, generator
+
+
+def check_panels(num_panels: int, visualizer, model: nn.Module) -> None:
+    """Refuse refresh panels that could not be drawn, before training starts.
+
+    Raises:
+        ValueError: If ``num_panels`` > 0 and the visualizer is not an ``AMTVisualizer`` or the
+            model predicts no pixels (MaskFeat's HOG, EVA's teacher features).
+    """
+    if not num_panels:
+        return
+    if not hasattr(visualizer, 'add_refresh_panels'):
+        raise ValueError(f'AttentionRefreshHook: num_panels={num_panels} needs the runner\'s '
+                         f'visualizer to be an AMTVisualizer, got {type(visualizer).__name__}: '
+                         "set visualizer=dict(type='AMTVisualizer', vis_backends=[...]) or "
+                         'num_panels=0')
+    if not has_pixel_target(model):
+        raise ValueError(f'AttentionRefreshHook: num_panels={num_panels} draws pixel '
+                         f'reconstructions, and {type(model).__name__} predicts no pixels: set '
+                         'default_hooks.amt_refresh.num_panels=0')

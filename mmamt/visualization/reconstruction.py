@@ -10,7 +10,7 @@ import torch.nn as nn
 from mmpretrain.utils import get_ori_model
 
 from mmamt.engine.refresh import batch_maps
-from mmamt.models.utils import MASKED, MaskedPatchLossMixin
+from mmamt.models.utils import MASKED, has_pixel_target
 from mmamt.utils import eval_mode
 from mmamt.utils.compat import converts_channels, normalizes_inputs
 
@@ -59,7 +59,7 @@ def reconstruct(model: nn.Module, inputs: torch.Tensor, token_mask: torch.Tensor
         TypeError: If the model is not an AMT algorithm with a pixel target.
     """
     model = get_ori_model(model)
-    if not (isinstance(model, MaskedPatchLossMixin) and hasattr(model.head, 'patchify')):
+    if not has_pixel_target(model):
         raise TypeError(f'reconstruct() draws AMT algorithms with a pixel target (a head with '
                         f'patchify, e.g. MAEAMT, MFFAMT, SimMIMAMT), got {type(model).__name__} '
                         f'with {type(getattr(model, "head", None)).__name__}: set '

@@ -76,3 +76,20 @@ def test_resume_keeps_the_bank_and_amt(first_run, synthetic_root, tmp_path):
     assert bank.num_refreshes == 1 and bank.last_refresh_epoch == 1
     assert torch.equal(bank.maps, refresh_hook(runner).bank.maps)
     assert math.isfinite(resumed.message_hub.get_scalar('train/loss').current())
+
+
+def test_panels_are_refused_before_training_for_a_model_without_pixels(tmp_path):
+    """Panels draw reconstructions: MaskFeat-AMT (HOG) refuses them in before_run, not at the
+    first refresh epochs later; MFF-AMT (pixels) draws them."""
+    from mmpretrain.registry import MODELS
+
+    from mmamt.engine.bank_setup import check_panels
+    from mmamt.visualization import AMTVisualizer
+    from ._amt_runner import tiny_model
+    visualizer = AMTVisualizer(name=f'panels_{tmp_path.name}')
+    with pytest.raises(ValueError, match='num_panels=2 draws pixel reconstructions'):
+        check_panels(2, visualizer, MODELS.build(tiny_model('maskfeat')))
+    check_panels(2, visualizer, MODELS.build(tiny_model('mff')))
+    check_panels(0, object(), MODELS.build(tiny_model('maskfeat')))
+    with pytest.raises(ValueError, match='AMTVisualizer'):
+        check_panels(1, object(), MODELS.build(tiny_model('mff')))

@@ -10,7 +10,7 @@ from mmpretrain.utils import get_ori_model
 from mmamt.datasets import AttentionBank
 from mmamt.utils.amt_config import moved_to_mask_generator
 from mmamt.utils.compat import training_run
-from ..bank_setup import attach_bank
+from ..bank_setup import attach_bank, check_panels
 from ..refresh import (autocast_of, backbone_of, refresh_bank, refresh_summary, refresh_view,
                        schedule_summary)
 from .resume_checks import restore_bank
@@ -103,11 +103,7 @@ class AttentionRefreshHook(Hook):
         if max_epochs is None:
             raise TypeError('AttentionRefreshHook needs an epoch-based train loop')
         bank = self._ensure_bank(runner)
-        if self.num_panels and not hasattr(runner.visualizer, 'add_refresh_panels'):
-            raise ValueError(f'AttentionRefreshHook: num_panels={self.num_panels} needs the '
-                             "runner's visualizer to be an AMTVisualizer, got "
-                             f'{type(runner.visualizer).__name__}: set visualizer=dict(type='
-                             "'AMTVisualizer', vis_backends=[...]) or num_panels=0")
+        check_panels(self.num_panels, runner.visualizer, get_ori_model(runner.model))
         runner.logger.info(schedule_summary(bank, self.refresh_epochs(max_epochs)))
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:

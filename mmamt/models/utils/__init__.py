@@ -5,12 +5,12 @@ from .compile_ready import plain_drop_probs
 from .data_preprocessor import AMTDataPreprocessor
 from .model_shape import describe_model, model_changes, weight_changes
 from .token_mask import (MASKED, THROWN, VISIBLE, MaskedPatchLossMixin, TokenSplit, gather_tokens,
-                         scatter_tokens, stack_token_masks)
+                         has_pixel_target, scatter_tokens, stack_token_masks)
 
 __all__ = [
     'MAP_NORMS', 'CLSAttentionMixin', 'cls_attention_probs', 'normalize_attention', 'MASKED',
     'THROWN', 'VISIBLE', 'TokenSplit', 'AMTDataPreprocessor', 'gather_tokens', 'scatter_tokens',
     'stack_token_masks', 'MaskedPatchLossMixin', 'plain_drop_probs', 'describe_model',
     'model_changes', 'weight_changes', 'VisibleTokensEncoderMixin', 'VisibleTokensMIMMixin',
-    'MaskTokensEncoderMixin', 'MaskTokensMIMMixin'
+    'MaskTokensEncoderMixin', 'MaskTokensMIMMixin', 'has_pixel_target'
 ]

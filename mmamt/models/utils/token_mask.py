@@ -242,3 +242,11 @@ class MaskedPatchLossMixin:
         pred = self.predict_masked(inputs, split)
         full = scatter_tokens(pred, split.masked, split.num_patches)
         return full, token_mask.reshape(token_mask.shape[0], -1).long()
+
+
+def has_pixel_target(model) -> bool:
+    """Whether an AMT algorithm predicts pixels (a head with ``patchify``), so that its
+    predictions can be drawn as a reconstruction (MAE, MFF, SimMIM; not MaskFeat's HOG or EVA's
+    teacher features)."""
+    return isinstance(model, MaskedPatchLossMixin) and hasattr(
+        getattr(model, 'head', None), 'patchify')
