@@ -13,17 +13,20 @@ from mmpretrain.registry import MODELS
 
 import mmamt  # noqa: F401
 from mmamt.models.utils import TokenSplit
-from tests.test_engine._amt_runner import tiny_cfg, tiny_model
+from mmamt.testing.tiny_teacher import write_tiny_clip
+from tests.test_engine._amt_runner import SIZES, tiny_cfg, tiny_model
 from tests.test_models.test_mae_amt import make_mask
 
 
-@pytest.mark.parametrize('algo', ['mae', 'simmim'])
-def test_forward_and_loss_have_no_graph_break(algo):
+@pytest.mark.parametrize('algo', ['mae', 'simmim', 'mff', 'maskfeat', 'eva'])
+def test_forward_and_loss_have_no_graph_break(algo, tmp_path):
     torch.manual_seed(0)
-    model = MODELS.build(tiny_model(algo)).train()
-    grid = 4 if algo == 'mae' else 8
+    teacher = write_tiny_clip(str(tmp_path / 'clip.pth'), 32, 8, embed_dim=16)
+    model = MODELS.build(tiny_model(algo, teacher)).train()
+    img_size, patch, _ = SIZES[algo]
+    grid = img_size // patch
     split = TokenSplit.from_mask(make_mask(2, grid, grid * grid // 2, grid * grid // 4))
-    img = torch.randn(2, 3, 32, 32)
+    img = torch.randn(2, 3, img_size, img_size)
 
     def step(inputs, token_split):
         return model(inputs, mode='loss', token_split=token_split)['loss']

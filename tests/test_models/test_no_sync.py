@@ -13,6 +13,7 @@ from mmengine.runner import Runner
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import mmamt  # noqa: F401
+from mmamt.testing.tiny_teacher import write_tiny_clip
 from tests.test_engine._amt_runner import tiny_cfg
 
 # Ops whose result size or value needs device data on the host.
@@ -71,8 +72,16 @@ def count_model_syncs(model):
 
 
 def train_counting(synthetic_root, work_dir, algo, inject=None):
+    teacher = write_tiny_clip(str(work_dir / 'clip.pth'), 32, 8, embed_dim=16)
     cfg = tiny_cfg(
-        synthetic_root, work_dir, max_epochs=2, start_epoch=1, interval=1, num_workers=0, algo=algo)
+        synthetic_root,
+        work_dir,
+        max_epochs=2,
+        start_epoch=1,
+        interval=1,
+        num_workers=0,
+        algo=algo,
+        teacher=teacher)
     cfg.model.data_preprocessor.type = 'AMTDataPreprocessor'
     cfg.default_hooks.checkpoint.interval = 10  # no checkpoint needed
     runner = Runner.from_cfg(cfg)
@@ -83,7 +92,7 @@ def train_counting(synthetic_root, work_dir, algo, inject=None):
     return calls
 
 
-@pytest.mark.parametrize('algo', ['mae', 'simmim'])
+@pytest.mark.parametrize('algo', ['mae', 'simmim', 'mff', 'maskfeat', 'eva'])
 def test_training_forward_never_syncs(synthetic_root, tmp_path, algo):
     calls = train_counting(synthetic_root, tmp_path, algo)
     thrown = [n for n, _ in calls]
