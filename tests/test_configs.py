@@ -159,3 +159,18 @@ def test_no_collate_fn_carries_a_registry_scope(path):
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         collate_fn = (cfg.get(key) or {}).get('collate_fn')
         assert not isinstance(collate_fn, dict) or '_scope_' not in collate_fn, (key, collate_fn)
+
+
+def test_benchmarks_draw_the_baselines_own_masks():
+    """MaskFeat's baseline masks in the pipeline (BEiT blocks): the step benchmark and the
+    FLOPs tool draw those masks; the AMT configs' own generator comes first."""
+    from mmamt.utils.amt_config import build_mask_generator
+    base = Config.fromfile(
+        str(ROOT / 'configs/maskfeat_amt/maskfeat_vit-base-p16_8xb256-amp-coslr-300e_in1k.py'))
+    assert build_mask_generator(base) is None
+    generator = build_mask_generator(base, upstream=True)
+    assert type(generator).__name__ == 'BEiTMaskGenerator'
+    assert int(generator.transform(dict())['mask'].sum()) == 78
+    amt = Config.fromfile(
+        str(ROOT / 'configs/maskfeat_amt/maskfeat-amt_vit-base-p16_8xb256-amp-coslr-300e_in1k.py'))
+    assert type(build_mask_generator(amt, upstream=True)).__name__ == 'AMTMaskGenerator'

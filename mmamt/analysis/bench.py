@@ -8,7 +8,6 @@ refreshes attention maps, the random counts otherwise; upstream ones such as Mas
 :func:`round_robin` times several of them interleaved in one process, so that machine noise
 hits them alike.
 """
-import copy
 import ctypes
 import gc
 import os
@@ -23,7 +22,7 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.registry import init_default_scope
 from mmpretrain.structures import DataSample
 
-from mmamt.utils.amt_config import build_mask_generator, refresh_hook_cfg, train_dataset_cfg
+from mmamt.utils.amt_config import build_mask_generator, refresh_hook_cfg
 from mmamt.utils.model import build_model
 
 PRECISIONS = ('fp32', 'fp16', 'bf16')
@@ -41,18 +40,6 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
 def has_attention_loop(cfg: Config) -> bool:
     """Whether the config turns AMT on (refreshes attention maps) at some epoch."""
     return refresh_hook_cfg(cfg) is not None
-
-
-def pipeline_mask_generator(cfg: Config):
-    """The training pipeline's mask generator, built: ``AMTMaskGenerator``, or an upstream one
-    (MaskFeat's ``BEiTMaskGenerator``); None when the model masks itself (MAE, MFF, EVA)."""
-    generator = build_mask_generator(cfg)
-    if generator is not None:
-        return generator
-    from mmpretrain.registry import TRANSFORMS
-    steps = train_dataset_cfg(cfg).get('pipeline', [])
-    found = [t for t in steps if str(t.get('type', '')).endswith('MaskGenerator')]
-    return TRANSFORMS.build(copy.deepcopy(found[-1])) if found else None
 
 
 def draw_masks(generator, batch_size: int, active: bool, size: int) -> List[np.ndarray]:
@@ -117,7 +104,7 @@ class StepBench:
         if compile:
             self.train_step = torch.compile(self.model.train_step)
         h, w = self.model.backbone.patch_embed.init_input_size
-        generator = pipeline_mask_generator(cfg)
+        generator = build_mask_generator(cfg, upstream=True)
         masks = None if generator is None else draw_masks(generator, batch_size,
                                                           has_attention_loop(cfg), h)
         images = torch.randint(0, 256, (batch_size, 3, h, w), dtype=torch.uint8)

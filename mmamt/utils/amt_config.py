@@ -126,11 +126,24 @@ def moved_to_mask_generator(arg: str) -> str:
             f'setting (the hook records it with the bank); set {arg} there')
 
 
-def build_mask_generator(cfg):
+def build_mask_generator(cfg, upstream: bool = False):
     """The config's ``AMTMaskGenerator``, built (same ratios, grid and rounding as training), or
-    None when the model masks itself (e.g. mmpretrain MAE)."""
+    None when the model masks itself (e.g. mmpretrain MAE).
+
+    Args:
+        cfg: The config.
+        upstream (bool): Without an ``AMTMaskGenerator``, build the pipeline's last other mask
+            generator (a type ending in ``MaskGenerator``, such as MaskFeat's
+            ``BEiTMaskGenerator``). Defaults to False.
+    """
     from mmpretrain.registry import TRANSFORMS
     t = mask_generator_cfg(cfg)
+    if t is None and upstream:
+        found = [
+            t for pipeline in train_pipelines(cfg) for t in pipeline
+            if isinstance(t, dict) and str(t.get('type', '')).endswith('MaskGenerator')
+        ]
+        t = found[-1] if found else None
     return None if t is None else TRANSFORMS.build(copy.deepcopy(t))
 
 
