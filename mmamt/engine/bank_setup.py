@@ -16,8 +16,8 @@ from mmpretrain.utils import get_ori_model
 from mmamt.datasets import AMTMaskGenerator, AttentionBank, LoadAttentionMap, dataset_identity
 from mmamt.datasets.transforms import SampleNamingCompose
 from mmamt.models.utils import describe_model, has_pixel_target
-from mmamt.utils.amt_config import (MAP_LOADER, MASK_GENERATOR, REFRESH_HOOK, TRAIN_PIPELINE,
-                                    built_transforms, missing_transforms_message)
+from mmamt.utils.amt_config import (MAP_LOADER, MASK_GENERATOR, REFRESH_HOOK, REFRESH_HOOK_KEY,
+                                    TRAIN_PIPELINE, built_transforms, missing_transforms_message)
 from .refresh import backbone_of
 
 MAP_SOURCE = 'last-layer [CLS] attention, heads averaged'
@@ -148,11 +148,11 @@ def check_panels(num_panels: int, visualizer, model: nn.Module) -> None:
     if not num_panels:
         return
     if not hasattr(visualizer, 'add_refresh_panels'):
-        raise ValueError(f'AttentionRefreshHook: num_panels={num_panels} needs the runner\'s '
+        raise ValueError(f'{REFRESH_HOOK}: num_panels={num_panels} needs the runner\'s '
                          f'visualizer to be an AMTVisualizer, got {type(visualizer).__name__}: '
                          "set visualizer=dict(type='AMTVisualizer', vis_backends=[...]) or "
                          'num_panels=0')
     if not has_pixel_target(model):
-        raise ValueError(f'AttentionRefreshHook: num_panels={num_panels} draws pixel '
+        raise ValueError(f'{REFRESH_HOOK}: num_panels={num_panels} draws pixel '
                          f'reconstructions, and {type(model).__name__} predicts no pixels: set '
-                         'default_hooks.amt_refresh.num_panels=0')
+                         f'default_hooks.{REFRESH_HOOK_KEY}.num_panels=0')

@@ -66,6 +66,20 @@ class _AMTEncoderMixin(CLSAttentionMixin):
         cls = (self.cls_token + pos[:, :1]).expand(patches.shape[0], -1, -1)
         return cls, patches, pos[:, 1:], hw
 
+    def embed_visible(self, x: torch.Tensor, token_split, mask=None):
+        """What both families feed their blocks first: [CLS] and the visible patches.
+
+        Refuses a mask that is not a ``TokenSplit`` of this image's patch grid.
+
+        Returns:
+            tuple: ``cls (B, 1, C)``, ``visible (B, L_vis, C)`` with position embeddings added,
+            in the order of ``token_split.visible``, and the patch position embeddings
+            ``pos (1, L, C)``.
+        """
+        cls, patches, pos, hw = self.embed_patches(x)
+        _check_split(self, token_split, mask, patches.shape[1], hw)
+        return cls, gather_tokens(patches + pos, token_split.visible), pos
+
     def full_image_features(self, x: torch.Tensor):
         """Features of the unmasked image, as ``VisionTransformer.forward`` computes them."""
         return VisionTransformer.forward(self, x)
@@ -108,9 +122,7 @@ class VisibleTokensEncoderMixin(_AMTEncoderMixin):
         """
         if token_split is None and mask is None:
             return self.full_image_features(x)
-        cls, patches, pos, hw = self.embed_patches(x)
-        _check_split(self, token_split, mask, patches.shape[1], hw)
-        visible = gather_tokens(patches + pos, token_split.visible)
+        cls, visible, _ = self.embed_visible(x, token_split, mask)
         return self.encode(torch.cat([cls, visible], dim=1))
 
 
@@ -145,10 +157,8 @@ class MaskTokensEncoderMixin(_AMTEncoderMixin):
         """
         if token_split is None and mask is None:
             return self.full_image_features(x)
-        cls, patches, pos, hw = self.embed_patches(x)
-        _check_split(self, token_split, mask, patches.shape[1], hw)
-        visible = gather_tokens(patches + pos, token_split.visible)
-        masked = self.mask_token.to(patches.dtype) + gather_tokens(pos, token_split.masked)
+        cls, visible, pos = self.embed_visible(x, token_split, mask)
+        masked = self.mask_token.to(visible.dtype) + gather_tokens(pos, token_split.masked)
         tokens = self.pre_norm(self.drop_after_pos(torch.cat([cls, visible, masked], dim=1)))
         for layer in self.layers:
             tokens = layer(tokens)
