@@ -46,7 +46,7 @@ def test_every_mae_amt_config_ships_the_same_guidance(path):
     # One guidance for MAE-AMT everywhere (docs/does-amt-help.md, "What the configs ship").
     gen = next(
         t for t in _pipeline(Config.fromfile(str(ROOT / path))) if t['type'] == 'AMTMaskGenerator')
-    assert (gen['mask_ratio'], gen['throw_ratio'], gen['random_mask_ratio']) == (0.45, 0.40, 0.75)
+    assert (gen['mask_ratio'], gen['throw_ratio'], gen['random_mask_ratio']) == (0.75, 0.10, 0.75)
     assert (gen['throw_mode'], gen['mask_power'], gen['ramp_refreshes']) == ('least_first', 0.0, 4)
 
 
@@ -137,7 +137,7 @@ def test_reference_recipes():
     mae = Config.fromfile(
         str(ROOT / 'configs/mae_amt/mae-amt_vit-base-p16_8xb512-amp-coslr-400e_in1k.py'))
     gen = next(t for t in _pipeline(mae) if t['type'] == 'AMTMaskGenerator')
-    assert (gen['mask_ratio'], gen['throw_ratio'], gen['random_mask_ratio']) == (0.45, 0.40, 0.75)
+    assert (gen['mask_ratio'], gen['throw_ratio'], gen['random_mask_ratio']) == (0.75, 0.10, 0.75)
     # The guidance measured best on real images (docs/does-amt-help.md), in every MAE-AMT config.
     assert (gen['throw_mode'], gen['mask_power'], gen['ramp_refreshes']) == ('least_first', 0.0, 4)
     assert mae.train_cfg.max_epochs == 400

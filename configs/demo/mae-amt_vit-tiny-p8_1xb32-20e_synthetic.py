@@ -1,7 +1,7 @@
 # MAE-AMT demo: a tiny ViT (patch 8, 64 px) on the built-in synthetic set, on CPU in minutes.
 # Random masking (0.75) for 4 epochs, then the attention maps are refreshed after epochs 4, 8,
-# 12 and 16 and AMT throws the 40% least attended patches and masks 0.45 of the image at random
-# among the rest. Make the data first:
+# 12 and 16 and AMT throws the 10% least attended patches and masks 0.75 of the image at random
+# among the rest (as _base_/amt_mae_pipeline.py). Make the data first:
 #   python tools/dataset_converters/make_synthetic_data.py data/synthetic
 _base_ = 'mmpretrain::_base_/default_runtime.py'
 custom_imports = dict(imports=['mmamt'], allow_failed_imports=False)
@@ -55,8 +55,8 @@ train_pipeline = [
         input_size=img_size,
         mask_patch_size=patch_size,
         model_patch_size=patch_size,
-        mask_ratio=0.45,
-        throw_ratio=0.40,
+        mask_ratio=0.75,
+        throw_ratio=0.10,
         random_mask_ratio=0.75,
         throw_mode='least_first',
         mask_power=0.0,  # as _base_/amt_mae_pipeline.py

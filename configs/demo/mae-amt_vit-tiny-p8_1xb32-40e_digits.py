@@ -1,7 +1,7 @@
 # MAE-AMT on real handwriting: the demo's tiny ViT (patch 8, 64 px) on scikit-learn's 1,797
 # digit scans (tools/dataset_converters/digits_to_folders.py data/digits). 40 epochs; random
 # masking (0.75) for the first 4, then the attention maps are refreshed every 4 epochs and AMT
-# throws (0.40) and masks (0.45) patches; the guidance the configs ship and why:
+# throws (0.10, the least attended) and masks (0.75) patches; the guidance the configs ship and why:
 # docs/does-amt-help.md.
 _base_ = './mae-amt_vit-tiny-p8_1xb32-20e_synthetic.py'
 

@@ -1,5 +1,5 @@
 # EVA-AMT, ViT-B/16, ImageNet-1K, 400 epochs: mmpretrain's EVA recipe with only what AMT changes
-# (the MAE-AMT guidance of ../_base_/amt_mae_pipeline.py: 0.45 masked, 0.40 thrown, 0.75 random
+# (the MAE-AMT guidance of ../_base_/amt_mae_pipeline.py: 0.75 masked, 0.10 thrown, 0.75 random
 # masking before the first refresh; maps refreshed after epochs 40, 80, ...). The student sees
 # the visible patches, the CLIP teacher the whole image; the cosine loss covers the masked
 # patches only. Teacher weights: see eva-mae-style_vit-base-p16_16xb256-coslr-400e_in1k.py.

@@ -1,4 +1,4 @@
-# MAE-AMT, ViT-B/16, stl10, the ImageNet-1K recipe (400 epochs, mask 0.45, throw 0.40,
+# MAE-AMT, ViT-B/16, stl10, the ImageNet-1K recipe (400 epochs, throw 0.10, mask 0.75,
 # refresh after epochs 40, 80, ...) on images upscaled to 224 as the AMT authors did.
 # Baseline beside it: mae_vit-base-p16_8xb128-amp-coslr-400e_stl10.py
 # Data: ../_base_/datasets/stl10_pretrain.py.

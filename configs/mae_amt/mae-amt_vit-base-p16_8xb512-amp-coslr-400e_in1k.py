@@ -1,5 +1,5 @@
 # MAE-AMT, ViT-B/16, ImageNet-1K, 400 epochs: mmpretrain's MAE recipe, with only what AMT changes:
-# attention-driven masking (0.45) and throwing (0.40), maps refreshed after epochs 40, 80, ...
+# attention-driven throwing (0.10) and masking (0.75), maps refreshed after epochs 40, 80, ...
 # Baseline for side-by-side runs: mae_vit-base-p16_8xb512-amp-coslr-400e_in1k.py beside this file.
 _base_ = [
     'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-400e_in1k.py',

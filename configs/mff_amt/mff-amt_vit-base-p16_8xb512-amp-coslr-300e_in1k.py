@@ -1,5 +1,5 @@
 # MFF-AMT, ViT-B/16, ImageNet-1K, 300 epochs: mmpretrain's MFF recipe with only what AMT changes
-# (the MAE-AMT guidance of ../_base_/amt_mae_pipeline.py: 0.45 masked, 0.40 thrown, 0.75 random
+# (the MAE-AMT guidance of ../_base_/amt_mae_pipeline.py: 0.75 masked, 0.10 thrown, 0.75 random
 # masking before the first refresh; maps refreshed after epochs 40, 80, ...).
 # Baseline beside it: mff_vit-base-p16_8xb512-amp-coslr-300e_in1k.py (same crop, see there).
 _base_ = [

@@ -73,10 +73,10 @@ def test_every_setting_has_every_key(results):
 
 def test_counts_come_from_the_configs(results):
     run = results['runs'][0]['results']
-    # 64 px, patch 8: 64 patches. MAE keeps 16 visible; MAE-AMT (0.45 / 0.40): 28 masked,
-    # 26 thrown, 10 visible, drawn by the config's own AMTMaskGenerator.
+    # 64 px, patch 8: 64 patches. MAE keeps 16 visible; MAE-AMT (0.75 / 0.10): 48 masked,
+    # 6 thrown, 10 visible, drawn by the config's own AMTMaskGenerator.
     assert run['baseline']['tokens'] == dict(visible=16, masked=48, thrown=0)
-    assert run['config']['tokens'] == dict(visible=10, masked=28, thrown=26)
+    assert run['config']['tokens'] == dict(visible=10, masked=48, thrown=6)
 
 
 def test_simmim_counts_and_precision_guard(configs):

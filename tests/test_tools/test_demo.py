@@ -32,7 +32,7 @@ def test_demo_core_path_writes_the_summary(tmp_path):
         assert 0.0 <= summary['probe_top1'][key] <= 100.0
     assert set(summary['seconds_per_epoch']) == {'mae', 'mae-amt'}
     assert all(v > 0 for v in summary['seconds_per_epoch'].values())
-    # 64 px / patch 8 = 64 patches: MAE keeps 16 visible, MAE-AMT (0.45 masked + 0.40 thrown,
+    # 64 px / patch 8 = 64 patches: MAE keeps 16 visible, MAE-AMT (0.75 masked + 0.10 thrown,
     # active in epoch 2 after the refresh after epoch 1) keeps 10; [CLS] counts as a token.
     assert summary['encoder_tokens_per_image'] == {'mae': 17.0, 'mae-amt': 11.0}
     (refresh, ) = summary['attention_per_refresh']
