@@ -17,11 +17,13 @@ def refresh_schedule(cfg: Config) -> Dict[str, int]:
     """
     epochs = int(cfg.train_cfg.max_epochs)
     start, interval = int(refresh_arg(cfg, 'start_epoch')), int(refresh_arg(cfg, 'interval'))
+    stop = refresh_arg(cfg, 'stop_epoch')
+    end = epochs if stop is None else min(epochs, int(stop))
     return dict(
         epochs=epochs,
         start_epoch=start,
         interval=interval,
-        refreshes=len(range(start, epochs, interval)))
+        refreshes=len(range(start, end, interval)))
 
 
 def refresh_share(refreshes: int, epochs: int, dataset_size: int, refresh_ips: float,

@@ -1,9 +1,10 @@
 """The variants of a comparison: each one a config plus overrides, made into run configs.
 
 Schedule scaling keeps the shape of the config's schedule: with ``f = epochs / max_epochs``,
-every by-epoch ``param_scheduler`` boundary and ``AttentionRefreshHook``'s ``start_epoch`` and
-``interval`` are multiplied by ``f`` (rounded, at least 1), so "AMT from 20% of the epochs, a
-refresh every 20%" stays that at any length.
+every by-epoch ``param_scheduler`` boundary and ``AttentionRefreshHook``'s ``start_epoch``,
+``interval`` and ``stop_epoch`` are multiplied by ``f`` (rounded, at least 1), so "AMT from 20% of
+the epochs, a refresh every 20%" stays that at any length. Overrides apply after the scaling, at
+the length asked for.
 
 Overrides: ``key=value`` as ``--cfg-options`` takes them (``optim_wrapper.optimizer.lr=1e-3``),
 plus ``mask_generator.<arg>=value``, which sets ``<arg>`` of every ``AMTMaskGenerator`` in the
@@ -103,6 +104,9 @@ def scale_schedule(cfg: Config, epochs: int) -> None:
         hook = refresh_hook_cfg(cfg)
         for arg in ('start_epoch', 'interval'):
             hook[arg] = _scale(refresh_arg(cfg, arg), factor, 1)
+        if refresh_arg(cfg, 'stop_epoch') is not None:
+            hook['stop_epoch'] = max(hook['start_epoch'] + 1,
+                                     _scale(refresh_arg(cfg, 'stop_epoch'), factor, 1))
 
 
 def apply_options(cfg: Config, options: Dict) -> None:

@@ -160,6 +160,41 @@ def test_resume_restores_bank_bit_for_bit(synthetic_root, tmp_path):
     assert all((m == -1).sum() == 4 for _, m in recorder.masks[2])
 
 
+def test_stop_epoch_ends_amt_and_a_resume_after_it_stays_stopped(synthetic_root, tmp_path):
+    """AMT from epoch 1, refreshes after 1 and 2, stopped after 3 of 4: epoch 4 masks at random
+    at random_mask_ratio (MAE's counts, nothing thrown); a resume from a checkpoint saved
+    while AMT ran, with the stop already passed, stops before training continues."""
+    with pytest.raises(ValueError, match='stop_epoch=2 must be an integer >= 3'):
+        AttentionRefreshHook(start_epoch=2, stop_epoch=2)
+    assert AttentionRefreshHook(start_epoch=1, interval=1, stop_epoch=3).refresh_epochs(6) == [1, 2]
+    cfg = tiny_cfg(
+        synthetic_root, tmp_path / 'a', max_epochs=4, start_epoch=1, interval=1, num_workers=2)
+    cfg.default_hooks.amt_refresh['stop_epoch'] = 3
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
+    runner = Runner.from_cfg(cfg)
+    recorder = MaskRecorder()
+    runner.register_hook(recorder)
+    runner.train()
+    bank = refresh_hook(runner).bank
+    assert bank.num_refreshes == 2 and bank.last_refresh_epoch == 2 and not bank.active
+    thrown = {e: {int((m == -1).sum()) for _, m in recorder.masks[e]} for e in range(4)}
+    masked = {e: {int((m == 1).sum()) for _, m in recorder.masks[e]} for e in range(4)}
+    assert thrown == {0: {0}, 1: {4}, 2: {4}, 3: {0}}  # persistent workers saw the stop
+    assert masked == {0: {12}, 1: {8}, 2: {8}, 3: {12}}
+
+    cfg = tiny_cfg(
+        synthetic_root, tmp_path / 'b', max_epochs=4, start_epoch=1, interval=1, num_workers=0)
+    cfg.default_hooks.amt_refresh['stop_epoch'] = 2
+    cfg.resume, cfg.load_from = True, str(tmp_path / 'a' / 'epoch_2.pth')  # AMT active in it
+    second = Runner.from_cfg(cfg)
+    recorder = MaskRecorder()
+    second.register_hook(recorder)
+    second.train()
+    assert not refresh_hook(second).bank.active
+    assert refresh_hook(second).bank.num_refreshes == 2  # no refresh after the stop
+    assert all((m == -1).sum() == 0 and (m == 1).sum() == 12 for _, m in recorder.masks[2])
+
+
 def test_resume_with_a_different_grid_is_refused(synthetic_root, tmp_path):
     # (a different training set is resumed with recomputed maps: test_faults_resume.py)
     cfg = tiny_cfg(synthetic_root, tmp_path / 'a', max_epochs=1, start_epoch=1, num_workers=0)

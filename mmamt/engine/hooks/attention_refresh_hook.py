@@ -51,6 +51,12 @@ class AttentionRefreshHook(Hook):
             samples ``0 .. num_panels - 1`` (``amt_<sample_idx>``, step ``epoch``) on the main
             process. Defaults to 0.
         panel_min_tile (int, optional): Smallest panel tile side (pixels). Defaults to 224.
+        stop_epoch (int, optional): Completed epochs after which AMT stops for the rest of the
+            run: the bank goes inactive, so the mask generator masks at random at its
+            ``random_mask_ratio`` again (MAE's token count), and no refresh runs any more.
+            The encoder then ends its training on the inputs of plain MAE, as FLIP ends with
+            an unmasked phase; a run that throws more in between keeps its token budget.
+            Must be > ``start_epoch``. Defaults to None (AMT to the end).
         enable (bool): False turns the loop off, as ``VisualizationHook(enable=False)`` does
             drawing: ``default_hooks = dict(amt_refresh=dict(enable=False))``. Defaults to True.
         map_norm: Moved to ``AMTMaskGenerator.map_norm``; any value is refused, naming both.
@@ -67,12 +73,16 @@ class AttentionRefreshHook(Hook):
                  save_bank: bool = True,
                  num_panels: int = 0,
                  panel_min_tile: Optional[int] = None,
+                 stop_epoch: Optional[int] = None,
                  enable: bool = True,
                  map_norm: Optional[str] = None) -> None:
         if map_norm is not None:
             raise ValueError(f'AttentionRefreshHook: {moved_to_mask_generator("map_norm")}')
         self.start_epoch = _positive_int('start_epoch', start_epoch, 1)
         self.interval = _positive_int('interval', interval, 1)
+        self.stop_epoch = None
+        if stop_epoch is not None:
+            self.stop_epoch = _positive_int('stop_epoch', stop_epoch, self.start_epoch + 1)
         self.batch_size = None if batch_size is None else _positive_int('batch_size', batch_size, 1)
         self.num_panels = _positive_int('num_panels', num_panels, 0)
         self.panel_min_tile = (None if panel_min_tile is None else _positive_int(
@@ -84,7 +94,12 @@ class AttentionRefreshHook(Hook):
 
     def refresh_epochs(self, max_epochs: int) -> List[int]:
         """Completed-epoch counts after which a refresh runs."""
-        return list(range(self.start_epoch, max_epochs, self.interval))
+        end = max_epochs if self.stop_epoch is None else min(max_epochs, self.stop_epoch)
+        return list(range(self.start_epoch, end, self.interval))
+
+    def stopped(self, completed: int) -> bool:
+        """Whether AMT is over after ``completed`` epochs (``stop_epoch``)."""
+        return self.stop_epoch is not None and completed >= self.stop_epoch
 
     def due_refresh(self, completed: int, max_epochs: int) -> Optional[int]:
         """The latest scheduled refresh at or before ``completed`` epochs, if any."""
@@ -104,7 +119,10 @@ class AttentionRefreshHook(Hook):
             raise TypeError('AttentionRefreshHook needs an epoch-based train loop')
         bank = self._ensure_bank(runner)
         check_panels(self.num_panels, runner.visualizer, get_ori_model(runner.model))
-        runner.logger.info(schedule_summary(bank, self.refresh_epochs(max_epochs)))
+        summary = schedule_summary(bank, self.refresh_epochs(max_epochs))
+        if self.stop_epoch is not None and self.stop_epoch < max_epochs:
+            summary += f'; AMT stops after epoch {self.stop_epoch} (random masking after it)'
+        runner.logger.info(summary)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self.enable and self.bank is not None:
@@ -117,6 +135,9 @@ class AttentionRefreshHook(Hook):
 
     def before_train(self, runner) -> None:
         """On resume, run a scheduled refresh that the resumed bank has not seen."""
+        if self.enable and self.bank is not None and self.stopped(runner.epoch):
+            self.stop(runner, runner.epoch)
+            return
         due = self.due_refresh(runner.epoch, runner.max_epochs) if self.enable else None
         if self.bank is None or due is None or self.bank.last_refresh_epoch >= due:
             return
@@ -129,6 +150,15 @@ class AttentionRefreshHook(Hook):
         completed = runner.epoch + 1
         if self.enable and completed in self.refresh_epochs(runner.max_epochs):
             self.refresh(runner, completed)
+        if self.enable and self.stop_epoch == completed and completed < runner.max_epochs:
+            self.stop(runner, completed)
+
+    def stop(self, runner, completed_epoch: int) -> None:
+        """Switch AMT off for the rest of the run (``stop_epoch``); the maps are kept."""
+        if self.bank.active:
+            self.bank.active = False
+            runner.logger.info(f'AMT: stopped after epoch {completed_epoch} (stop_epoch): random '
+                               'masking at random_mask_ratio until the end of the run')
 
     def refresh(self, runner, completed_epoch: int) -> dict:
         """Recompute every map, switch AMT on, log, save the bank and draw the panels."""
