@@ -7,6 +7,7 @@ from .attention_stats import (bank_report, find_bank_files, format_report, objec
 from .bench import PeakMemory, StepBench, load_config, machine_info, paired_speedup, round_robin
 from .compare import PretrainStatsHook, compare, run_variants
 from .flops import count_flops, training_gflops
+from .object_maps import ObjectMaskAsMap
 from .pipeline_cost import pipeline_cost
 from .probe import build_encoder_model, extract, fit_logistic, load_split, probe, probe_model
 from .refresh_cost import refresh_cost, refresh_schedule, refresh_share
@@ -21,5 +22,6 @@ __all__ = [
     'refresh_cost', 'refresh_schedule', 'refresh_share', 'PretrainStatsHook', 'Variant',
     'build_run_config', 'compare', 'format_table', 'parse_variant', 'run_variants',
     'scale_schedule', 'summarize', 'check_request', 'RequestError', 'format_attention_table',
-    'build_encoder_model', 'extract', 'fit_logistic', 'load_split', 'probe', 'probe_model'
+    'build_encoder_model', 'extract', 'fit_logistic', 'load_split', 'probe', 'probe_model',
+    'ObjectMaskAsMap'
 ]

@@ -10,7 +10,10 @@ Overrides: ``key=value`` as ``--cfg-options`` takes them (``optim_wrapper.optimi
 plus ``mask_generator.<arg>=value``, which sets ``<arg>`` of every ``AMTMaskGenerator`` in the
 training pipeline, and ``refresh_hook.<arg>=value`` for the ``AttentionRefreshHook``
 (``default_hooks.amt_refresh``; a list index would break whenever the pipeline changes). Where
-the pieces sit is :mod:`mmamt.utils.amt_config`'s business.
+the pieces sit is :mod:`mmamt.utils.amt_config`'s business. ``object_map=true`` steers the AMT
+mask by the object mask instead of the attention (:class:`~mmamt.analysis.object_maps.
+ObjectMaskAsMap` after ``LoadAttentionMap``): the oracle that bounds what a better attention
+source could give; it needs object masks beside the data (the digits, the synthetic set).
 
 :func:`check_request` checks a whole comparison (data, seeds, every variant's keys and values)
 before any run starts, so that a typo costs a second, not a run.
@@ -22,14 +25,16 @@ import os.path as osp
 from dataclasses import dataclass, field
 from typing import Any, Dict, Sequence
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config, ConfigDict, DictAction
 
-from mmamt.utils.amt_config import (MASK_GENERATOR, REFRESH_HOOK, REFRESH_HOOK_KEY,
-                                    check_amt_wiring, find_transforms, refresh_arg,
-                                    refresh_hook_cfg, without_refresh_panels)
+from mmamt.utils.amt_config import (MAP_LOADER, MASK_GENERATOR, REFRESH_HOOK, REFRESH_HOOK_KEY,
+                                    TRAIN_PIPELINE, check_amt_wiring, find_transforms,
+                                    mask_generator_arg, refresh_arg, refresh_hook_cfg,
+                                    train_pipelines, without_refresh_panels)
 
 MASK_GENERATOR_PREFIX = 'mask_generator.'
 REFRESH_HOOK_PREFIX = 'refresh_hook.'
+OBJECT_MAP = 'object_map'
 
 
 @dataclass
@@ -123,6 +128,9 @@ def apply_options(cfg: Config, options: Dict) -> None:
         REFRESH_HOOK_PREFIX: (f'default_hooks.{REFRESH_HOOK_KEY}', REFRESH_HOOK,
                               lambda: [h for h in [refresh_hook_cfg(cfg)] if h is not None]),
     }
+    options = dict(options)
+    if options.pop(OBJECT_MAP, False):
+        use_object_maps(cfg)
     plain = {}
     for key, value in options.items():
         prefix = next((p for p in targets if key.startswith(p)), None)
@@ -137,6 +145,26 @@ def apply_options(cfg: Config, options: Dict) -> None:
             t[key[len(prefix):]] = value
     if plain:
         cfg.merge_from_dict(plain)
+
+
+def use_object_maps(cfg: Config) -> None:
+    """Put ``ObjectMaskAsMap`` right after the training pipeline's ``LoadAttentionMap``.
+
+    Raises:
+        KeyError: If the pipeline has no ``LoadAttentionMap`` (not an AMT config).
+    """
+    pipelines = [
+        (pipeline,
+         [i for i, t in enumerate(pipeline) if isinstance(t, dict) and t.get('type') == MAP_LOADER])
+        for pipeline in train_pipelines(cfg)
+    ]
+    if not any(at for _, at in pipelines):
+        raise KeyError(f'override {OBJECT_MAP!r}: {TRAIN_PIPELINE} has no {MAP_LOADER}')
+    grid = int(mask_generator_arg(cfg, 'input_size')) // int(
+        mask_generator_arg(cfg, 'model_patch_size'))
+    for pipeline, at in pipelines:
+        for i in reversed(at):
+            pipeline.insert(i + 1, ConfigDict(type='ObjectMaskAsMap', grid=grid))
 
 
 def build_run_config(variant: Variant,
@@ -252,6 +280,22 @@ def _check_plain_key(cfg: Config, key: str) -> None:
         raise KeyError(f'{where} has no {part!r}' + (f' (it has {known})' if known else ''))
 
 
+def _check_object_maps(value, data_root: str) -> None:
+    """``object_map=true`` needs a bool and an object mask for the data's first image."""
+    if not isinstance(value, bool):
+        raise KeyError('must be true or false')
+    if not value:
+        return
+    from .attention_stats import object_mask_path
+    train = osp.join(data_root, 'train')
+    first = next((osp.join(d, f) for d, _, files in sorted(os.walk(train))
+                  for f in sorted(files) if f.lower().endswith(('.png', '.jpg', '.jpeg'))), None)
+    if first is None or object_mask_path(first) is None:
+        raise KeyError(f'no object mask for {first or train} (a masks/ tree beside the class '
+                       'folders, as tools/dataset_converters/digits_to_folders.py writes, or the '
+                       "synthetic set's ADE label maps)")
+
+
 def check_variant(variant: Variant, data_root: str, epochs: int) -> None:
     """Build the variant's run config and what its overrides touch, without training.
 
@@ -271,6 +315,9 @@ def check_variant(variant: Variant, data_root: str, epochs: int) -> None:
                 arg, cls = key[len(MASK_GENERATOR_PREFIX):], TRANSFORMS.get(MASK_GENERATOR)
             elif key.startswith(REFRESH_HOOK_PREFIX):
                 arg, cls = key[len(REFRESH_HOOK_PREFIX):], HOOKS.get(REFRESH_HOOK)
+            elif key == OBJECT_MAP:
+                _check_object_maps(value, data_root)
+                continue
             else:
                 _check_plain_key(base, key)
                 continue

@@ -63,6 +63,18 @@ def test_variant_overrides(tmp_path):
         build_run_config(
             Variant('mae', MAE, {'refresh_hook.interval': 3}), str(tmp_path), str(tmp_path / 'r'),
             2, 0)
+    # object_map=true: the oracle map right after LoadAttentionMap, at the model's patch grid;
+    # stop_epoch scales with the schedule
+    cfg = build_run_config(
+        parse_variant([f'o={AMT}', 'object_map=true']), str(tmp_path), str(tmp_path / 'r'), 10, 0)
+    types = [t.type for t in cfg.train_dataloader.dataset.pipeline]
+    assert types[types.index('LoadAttentionMap') + 1] == 'ObjectMaskAsMap'
+    assert cfg.train_dataloader.dataset.pipeline[types.index('ObjectMaskAsMap')].grid == 8
+    src = Config.fromfile(AMT)
+    src.default_hooks.amt_refresh.stop_epoch = 16
+    scale_schedule(src, 10)
+    assert (src.default_hooks.amt_refresh.start_epoch,
+            src.default_hooks.amt_refresh.stop_epoch) == (2, 8)
     with pytest.raises(ValueError, match='NAME=CONFIG'):
         parse_variant([AMT])
     with pytest.raises(ValueError, match='variant name'):

@@ -54,6 +54,8 @@ def test_missing_or_empty_data_is_refused(tmp_path, data):
         ('mask_generator.mask_ratoi=0.5', r"AMTMaskGenerator has no argument 'mask_ratoi' \(it has "
          r'input_size'),
         ('refresh_hook.intervall=2', r"AttentionRefreshHook has no argument 'intervall'"),
+        ('object_map=yes', r"override object_map='yes': must be true or false"),
+        ('refresh_hook.stop_epoch=1', r'stop_epoch=1 must be an integer >= 2'),
         # values the classes refuse
         ('mask_generator.throw_mode=most', r"variant 'bad'.*throw_mode"),
         ('mask_generator.map_norm=softmax', r"variant 'bad'.*AMTMaskGenerator: "
@@ -70,6 +72,20 @@ def test_amt_override_on_a_baseline_and_missing_config_are_refused(tmp_path, dat
     _refused(tmp_path, data, [Variant('mae', MAE, {'mask_generator.throw_mode': 'least'})],
              'has no AMTMaskGenerator')
     _refused(tmp_path, data, [Variant('gone', str(tmp_path / 'gone.py'))], 'does not exist')
+
+
+def test_object_map_needs_object_masks_and_an_amt_pipeline(tmp_path, data):
+    bare = tmp_path / 'bare'
+    (bare / 'train' / 'cat').mkdir(parents=True)
+    (bare / 'val' / 'cat').mkdir(parents=True)
+    from PIL import Image
+    for split in ('train', 'val'):
+        Image.new('RGB', (64, 64)).save(bare / split / 'cat' / 'a.png')
+    _refused(tmp_path, str(bare), [parse_variant([f'o={AMT}', 'object_map=true'])],
+             r'override object_map=True: no object mask for .*a.png')
+    _refused(tmp_path, data, [parse_variant([f'o={MAE}', 'object_map=true'])],
+             'has no LoadAttentionMap')
+    check_request([parse_variant([f'o={AMT}', 'object_map=true'])], data, 4, [0])
 
 
 def test_valid_overrides_pass(data):
