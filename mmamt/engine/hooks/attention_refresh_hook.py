@@ -29,8 +29,9 @@ class AttentionRefreshHook(Hook):
     """Refresh the AMT attention bank on a schedule, and keep it across resumes.
 
     After ``start_epoch`` completed epochs and every ``interval`` epochs after that (never after
-    the last), the refresh pass (:mod:`mmamt.engine.refresh`) writes every training sample's
-    last-layer [CLS] attention into the bank, and AMT masking and throwing starts. Before
+    the last, nor from ``stop_epoch`` on), the refresh pass (:mod:`mmamt.engine.refresh`) writes
+    every training sample's last-layer [CLS] attention into the bank, and AMT masking and
+    throwing starts (and, with ``stop_epoch``, stops again). Before
     training the bank is made and attached to the pipeline
     (:func:`~mmamt.engine.bank_setup.attach_bank`: the map settings are the
     ``AMTMaskGenerator``'s). It is saved in every checkpoint (``amt_bank``) and after each
