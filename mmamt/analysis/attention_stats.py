@@ -118,6 +118,21 @@ def object_mask_path(img_path: str, seg_dir: Optional[str] = None) -> Optional[s
     return None
 
 
+def read_object_mask(path: str) -> np.ndarray:
+    """An object mask file as a boolean ``(H, W)`` array: any nonzero channel is object."""
+    with Image.open(path) as im:
+        objects = np.asarray(im) != 0
+    return objects.any(axis=-1) if objects.ndim == 3 else objects
+
+
+def object_cells(object_mask: np.ndarray, grid: int) -> np.ndarray:
+    """The share of object pixels in each cell of a ``grid x grid`` split, float64 in [0, 1]."""
+    return np.asarray(
+        Image.fromarray((np.asarray(object_mask) != 0).astype(np.uint8) * 255).resize(
+            (grid, grid), Image.BOX),
+        dtype=np.float64) / 255.0
+
+
 def role_object_shares(attn_map: np.ndarray,
                        object_mask: np.ndarray,
                        generator,
@@ -141,11 +156,7 @@ def role_object_shares(attn_map: np.ndarray,
         role (NaN for a role with no patch).
     """
     size = generator.input_size
-    grid = size // generator.model_patch_size
-    objects = np.asarray(
-        Image.fromarray((np.asarray(object_mask) != 0).astype(np.uint8) * 255).resize(
-            (grid, grid), Image.BOX),
-        dtype=np.float64) / 255.0
+    objects = object_cells(object_mask, size // generator.model_patch_size)
     results = dict(
         img=np.zeros((size, size, 3), np.uint8),
         attn_map=attn_map,
@@ -219,9 +230,7 @@ def bank_report(bank_files: Sequence[Tuple[int, str]],
             enumerate(img_paths), 'attention on objects', total=len(img_paths)):
         mask_path = object_mask_path(img_path, seg_dir)
         if mask_path is not None:
-            objects = np.asarray(Image.open(mask_path)) != 0
-            if objects.ndim == 3:
-                objects = objects.any(axis=-1)
+            objects = read_object_mask(mask_path)
             if objects.any():
                 areas.append(float(objects.mean()))
                 for b, (_, _, bank) in enumerate(banks):

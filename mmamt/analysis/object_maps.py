@@ -15,9 +15,8 @@ from typing import Dict, Optional
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
-from PIL import Image
 
-from .attention_stats import object_mask_path
+from .attention_stats import object_cells, object_mask_path, read_object_mask
 
 
 @TRANSFORMS.register_module()
@@ -52,11 +51,7 @@ class ObjectMaskAsMap(BaseTransform):
             if path is None:
                 raise FileNotFoundError(f'ObjectMaskAsMap: no object mask for {img_path} (a '
                                         '`masks/` tree beside the class folders, or seg_dir)')
-            with Image.open(path) as im:
-                mask = (np.asarray(im.convert('L')) != 0).astype(np.uint8) * 255
-            found = np.asarray(
-                Image.fromarray(mask).resize(
-                    (self.grid, self.grid), Image.BOX), dtype=np.float32) / 255.0
+            found = object_cells(read_object_mask(path), self.grid).astype(np.float32)
             self._cache[img_path] = found
         return found
 

@@ -4,6 +4,7 @@ from typing import Dict
 import torch
 from mmengine.config import Config
 
+from mmamt.engine.hooks import AttentionRefreshHook
 from mmamt.engine.refresh import batch_maps
 from mmamt.utils.amt_config import mask_generator_arg, refresh_arg
 from .bench import StepBench, round_robin
@@ -16,14 +17,14 @@ def refresh_schedule(cfg: Config) -> Dict[str, int]:
         ValueError: If the config has no ``AttentionRefreshHook``.
     """
     epochs = int(cfg.train_cfg.max_epochs)
-    start, interval = int(refresh_arg(cfg, 'start_epoch')), int(refresh_arg(cfg, 'interval'))
-    stop = refresh_arg(cfg, 'stop_epoch')
-    end = epochs if stop is None else min(epochs, int(stop))
+    hook = AttentionRefreshHook(
+        **{arg: refresh_arg(cfg, arg)
+           for arg in ('start_epoch', 'interval', 'stop_epoch')})
     return dict(
         epochs=epochs,
-        start_epoch=start,
-        interval=interval,
-        refreshes=len(range(start, end, interval)))
+        start_epoch=hook.start_epoch,
+        interval=hook.interval,
+        refreshes=len(hook.refresh_epochs(epochs)))
 
 
 def refresh_share(refreshes: int, epochs: int, dataset_size: int, refresh_ips: float,

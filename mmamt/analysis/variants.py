@@ -153,18 +153,14 @@ def use_object_maps(cfg: Config) -> None:
     Raises:
         KeyError: If the pipeline has no ``LoadAttentionMap`` (not an AMT config).
     """
-    pipelines = [
-        (pipeline,
-         [i for i, t in enumerate(pipeline) if isinstance(t, dict) and t.get('type') == MAP_LOADER])
-        for pipeline in train_pipelines(cfg)
-    ]
-    if not any(at for _, at in pipelines):
+    if not find_transforms(cfg, MAP_LOADER):
         raise KeyError(f'override {OBJECT_MAP!r}: {TRAIN_PIPELINE} has no {MAP_LOADER}')
     grid = int(mask_generator_arg(cfg, 'input_size')) // int(
         mask_generator_arg(cfg, 'model_patch_size'))
-    for pipeline, at in pipelines:
-        for i in reversed(at):
-            pipeline.insert(i + 1, ConfigDict(type='ObjectMaskAsMap', grid=grid))
+    for pipeline in train_pipelines(cfg):
+        for i in reversed(range(len(pipeline))):
+            if isinstance(pipeline[i], dict) and pipeline[i].get('type') == MAP_LOADER:
+                pipeline.insert(i + 1, ConfigDict(type='ObjectMaskAsMap', grid=grid))
 
 
 def build_run_config(variant: Variant,
@@ -201,16 +197,19 @@ def build_run_config(variant: Variant,
     return cfg
 
 
+def _image_extensions() -> tuple:
+    """What ``CustomDataset`` (the runs' and the probe's loader) takes by default."""
+    from mmpretrain.datasets import CustomDataset
+    return tuple(inspect.signature(CustomDataset.__init__).parameters['extensions'].default)
+
+
 def check_data_root(data_root: str) -> None:
     """Refuse a data folder the runs or the probe could not read.
 
     Raises:
         ValueError: Unless ``train/`` and ``val/`` each hold class folders with images in them.
     """
-    from mmpretrain.datasets import CustomDataset
-
-    # what CustomDataset (the runs' and the probe's loader) takes by default
-    extensions = tuple(inspect.signature(CustomDataset.__init__).parameters['extensions'].default)
+    extensions = _image_extensions()
     for split in ('train', 'val'):
         folder = osp.join(data_root, split)
         if not osp.isdir(folder):
@@ -288,8 +287,9 @@ def _check_object_maps(value, data_root: str) -> None:
         return
     from .attention_stats import object_mask_path
     train = osp.join(data_root, 'train')
+    extensions = _image_extensions()
     first = next((osp.join(d, f) for d, _, files in sorted(os.walk(train))
-                  for f in sorted(files) if f.lower().endswith(('.png', '.jpg', '.jpeg'))), None)
+                  for f in sorted(files) if f.lower().endswith(extensions)), None)
     if first is None or object_mask_path(first) is None:
         raise KeyError(f'no object mask for {first or train} (a masks/ tree beside the class '
                        'folders, as tools/dataset_converters/digits_to_folders.py writes, or the '

@@ -9,7 +9,7 @@ from mmamt.models.utils.token_mask import THROWN
 
 
 def _digit(tmp_path, name='digit_0001.png'):
-    """A 16 px image whose object is the left half of the top two rows of 8 px cells."""
+    """A 16 px image of 2 x 2 cells of 8 px whose object is the left half of the left column."""
     img = tmp_path / 'train' / '3' / name
     mask = tmp_path / 'masks' / 'train' / '3' / name
     for p in (img, mask):
