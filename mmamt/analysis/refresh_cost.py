@@ -6,6 +6,7 @@ from mmengine.config import Config
 
 from mmamt.engine.hooks import AttentionRefreshHook
 from mmamt.engine.refresh import batch_maps
+from mmamt.models.utils import build_map_source
 from mmamt.utils.amt_config import mask_generator_arg, refresh_arg
 from .bench import StepBench, round_robin
 
@@ -63,9 +64,10 @@ def refresh_cost(bench: StepBench,
     inputs = bench.model.data_preprocessor(
         dict(inputs=bench.data['inputs'], data_samples=None), False)['inputs']
     map_norm = mask_generator_arg(cfg, 'map_norm')
+    source = build_map_source(refresh_arg(cfg, 'map_source'))
 
     def refresh() -> None:  # what the refresh pass runs per batch (eval mode, no grad)
-        batch_maps(bench.model, inputs, map_norm, amp=amp, amp_dtype=torch.float16)
+        batch_maps(bench.model, inputs, map_norm, amp=amp, amp_dtype=torch.float16, source=source)
 
     times, _ = round_robin(dict(train=bench.step, refresh=refresh), warmup, reps, device, timer)
     sched = refresh_schedule(cfg)

@@ -9,7 +9,9 @@ the length asked for.
 Overrides: ``key=value`` as ``--cfg-options`` takes them (``optim_wrapper.optimizer.lr=1e-3``),
 plus ``mask_generator.<arg>=value``, which sets ``<arg>`` of every ``AMTMaskGenerator`` in the
 training pipeline, and ``refresh_hook.<arg>=value`` for the ``AttentionRefreshHook``
-(``default_hooks.amt_refresh``; a list index would break whenever the pipeline changes). Where
+(``default_hooks.amt_refresh``; a list index would break whenever the pipeline changes), also
+one level into a component argument: ``refresh_hook.map_source=PatchAttentionMap
+refresh_hook.map_source.layers=[-1,-2]``. Where
 the pieces sit is :mod:`mmamt.utils.amt_config`'s business. ``object_map=true`` steers the AMT
 mask by the object mask instead of the attention (:class:`~mmamt.analysis.object_maps.
 ObjectMaskAsMap` after ``LoadAttentionMap``): the oracle that bounds what a better attention
@@ -34,6 +36,7 @@ from mmamt.utils.amt_config import (MAP_LOADER, MASK_GENERATOR, REFRESH_HOOK, RE
 
 MASK_GENERATOR_PREFIX = 'mask_generator.'
 REFRESH_HOOK_PREFIX = 'refresh_hook.'
+MAP_SOURCE_KEY = 'map_source'
 OBJECT_MAP = 'object_map'
 
 
@@ -142,9 +145,24 @@ def apply_options(cfg: Config, options: Dict) -> None:
         if not steps:
             raise KeyError(f'override {key!r}: {where} has no {type_name}')
         for t in steps:
-            t[key[len(prefix):]] = value
+            _set_arg(t, key[len(prefix):], value)
     if plain:
         cfg.merge_from_dict(plain)
+
+
+def _set_arg(step: Dict, arg: str, value) -> None:
+    """Set ``arg`` of a pipeline step or hook; ``a.b`` sets ``b`` of the argument ``a``, a
+    component config (``map_source.layers=[-1,-2]``; a type name there becomes its dict)."""
+    *outer, last = arg.split('.')
+    for name in outer:
+        inner = step.get(name)
+        if isinstance(inner, str):
+            inner = dict(type=inner)
+        elif inner is None:
+            inner = {}
+        step[name] = inner
+        step = step[name]  # a ConfigDict stores a copy
+    step[last] = value
 
 
 def use_object_maps(cfg: Config) -> None:
@@ -321,6 +339,7 @@ def check_variant(variant: Variant, data_root: str, epochs: int) -> None:
             else:
                 _check_plain_key(base, key)
                 continue
+            arg = arg.split('.')[0]  # map_source.layers: an argument of map_source
             if not _accepts(cls, arg):
                 args = [p for p in inspect.signature(cls.__init__).parameters if p != 'self']
                 raise KeyError(f'{cls.__name__} has no argument {arg!r} (it has '
@@ -335,7 +354,10 @@ def check_variant(variant: Variant, data_root: str, epochs: int) -> None:
             for t in find_transforms(cfg, MASK_GENERATOR):
                 TRANSFORMS.build(dict(t))
             if refresh_hook_cfg(cfg) is not None:
-                HOOKS.build(dict(refresh_hook_cfg(cfg)))
+                hook = HOOKS.build(dict(refresh_hook_cfg(cfg)))
+                if MAP_SOURCE_KEY in refresh_hook_cfg(cfg):  # its layers against the model
+                    from mmpretrain.registry import MODELS
+                    hook.map_source.check(MODELS.build(cfg.model).backbone)
     except (KeyError, ValueError, TypeError) as err:
         raise ValueError(f'variant {variant.name!r} ({variant.config}, '
                          f'{variant.options or "no overrides"}): {err}') from None

@@ -15,20 +15,26 @@ from mmpretrain.utils import get_ori_model
 
 from mmamt.datasets import AMTMaskGenerator, AttentionBank, LoadAttentionMap, dataset_identity
 from mmamt.datasets.transforms import SampleNamingCompose
-from mmamt.models.utils import describe_model, has_pixel_target
+from mmamt.models.utils import build_map_source, describe_model, has_pixel_target
 from mmamt.utils.amt_config import (MAP_LOADER, MASK_GENERATOR, REFRESH_HOOK, REFRESH_HOOK_KEY,
                                     TRAIN_PIPELINE, built_transforms, missing_transforms_message)
 from .refresh import backbone_of
 
-MAP_SOURCE = 'last-layer [CLS] attention, heads averaged'
 MAP_QUANTISATION = 'uint8, value / 255'
 
 
-def map_record(model: nn.Module, map_norm: str) -> Dict:
-    """How the maps of ``model`` are made: the ``maps`` entry of a bank's ``made_with``."""
+def map_record(model: nn.Module, map_norm: str, source=None) -> Dict:
+    """How the maps of ``model`` are made: the ``maps`` entry of a bank's ``made_with``.
+
+    ``source`` (the refresh hook's ``map_source``, checked against the backbone here) is
+    recorded as :meth:`~mmamt.models.utils.MapSource.record` gives it: the refresh pass and the
+    panels rebuild it from the record, and a resume with another source recomputes the maps.
+    """
     backbone = backbone_of(model)
+    source = build_map_source(source)
+    source.check(backbone)
     return dict(
-        source=MAP_SOURCE,
+        source=source.record(),
         map_norm=map_norm,
         image_size=[int(v) for v in backbone.input_size],
         grid=[int(v) for v in backbone.patch_resolution],
@@ -104,7 +110,9 @@ def amt_transforms(dataset) -> Tuple[List[LoadAttentionMap], AMTMaskGenerator]:
     return loaders, generators[0]
 
 
-def attach_bank(model: nn.Module, dataloader) -> Tuple[AttentionBank, AMTMaskGenerator]:
+def attach_bank(model: nn.Module,
+                dataloader,
+                map_source=None) -> Tuple[AttentionBank, AMTMaskGenerator]:
     """Check model and pipeline, make the run's bank and attach it to the pipeline.
 
     The bank's ``made_with`` records the maps (:func:`map_record`), the model's settings by
@@ -115,6 +123,8 @@ def attach_bank(model: nn.Module, dataloader) -> Tuple[AttentionBank, AMTMaskGen
     Args:
         model (nn.Module): The AMT algorithm (wrapped or not).
         dataloader (DataLoader): The training dataloader, built.
+        map_source (dict | str, optional): The refresh hook's map source. Defaults to None
+            (the last-layer [CLS] attention).
 
     Returns:
         tuple[AttentionBank, AMTMaskGenerator]: The bank (uniform, AMT inactive) and the
@@ -125,7 +135,7 @@ def attach_bank(model: nn.Module, dataloader) -> Tuple[AttentionBank, AMTMaskGen
     check_sizes(model, generator)
     model = get_ori_model(model)
     made_with = dict(
-        maps=map_record(model, generator.map_norm),
+        maps=map_record(model, generator.map_norm, map_source),
         model=describe_model(model),
         run=dict(world_size=get_dist_info()[1], iters_per_epoch=len(dataloader)))
     bank = AttentionBank(

@@ -1,8 +1,9 @@
 """The refresh pass of the AMT attention loop, as plain functions.
 
 A refresh runs the model, without gradients, over every training sample in a deterministic view
-(the full image resized to the model input: :func:`refresh_view`), turns each sample's last-layer
-[CLS] attention into a map (:func:`compute_maps`), gathers the ranks' shares under DDP and writes
+(the full image resized to the model input: :func:`refresh_view`), turns each sample's attention
+into a map (:func:`compute_maps`; the last-layer [CLS] attention unless the bank records another
+source of :mod:`mmamt.models.utils.map_sources`), gathers the ranks' shares under DDP and writes
 the bank (:func:`refresh_bank`), with the map settings the bank records (made and attached by
 :mod:`mmamt.engine.bank_setup`). ``AttentionRefreshHook`` decides *when*; the visualiser and the
 benchmarks call the same functions, so a picture or a timing shows what training uses.
@@ -24,6 +25,7 @@ from torch.utils.data import DataLoader
 
 from mmamt.datasets import AttentionBank
 from mmamt.datasets.transforms import SampleNamingCompose, refresh_view_transforms
+from mmamt.models.utils import build_map_source
 from mmamt.utils import eval_mode
 
 
@@ -68,7 +70,8 @@ def batch_maps(model: nn.Module,
                inputs: torch.Tensor,
                map_norm: str,
                amp: bool = False,
-               amp_dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+               amp_dtype: Optional[torch.dtype] = None,
+               source=None) -> torch.Tensor:
     """The maps of one preprocessed batch exactly as the bank stores them, in eval mode.
 
     The one routine behind the refresh pass, the AMT panels and the refresh benchmark.
@@ -81,13 +84,18 @@ def batch_maps(model: nn.Module,
             softmax stays float32). Defaults to False.
         amp_dtype (torch.dtype, optional): The autocast dtype (the wrapper's ``cast_dtype``).
             Defaults to None (autocast's default).
+        source (MapSource | dict | str, optional): The map source
+            (:func:`~mmamt.models.utils.build_map_source`; a bank's
+            ``made_with['maps']['source']`` too). Defaults to None (the last-layer [CLS]
+            attention).
 
     Returns:
         torch.Tensor: ``(B, h, w)`` uint8 maps on the CPU, ``round(255 * map)``.
     """
     model = get_ori_model(model)
+    source = build_map_source(source)
     with eval_mode(model), (autocast(dtype=amp_dtype) if amp else nullcontext()):
-        maps = backbone_of(model).attention_map(inputs, map_norm)
+        maps = backbone_of(model).attention_map(inputs, map_norm, source)
     return (maps.float().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
 
 
@@ -99,7 +107,8 @@ def compute_maps(model: nn.Module,
                  map_norm: str,
                  num_workers: int = 0,
                  amp: bool = False,
-                 amp_dtype: Optional[torch.dtype] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+                 amp_dtype: Optional[torch.dtype] = None,
+                 source=None) -> Tuple[torch.Tensor, torch.Tensor]:
     """The uint8 maps of the given samples of ``view``, in eval mode.
 
     Args:
@@ -113,6 +122,7 @@ def compute_maps(model: nn.Module,
             softmax stays float32). Defaults to False.
         amp_dtype (torch.dtype, optional): The autocast dtype (the wrapper's ``cast_dtype``).
             Defaults to None (autocast's default).
+        source (MapSource | dict | str, optional): See :func:`batch_maps`. Defaults to None.
 
     Returns:
         tuple[torch.Tensor, torch.Tensor]: ``(n,)`` sample indices and ``(n, h, w)`` uint8 maps
@@ -120,6 +130,7 @@ def compute_maps(model: nn.Module,
     """
     model = get_ori_model(model)
     backbone = backbone_of(model)
+    source = build_map_source(source)
     loader = DataLoader(
         view,
         batch_size=batch_size,
@@ -130,7 +141,7 @@ def compute_maps(model: nn.Module,
     # rich: a bar on a terminal, a single line in a non-interactive log
     for batch in track_on_main_process(loader, 'AMT refresh', total=len(loader)):
         data = model.data_preprocessor(batch, False)
-        out_maps.append(batch_maps(model, data['inputs'], map_norm, amp, amp_dtype))
+        out_maps.append(batch_maps(model, data['inputs'], map_norm, amp, amp_dtype, source))
         out_idx.append(torch.tensor([int(s.sample_idx) for s in data['data_samples']]))
     if not out_idx:
         grid = tuple(int(v) for v in backbone.patch_resolution)
@@ -161,7 +172,8 @@ def refresh_bank(model: nn.Module,
                  amp_dtype: Optional[torch.dtype] = None) -> Dict[str, float]:
     """Recompute every map of ``bank`` and switch AMT on.
 
-    The map settings come from the bank's own record (``bank.made_with['maps']``). With DDP each
+    The map settings (``map_norm`` and the map ``source``) come from the bank's own record
+    (``bank.made_with['maps']``). With DDP each
     rank computes ``sample_idx = rank, rank + world, ...`` (no sampler padding, so no sample is
     computed twice) and every rank ends with the identical full bank.
 
@@ -175,8 +187,9 @@ def refresh_bank(model: nn.Module,
     rank, world = get_dist_info()
     n = len(bank)
     start = time.perf_counter()
-    idx, maps = compute_maps(model, view, range(rank, n, world), batch_size,
-                             bank.made_with['maps']['map_norm'], num_workers, amp, amp_dtype)
+    record = bank.made_with['maps']
+    idx, maps = compute_maps(model, view, range(rank, n, world), batch_size, record['map_norm'],
+                             num_workers, amp, amp_dtype, record.get('source'))
     if world > 1:
         device = next(backbone_of(model).parameters()).device
         idx, maps = gather_maps(idx, maps, (n + world - 1) // world, device)

@@ -24,7 +24,7 @@ from mmamt.datasets import AttentionBank
 from mmamt.datasets.transforms import AMTMaskGenerator, refresh_view_transforms
 from mmamt.datasets.transforms.attention_view import FULL_VIEW, VIEW_KEY
 from mmamt.utils.amt_config import (MASK_GENERATOR, TRAIN_PIPELINE, build_mask_generator,
-                                    train_dataset_cfg)
+                                    refresh_hook_cfg, train_dataset_cfg)
 from mmamt.utils.model import build_model
 from mmamt.utils.scope import config_scope
 from .panel import MIN_TILE, draw_panel
@@ -190,8 +190,9 @@ def write_panels(config: Union[str, Config],
 
     The attention map is the checkpoint's own (the refresh pass's routine on the deterministic
     view: the full image resized to the input size, normalised by the data preprocessor), made
-    as the run's bank records (``made_with['maps']['map_norm']``) when ``bank`` is given, else as
-    the config's ``AMTMaskGenerator.map_norm`` says; the token mask is drawn by that generator
+    as the run's bank records (``made_with['maps']``: ``map_norm`` and ``source``) when ``bank``
+    is given, else as the config's ``AMTMaskGenerator.map_norm`` and refresh hook's
+    ``map_source`` say; the token mask is drawn by that generator
     from it (AMT active, seeded per image); the reconstruction shows the model's prediction on
     the masked patches.
 
@@ -233,7 +234,12 @@ def write_panels(config: Union[str, Config],
         pipeline = view_pipeline(dataset_cfg.pipeline, model.backbone.input_size)
         if isinstance(bank, str):
             bank = AttentionBank.from_file(bank)
-        map_norm = generator.map_norm if bank is None else bank.made_with['maps']['map_norm']
+        if bank is None:
+            hook = refresh_hook_cfg(cfg) or {}
+            map_norm, source = generator.map_norm, hook.get('map_source')
+        else:
+            map_norm = bank.made_with['maps']['map_norm']
+            source = bank.made_with['maps'].get('source')
 
         if images is not None:
             files = _image_files(images)
@@ -260,7 +266,7 @@ def write_panels(config: Union[str, Config],
             batch = default_collate([load(picked[k], k) for k in ks])
             with torch.no_grad():
                 inputs = model.data_preprocessor(batch, False)['inputs']
-                maps = attention_maps(model, inputs, map_norm)
+                maps = attention_maps(model, inputs, map_norm, source)
             panels = render_panels(
                 model,
                 generator,

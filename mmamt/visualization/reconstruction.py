@@ -15,19 +15,21 @@ from mmamt.utils import eval_mode
 from mmamt.utils.compat import converts_channels, normalizes_inputs
 
 
-def attention_maps(model: nn.Module, inputs: torch.Tensor, norm: str) -> torch.Tensor:
+def attention_maps(model: nn.Module, inputs: torch.Tensor, norm: str, source=None) -> torch.Tensor:
     """The AMT attention map of each (normalised) input, exactly as the bank holds it.
 
     Args:
         model (nn.Module): An AMT algorithm whose backbone has ``attention_map``.
         inputs (torch.Tensor): ``(B, 3, H, W)`` output of the model's data preprocessor.
         norm (str): ``AMTMaskGenerator.map_norm`` (the bank records it).
+        source (MapSource | dict | str, optional): The refresh hook's ``map_source`` (the bank
+            records it). Defaults to None (the last-layer [CLS] attention).
 
     Returns:
         torch.Tensor: ``(B, h, w)`` float32 maps in [0, 1] at the model patch grid, quantised
         as the bank stores them (:func:`mmamt.engine.refresh.batch_maps`).
     """
-    return batch_maps(model, inputs, norm).float() / 255
+    return batch_maps(model, inputs, norm, source=source).float() / 255
 
 
 @torch.no_grad()

@@ -59,6 +59,14 @@ def test_variant_overrides(tmp_path):
         str(tmp_path), str(tmp_path / 'r'), 10, 0)
     gen = next(t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'AMTMaskGenerator')
     assert (gen.map_norm, cfg.default_hooks.amt_refresh.interval) == ('max', 3)
+    # one level into a component argument: a type name becomes its dict
+    cfg = build_run_config(
+        parse_variant([
+            f'p={AMT}', 'refresh_hook.map_source=PatchAttentionMap',
+            'refresh_hook.map_source.layers=[-1,-2]'
+        ]), str(tmp_path), str(tmp_path / 'r'), 10, 0)
+    assert cfg.default_hooks.amt_refresh.map_source == dict(
+        type='PatchAttentionMap', layers=[-1, -2])
     with pytest.raises(KeyError, match='default_hooks.amt_refresh has no AttentionRefreshHook'):
         build_run_config(
             Variant('mae', MAE, {'refresh_hook.interval': 3}), str(tmp_path), str(tmp_path / 'r'),

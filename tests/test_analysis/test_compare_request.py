@@ -56,6 +56,10 @@ def test_missing_or_empty_data_is_refused(tmp_path, data):
         ('refresh_hook.intervall=2', r"AttentionRefreshHook has no argument 'intervall'"),
         ('object_map=yes', r"override object_map='yes': must be true or false"),
         ('refresh_hook.stop_epoch=1', r'stop_epoch=1 must be an integer >= 2'),
+        ('refresh_hook.map_source=NoSuchMap', r"map_source.type='NoSuchMap' is not a registered "
+         r'map source'),
+        ('refresh_hook.map_source.layers=[7]', r'map_source.layers=\[7\] of CLSAttentionMap: 7 '
+         r'must be an integer in \[-4, 3\]'),
         # values the classes refuse
         ('mask_generator.throw_mode=most', r"variant 'bad'.*throw_mode"),
         ('mask_generator.map_norm=softmax', r"variant 'bad'.*AMTMaskGenerator: "
@@ -94,6 +98,10 @@ def test_valid_overrides_pass(data):
         parse_variant([
             f'a={AMT}', 'model.backbone.drop_path_rate=0.1', 'mask_generator.throw_mode=least',
             'refresh_hook.interval=2', 'train_dataloader.batch_size=8'
+        ]),
+        parse_variant([
+            f'p={AMT}', 'refresh_hook.map_source=PatchAttentionMap',
+            'refresh_hook.map_source.layers=[-1,-2]'
         ])
     ], data, 4, [0, 1])
 

@@ -215,3 +215,40 @@ def test_pipeline_without_load_attention_map_is_refused(synthetic_root, tmp_path
     cfg.train_dataloader.dataset.pipeline.pop(1)
     with pytest.raises(ValueError, match='LoadAttentionMap'):
         Runner.from_cfg(cfg).train()
+
+
+def test_map_source_is_recorded_and_a_resume_with_another_recomputes(synthetic_root, tmp_path):
+    """``map_source`` reaches the bank (its record is the source config), the bank's maps are
+    that source's, and a resume with another source discards them: the refresh after epoch 1,
+    which the discarded bank had seen, runs again with the config's source."""
+    cfg = tiny_cfg(
+        synthetic_root, tmp_path / 'a', max_epochs=2, start_epoch=1, interval=1, num_workers=0)
+    cfg.default_hooks.amt_refresh.map_source = dict(type='PatchAttentionMap', layers=[0, -1])
+    first = Runner.from_cfg(cfg)
+    first.train()
+    bank = refresh_hook(first).bank
+    assert bank.made_with['maps']['source'] == dict(type='PatchAttentionMap', layers=[0, -1])
+    assert bank.active and bank.num_refreshes == 1
+    cfg = tiny_cfg(
+        synthetic_root, tmp_path / 'b', max_epochs=3, start_epoch=1, interval=5, num_workers=0)
+    cfg.resume, cfg.load_from = True, str(tmp_path / 'a' / 'epoch_2.pth')
+    second = Runner.from_cfg(cfg)
+    restored = {}
+
+    class Probe(Hook):
+
+        def before_train(self, runner):
+            b = refresh_hook(runner).bank
+            restored.update(active=b.active, maps=b.maps.clone(), n=b.num_refreshes)
+
+    second.register_hook(Probe())
+    second.train()
+    assert restored['active'] and restored['n'] == 1  # recomputed before epoch 3
+    assert not torch.equal(restored['maps'], bank.maps)
+    assert refresh_hook(second).bank.made_with['maps']['source'] == \
+        'last-layer [CLS] attention, heads averaged'
+
+
+def test_an_unknown_map_source_is_refused_when_the_hook_is_built():
+    with pytest.raises(ValueError, match=r"AttentionRefreshHook: map_source.type='Nope' is not"):
+        AttentionRefreshHook(map_source='Nope')

@@ -1,6 +1,6 @@
 """The AMT attention loop: when to refresh every training sample's map, and keeping the bank."""
 import os.path as osp
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Union
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
@@ -8,6 +8,7 @@ from mmpretrain.registry import HOOKS
 from mmpretrain.utils import get_ori_model
 
 from mmamt.datasets import AttentionBank
+from mmamt.models.utils import build_map_source
 from mmamt.utils.amt_config import moved_to_mask_generator
 from mmamt.utils.compat import training_run
 from ..bank_setup import attach_bank, check_panels
@@ -30,7 +31,8 @@ class AttentionRefreshHook(Hook):
 
     After ``start_epoch`` completed epochs and every ``interval`` epochs after that (never after
     the last, nor from ``stop_epoch`` on), the refresh pass (:mod:`mmamt.engine.refresh`) writes
-    every training sample's last-layer [CLS] attention into the bank, and AMT masking and
+    every training sample's map into the bank (the last-layer [CLS] attention, or another
+    ``map_source``), and AMT masking and
     throwing starts (and, with ``stop_epoch``, stops again). Before
     training the bank is made and attached to the pipeline
     (:func:`~mmamt.engine.bank_setup.attach_bank`: the map settings are the
@@ -58,6 +60,11 @@ class AttentionRefreshHook(Hook):
             The encoder then ends its training on the inputs of plain MAE, as FLIP ends with
             an unmasked phase; a run that throws more in between keeps its token budget.
             Must be > ``start_epoch``. Defaults to None (AMT to the end).
+        map_source (dict | str, optional): Where each map comes from, a registered
+            :class:`~mmamt.models.utils.MapSource` (:mod:`mmamt.models.utils.map_sources`):
+            ``dict(type='CLSAttentionMap', layers=[-1, -2])`` or ``'PatchAttentionMap'``. The
+            bank records it (a resume with another source recomputes the maps). Defaults to
+            None: AMT's map, the head-averaged last-layer [CLS] attention.
         enable (bool): False turns the loop off, as ``VisualizationHook(enable=False)`` does
             drawing: ``default_hooks = dict(amt_refresh=dict(enable=False))``. Defaults to True.
         map_norm: Moved to ``AMTMaskGenerator.map_norm``; any value is refused, naming both.
@@ -75,6 +82,7 @@ class AttentionRefreshHook(Hook):
                  num_panels: int = 0,
                  panel_min_tile: Optional[int] = None,
                  stop_epoch: Optional[int] = None,
+                 map_source: Union[None, str, dict] = None,
                  enable: bool = True,
                  map_norm: Optional[str] = None) -> None:
         if map_norm is not None:
@@ -91,6 +99,10 @@ class AttentionRefreshHook(Hook):
         self.num_workers, self.pipeline, self.save_bank = num_workers, pipeline, save_bank
         self.enable, self.generator = bool(enable), None  # generator: set with the bank
         self.bank: Optional[AttentionBank] = None
+        try:
+            self.map_source = build_map_source(map_source)
+        except ValueError as err:
+            raise ValueError(f'AttentionRefreshHook: {err}') from None
         self.last_refresh_writes = 0
 
     def refresh_epochs(self, max_epochs: int) -> List[int]:
@@ -109,7 +121,8 @@ class AttentionRefreshHook(Hook):
 
     def _ensure_bank(self, runner) -> AttentionBank:
         if self.bank is None:
-            self.bank, self.generator = attach_bank(runner.model, runner.train_dataloader)
+            self.bank, self.generator = attach_bank(runner.model, runner.train_dataloader,
+                                                    self.map_source)
         return self.bank
 
     def before_run(self, runner) -> None:

@@ -127,18 +127,19 @@ class CLSAttentionMixin:
         return cls_attention_probs(self.layers[-1], tokens)
 
     @torch.no_grad()
-    def attention_map(self, x: torch.Tensor, norm: str = 'minmax') -> torch.Tensor:
-        """The AMT map: head-averaged last-layer [CLS] attention, normalised per image.
+    def attention_map(self, x: torch.Tensor, norm: str = 'minmax', source=None) -> torch.Tensor:
+        """The AMT map of unmasked images, normalised per image.
 
         Args:
             x (torch.Tensor): Images, ``(B, 3, H, W)``.
             norm (str): ``'minmax'`` (per head, the reference) or ``'max'`` (proportional to
                 the attention), see :func:`normalize_attention`. Defaults to ``'minmax'``.
+            source (MapSource | dict | str, optional): Where the map comes from
+                (:mod:`mmamt.models.utils.map_sources`). Defaults to None: AMT's map, the
+                head-averaged last-layer [CLS] attention.
 
         Returns:
             torch.Tensor: ``(B, h, w)`` float32 map in ``[0, 1]`` at the patch grid of ``x``.
         """
-        B, _, H, W = x.shape
-        patch = self.patch_embed.projection.stride
-        maps = normalize_attention(self.cls_attention(x), norm)
-        return maps.reshape(B, H // patch[0], W // patch[1])
+        from .map_sources import build_map_source  # the sources read this module
+        return build_map_source(source)(self, x, norm)

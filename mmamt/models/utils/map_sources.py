@@ -1,0 +1,210 @@
+"""Where an AMT map comes from: small registered sources that the refresh pass asks for maps.
+
+The refresh pass (:mod:`mmamt.engine.refresh`) runs one no-grad forward per batch of the
+deterministic view and asks the run's source for per-image attention rows; the bank stores the
+normalised map (:func:`~mmamt.models.utils.normalize_attention`, ``AMTMaskGenerator.map_norm``),
+the generator reads it. None of the three knows which source it was. A source is chosen in the
+config of the refresh hook, ``AttentionRefreshHook(map_source=dict(type='CLSAttentionMap',
+layers=[-1, -2]))``, and a new one is a class registered in mmpretrain's ``MODELS`` that
+subclasses :class:`MapSource`.
+
+Shipped sources (every host is a ViT with mmpretrain-style blocks and one [CLS] token,
+:class:`~mmamt.models.utils.CLSAttentionMixin`):
+
+- :class:`CLSAttentionMap`: the [CLS] query's attention over the patches, in the blocks named by
+  ``layers``. ``layers=[-1]`` (the default) is AMT's map, the last block only; several layers
+  average their (min-max normalised) heads together.
+- :class:`PatchAttentionMap`: a map that needs no [CLS]: the attention every patch receives from
+  the other patches (self-attention excluded), averaged over the patch queries, in the blocks
+  named by ``layers`` (Evolved Part Masking's patch-to-patch attention, summed over layers). It
+  forms the full patch attention of each chosen block, O(L^2 d), once per refresh only.
+"""
+import copy
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmpretrain.registry import MODELS
+
+from .cls_attention import cls_attention_probs, normalize_attention
+
+#: The bank record of the default source (the record older banks carry: they resume unchanged).
+DEFAULT_SOURCE_RECORD = 'last-layer [CLS] attention, heads averaged'
+MAP_SOURCE_KEY = 'map_source'
+DEFAULT_SOURCE = 'CLSAttentionMap'
+
+
+class MapSource:
+    """Interface of a map source: attention rows of whole, unmasked images.
+
+    Subclasses implement :meth:`rows`; :meth:`check` refuses a host it cannot read, before
+    training. Its constructor arguments are its config (``record`` writes them into the bank).
+    """
+
+    def __init__(self, **cfg) -> None:
+        self.cfg = dict(type=type(self).__name__, **cfg)
+
+    def check(self, backbone: nn.Module) -> None:
+        """Refuse a backbone this source cannot read, naming the config key."""
+
+    def rows(self, backbone: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """``(B, K, L)`` non-negative attention rows over the ``L`` patches of ``x``.
+
+        Each of the ``K`` rows (a head of a layer) is normalised and the rows are averaged by
+        :func:`~mmamt.models.utils.normalize_attention`.
+        """
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def __call__(self, backbone: nn.Module, x: torch.Tensor, norm: str = 'minmax') -> torch.Tensor:
+        """The ``(B, h, w)`` float32 map in ``[0, 1]`` of images ``x`` (``(B, 3, H, W)``)."""
+        B, _, H, W = x.shape
+        patch = backbone.patch_embed.projection.stride
+        return normalize_attention(self.rows(backbone, x),
+                                   norm).reshape(B, H // patch[0], W // patch[1])
+
+    def record(self) -> Union[str, Dict]:
+        """What the bank records as ``made_with['maps']['source']``: the config, or for the
+        default source the string older banks carry, so that they resume unchanged."""
+        return copy.deepcopy(self.cfg)
+
+
+def _layer_indices(source: MapSource, layers: Sequence[int], num_layers: int) -> List[int]:
+    """``layers`` as non-negative block indices, refused (naming the key) when out of range."""
+    name = type(source).__name__
+    if not layers:
+        raise ValueError(f'{MAP_SOURCE_KEY}.layers={list(layers)} of {name} must name at '
+                         'least one block')
+    out = []
+    for i in layers:
+        if int(i) != i or not -num_layers <= i < num_layers:
+            raise ValueError(f'{MAP_SOURCE_KEY}.layers={list(layers)} of {name}: {i} must be an '
+                             f'integer in [{-num_layers}, {num_layers - 1}] (the backbone has '
+                             f'{num_layers} blocks)')
+        out.append(int(i) % num_layers)
+    if len(set(out)) != len(out):
+        raise ValueError(f'{MAP_SOURCE_KEY}.layers={list(layers)} of {name} names a block twice')
+    return out
+
+
+class _LayersSource(MapSource):
+    """A source that reads the inputs of some blocks of one forward pass."""
+
+    def __init__(self, layers: Sequence[int] = (-1, )) -> None:
+        if isinstance(layers, int) or not all(isinstance(i, int) for i in layers):
+            raise ValueError(f'{MAP_SOURCE_KEY}.layers={layers!r} of {type(self).__name__} must '
+                             'be a list of block indices, e.g. [-1] or [-1, -2]')
+        super().__init__(layers=[int(i) for i in layers])
+        self.layers = tuple(int(i) for i in layers)
+
+    def check(self, backbone: nn.Module) -> None:
+        _layer_indices(self, self.layers, len(backbone.layers))
+
+    def layer_rows(self, layer: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+        """``(B, heads, L)`` rows of one block from its input ``tokens`` (``(B, 1 + L, C)``)."""
+        raise NotImplementedError
+
+    def rows(self, backbone: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        wanted = _layer_indices(self, self.layers, len(backbone.layers))
+        tokens = backbone.embed_all_tokens(x)
+        out = []
+        for i, layer in enumerate(backbone.layers[:max(wanted) + 1]):
+            if i in wanted:
+                out.append(self.layer_rows(layer, tokens))
+            if i < max(wanted):
+                tokens = layer(tokens)
+        return torch.cat(out, dim=1)
+
+
+@MODELS.register_module()
+class CLSAttentionMap(_LayersSource):
+    """The [CLS] query's softmax attention over the patch keys, per head, in chosen blocks.
+
+    ``layers=[-1]`` is AMT's map (the paper's and the reference code's); more layers add their
+    heads to the average, each head min-max normalised on its own (``map_norm='minmax'``).
+
+    Args:
+        layers (Sequence[int]): Block indices, negative from the last. Defaults to ``(-1,)``.
+    """
+
+    def layer_rows(self, layer: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+        return cls_attention_probs(layer, tokens)
+
+    def record(self) -> Union[str, Dict]:
+        return DEFAULT_SOURCE_RECORD if self.layers == (-1, ) else super().record()
+
+
+@MODELS.register_module()
+class PatchAttentionMap(_LayersSource):
+    """The attention each patch receives from the other patches, in chosen blocks: no [CLS].
+
+    For every head, the patch queries' softmax attention over all keys ([CLS] key included, as
+    in the block's own forward) is formed, the [CLS] key and each patch's attention to itself are
+    dropped, and a patch's row value is the mean over the patch queries of the attention it
+    receives. A patch many others look at scores high (Evolved Part Masking reads parts of an
+    object this way). It costs one full ``(L, L)`` attention per head of each chosen block.
+
+    Args:
+        layers (Sequence[int]): Block indices, negative from the last. Defaults to ``(-1,)``.
+    """
+
+    def layer_rows(self, layer: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+        attn = layer.attn
+        h = layer.ln1(tokens)
+        B, N, _ = h.shape
+        embed_dims = attn.qkv.out_features // 3
+        heads = attn.num_heads
+        head_dims = embed_dims // heads
+        qkv = F.linear(h, attn.qkv.weight[:2 * embed_dims],
+                       None if attn.qkv.bias is None else attn.qkv.bias[:2 * embed_dims])
+        q, k = qkv.reshape(B, N, 2, heads, head_dims).permute(2, 0, 3, 1, 4).float()
+        with torch.autocast(device_type=q.device.type, enabled=False):
+            probs = (q[:, :, 1:] @ k.transpose(-2, -1) * head_dims**-0.5).softmax(dim=-1)
+        probs = probs[..., 1:]  # (B, heads, L queries, L keys)
+        L = probs.shape[-1]
+        probs = probs * (1 - torch.eye(L, device=probs.device, dtype=probs.dtype))
+        return probs.sum(dim=2) / max(L - 1, 1)
+
+
+def build_map_source(cfg: Union[None, str, Dict, MapSource] = None) -> MapSource:
+    """A map source from a config, a registered type name, a bank record or None (the default).
+
+    Args:
+        cfg (dict | str | MapSource, optional): ``dict(type=..., **args)``, a type name
+            (``'PatchAttentionMap'``), a source, or a bank's ``made_with['maps']['source']``;
+            a dict without ``type`` is a ``CLSAttentionMap``. Defaults to None:
+            ``CLSAttentionMap(layers=[-1])``, AMT's map.
+
+    Raises:
+        ValueError: If the type is not registered or is no :class:`MapSource`, naming the key.
+    """
+    if isinstance(cfg, MapSource):
+        return cfg
+    if cfg is None or cfg == DEFAULT_SOURCE_RECORD:
+        return CLSAttentionMap()
+    if isinstance(cfg, str):
+        cfg = dict(type=cfg)
+    if not isinstance(cfg, dict):
+        raise ValueError(f'{MAP_SOURCE_KEY}={cfg!r} must be a registered type name or '
+                         "dict(type='CLSAttentionMap', ...)")
+    cfg = dict(cfg)
+    cfg.setdefault('type', DEFAULT_SOURCE)  # dict(layers=[-1, -2]): the default's layers
+    cfg.pop('_scope_', None)
+    cls = MODELS.get(cfg['type']) if isinstance(cfg['type'], str) else cfg['type']
+    if not (isinstance(cls, type) and issubclass(cls, MapSource)):
+        raise ValueError(f'{MAP_SOURCE_KEY}.type={cfg["type"]!r} is not a registered map source '
+                         f'(MapSource subclass in MODELS); shipped: {", ".join(SHIPPED_SOURCES)}')
+    cfg.pop('type')
+    try:
+        return cls(**cfg)
+    except TypeError as err:
+        raise ValueError(f'{MAP_SOURCE_KEY}={cfg!r} of {cls.__name__}: {err}') from None
+
+
+SHIPPED_SOURCES = ('CLSAttentionMap', 'PatchAttentionMap')
+
+
+def source_record(cfg: Optional[Union[str, Dict, MapSource]]) -> Union[str, Dict]:
+    """The bank record of a source config (see :meth:`MapSource.record`)."""
+    return build_map_source(cfg).record()

@@ -1,0 +1,137 @@
+"""Map sources: the default is AMT's map bit for bit, the others read what they claim."""
+import pytest
+import torch
+from mmpretrain.registry import MODELS
+
+import mmamt  # noqa: F401
+from mmamt.engine.refresh import batch_maps
+from mmamt.models.utils import (CLSAttentionMap, MapSource, PatchAttentionMap, build_map_source,
+                                normalize_attention, source_record)
+from mmamt.models.utils.map_sources import DEFAULT_SOURCE_RECORD
+from .test_mae_amt import build_model
+
+
+def full_attention(layer, tokens):
+    """``(B, heads, N, N)`` softmax attention of one mmpretrain block, written out."""
+    B, N, C = tokens.shape
+    heads = layer.attn.num_heads
+    qkv = layer.attn.qkv(layer.ln1(tokens)).reshape(B, N, 3, heads, C // heads)
+    q, k = qkv.permute(2, 0, 3, 1, 4)[:2]
+    return (q @ k.transpose(-2, -1) * (C // heads)**-0.5).softmax(-1)
+
+
+def block_inputs(backbone, img):
+    tokens, out = backbone.embed_all_tokens(img), []
+    for layer in backbone.layers:
+        out.append(tokens)
+        tokens = layer(tokens)
+    return out
+
+
+def test_default_source_is_the_last_layer_cls_map():
+    torch.manual_seed(0)
+    backbone = build_model().backbone
+    backbone.eval()
+    img = torch.randn(2, 3, 32, 32)
+    old = normalize_attention(backbone.cls_attention(img), 'minmax').reshape(2, 4, 4)
+    for source in (None, 'CLSAttentionMap', dict(type='CLSAttentionMap',
+                                                 layers=[-1]), DEFAULT_SOURCE_RECORD):
+        assert torch.equal(backbone.attention_map(img, 'minmax', source), old)
+    # older banks carry the string record: they resume with the same source
+    assert source_record(None) == source_record(dict(type='CLSAttentionMap')) == \
+        DEFAULT_SOURCE_RECORD
+
+
+def test_cls_attention_of_several_layers_averages_their_heads():
+    torch.manual_seed(0)
+    backbone = build_model().backbone
+    backbone.eval()
+    img = torch.randn(2, 3, 32, 32)
+    inputs = block_inputs(backbone, img)
+    rows = CLSAttentionMap(layers=[0, -1]).rows(backbone, img)
+    ref = torch.cat([full_attention(backbone.layers[i], inputs[i])[:, :, 0, 1:] for i in (0, 1)],
+                    dim=1)
+    torch.testing.assert_close(rows, ref, rtol=1e-4, atol=1e-6)
+    two = backbone.attention_map(img, 'max', dict(type='CLSAttentionMap', layers=[0, -1]))
+    assert not torch.allclose(two, backbone.attention_map(img, 'max'))
+    assert source_record(dict(type='CLSAttentionMap', layers=[0, -1])) == dict(
+        type='CLSAttentionMap', layers=[0, -1])
+
+
+def test_patch_attention_is_the_attention_received_from_other_patches():
+    torch.manual_seed(0)
+    backbone = build_model().backbone
+    backbone.eval()
+    img = torch.randn(2, 3, 32, 32)
+    full = full_attention(backbone.layers[-1], block_inputs(backbone, img)[-1])
+    patch = full[:, :, 1:, 1:].clone()  # patch queries, patch keys
+    patch.diagonal(dim1=-2, dim2=-1).zero_()
+    ref = patch.sum(2) / 15
+    rows = PatchAttentionMap().rows(backbone, img)
+    torch.testing.assert_close(rows, ref, rtol=1e-4, atol=1e-6)
+    assert rows.shape == (2, 3, 16)
+    amap = backbone.attention_map(img, 'max', 'PatchAttentionMap')
+    assert amap.shape == (2, 4, 4) and amap.amax() <= 1 and amap.amin() >= 0
+
+
+def test_patch_attention_under_autocast_is_float32():
+    torch.manual_seed(0)
+    backbone = build_model().backbone
+    backbone.eval()
+    img = torch.randn(2, 3, 32, 32)
+    ref = PatchAttentionMap().rows(backbone, img)
+    with torch.autocast(device_type='cpu', dtype=torch.bfloat16):
+        rows = PatchAttentionMap().rows(backbone, img)
+    assert rows.dtype == torch.float32
+    torch.testing.assert_close(rows, ref, atol=2e-2, rtol=0.1)
+
+
+def test_batch_maps_uses_the_source():
+    torch.manual_seed(0)
+    model = build_model()
+    img = torch.randn(2, 3, 32, 32)
+    cls = batch_maps(model, img, 'max')
+    patch = batch_maps(model, img, 'max', source='PatchAttentionMap')
+    assert cls.dtype == patch.dtype == torch.uint8 and cls.shape == patch.shape == (2, 4, 4)
+    assert not torch.equal(cls, patch)
+
+
+def test_bad_sources_are_refused_naming_the_key():
+    backbone = build_model().backbone  # 2 blocks
+    with pytest.raises(
+            ValueError,
+            match=r'map_source.layers=\[2\] of CLSAttentionMap: 2 must '
+            r'be an integer in \[-2, 1\]'):
+        build_map_source(dict(type='CLSAttentionMap', layers=[2])).check(backbone)
+    with pytest.raises(ValueError, match=r'map_source.layers=\[-1, 1\] .* names a block twice'):
+        build_map_source(dict(type='PatchAttentionMap', layers=[-1, 1])).check(backbone)
+    with pytest.raises(ValueError, match=r'must name at least one block'):
+        build_map_source(dict(type='CLSAttentionMap', layers=[])).check(backbone)
+    with pytest.raises(ValueError, match=r'map_source.layers=-1 .* must be a list'):
+        build_map_source(dict(type='CLSAttentionMap', layers=-1))
+    with pytest.raises(
+            ValueError,
+            match=r"map_source.type='MAEViT' is not a registered map "
+            r'source .*shipped: CLSAttentionMap, PatchAttentionMap'):
+        build_map_source('MAEViT')
+    with pytest.raises(ValueError, match=r"map_source.type='NoSuchMap' is not a registered"):
+        build_map_source('NoSuchMap')
+    with pytest.raises(ValueError, match=r'map_source=.* of PatchAttentionMap: .*heads'):
+        build_map_source(dict(type='PatchAttentionMap', heads=[0]))
+    with pytest.raises(ValueError, match='must be a registered type name'):
+        build_map_source(3)
+
+
+def test_a_user_source_registers_and_builds():
+
+    @MODELS.register_module(force=True)
+    class CentreMap(MapSource):
+
+        def rows(self, backbone, x):
+            L = backbone.patch_resolution[0] * backbone.patch_resolution[1]
+            return torch.ones(x.shape[0], 1, L)
+
+    source = build_map_source(dict(type='CentreMap'))
+    assert source.record() == dict(type='CentreMap')
+    amap = build_model().backbone.attention_map(torch.randn(1, 3, 32, 32), 'max', source)
+    assert torch.equal(amap, torch.ones(1, 4, 4))
