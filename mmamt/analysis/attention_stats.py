@@ -78,10 +78,14 @@ def find_bank_files(paths: Sequence[str]) -> List[Tuple[int, str]]:
             files = [path]
         else:
             raise FileNotFoundError(f'{path} is neither a bank file nor a folder')
-        for f in files:
-            match = _EPOCH_RE.search(osp.basename(f))
-            found.append((int(match.group(1)) if match else -1, f))
+        found.extend((epoch_of(f), f) for f in files)
     return sorted(set(found))
+
+
+def epoch_of(path: str) -> int:
+    """The ``<e>`` of a file named ``epoch_<e>.pth`` (a bank or a checkpoint), else -1."""
+    match = _EPOCH_RE.search(osp.basename(path))
+    return int(match.group(1)) if match else -1
 
 
 def object_mask_path(img_path: str, seg_dir: Optional[str] = None) -> Optional[str]:

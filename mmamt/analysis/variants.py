@@ -29,6 +29,7 @@ from typing import Any, Dict, Sequence
 
 from mmengine.config import Config, ConfigDict, DictAction
 
+from mmamt.models.utils.map_sources import MAP_SOURCE_KEY
 from mmamt.utils.amt_config import (MAP_LOADER, MASK_GENERATOR, REFRESH_HOOK, REFRESH_HOOK_KEY,
                                     TRAIN_PIPELINE, check_amt_wiring, find_transforms,
                                     mask_generator_arg, refresh_arg, refresh_hook_cfg,
@@ -36,7 +37,6 @@ from mmamt.utils.amt_config import (MAP_LOADER, MASK_GENERATOR, REFRESH_HOOK, RE
 
 MASK_GENERATOR_PREFIX = 'mask_generator.'
 REFRESH_HOOK_PREFIX = 'refresh_hook.'
-MAP_SOURCE_KEY = 'map_source'
 OBJECT_MAP = 'object_map'
 
 
@@ -353,9 +353,10 @@ def check_variant(variant: Variant, data_root: str, epochs: int) -> None:
         with config_scope(cfg):
             for t in find_transforms(cfg, MASK_GENERATOR):
                 TRANSFORMS.build(dict(t))
-            if refresh_hook_cfg(cfg) is not None:
-                hook = HOOKS.build(dict(refresh_hook_cfg(cfg)))
-                if MAP_SOURCE_KEY in refresh_hook_cfg(cfg):  # its layers against the model
+            hook_cfg = refresh_hook_cfg(cfg)
+            if hook_cfg is not None:
+                hook = HOOKS.build(dict(hook_cfg))
+                if MAP_SOURCE_KEY in hook_cfg:  # its layers against the model
                     from mmpretrain.registry import MODELS
                     hook.map_source.check(MODELS.build(cfg.model).backbone)
     except (KeyError, ValueError, TypeError) as err:

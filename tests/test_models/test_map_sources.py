@@ -6,7 +6,7 @@ from mmpretrain.registry import MODELS
 import mmamt  # noqa: F401
 from mmamt.engine.refresh import batch_maps
 from mmamt.models.utils import (CLSAttentionMap, MapSource, PatchAttentionMap, build_map_source,
-                                normalize_attention, source_record)
+                                normalize_attention)
 from mmamt.models.utils.map_sources import DEFAULT_SOURCE_RECORD
 from .test_mae_amt import build_model
 
@@ -38,8 +38,8 @@ def test_default_source_is_the_last_layer_cls_map():
                                                  layers=[-1]), DEFAULT_SOURCE_RECORD):
         assert torch.equal(backbone.attention_map(img, 'minmax', source), old)
     # older banks carry the string record: they resume with the same source
-    assert source_record(None) == source_record(dict(type='CLSAttentionMap')) == \
-        DEFAULT_SOURCE_RECORD
+    for cfg in (None, dict(type='CLSAttentionMap')):
+        assert build_map_source(cfg).record() == DEFAULT_SOURCE_RECORD
 
 
 def test_cls_attention_of_several_layers_averages_their_heads():
@@ -54,7 +54,7 @@ def test_cls_attention_of_several_layers_averages_their_heads():
     torch.testing.assert_close(rows, ref, rtol=1e-4, atol=1e-6)
     two = backbone.attention_map(img, 'max', dict(type='CLSAttentionMap', layers=[0, -1]))
     assert not torch.allclose(two, backbone.attention_map(img, 'max'))
-    assert source_record(dict(type='CLSAttentionMap', layers=[0, -1])) == dict(
+    assert build_map_source(dict(type='CLSAttentionMap', layers=[0, -1])).record() == dict(
         type='CLSAttentionMap', layers=[0, -1])
 
 

@@ -16,11 +16,11 @@ Shipped sources (every host is a ViT with mmpretrain-style blocks and one [CLS] 
   average their (min-max normalised) heads together.
 - :class:`PatchAttentionMap`: a map that needs no [CLS]: the attention every patch receives from
   the other patches (self-attention excluded), averaged over the patch queries, in the blocks
-  named by ``layers`` (Evolved Part Masking's patch-to-patch attention, summed over layers). It
+  named by ``layers`` (Evolved Part Masking's patch-to-patch attention over layers). It
   forms the full patch attention of each chosen block, O(L^2 d), once per refresh only.
 """
 import copy
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -203,8 +203,3 @@ def build_map_source(cfg: Union[None, str, Dict, MapSource] = None) -> MapSource
 
 
 SHIPPED_SOURCES = ('CLSAttentionMap', 'PatchAttentionMap')
-
-
-def source_record(cfg: Optional[Union[str, Dict, MapSource]]) -> Union[str, Dict]:
-    """The bank record of a source config (see :meth:`MapSource.record`)."""
-    return build_map_source(cfg).record()
