@@ -107,6 +107,10 @@ def run_demo(work_dir: str,
                            for name in v},
         final_loss={name: v[name]['final_loss']['mean']
                     for name in v},
+        train_gflops_per_image={name: v[name]['gflops']['total']
+                                for name in v},
+        run_seconds={name: v[name]['total_seconds']['mean']
+                     for name in v},
         encoder_tokens_per_image={name: v[name]['last_epoch_tokens']
                                   for name in v},
         attention_per_refresh=amt_run['attention'],
@@ -127,24 +131,24 @@ def run_demo(work_dir: str,
 def format_summary(result: dict) -> str:
     """The demo's closing screen."""
     p, pm = result['probe_top1'], result['probe_top1_mean_patch']
-    spe, loss, tok = (result['seconds_per_epoch'], result['final_loss'],
-                      result['encoder_tokens_per_image'])
+    loss, tok = result['final_loss'], result['encoder_tokens_per_image']
+    flops, secs = result['train_gflops_per_image'], result['run_seconds']
     seeds = len(result['seeds'])
     lines = [
         '=' * 78,
         f'mmamt demo: MAE vs MAE-AMT, {result["epochs"]} epochs, {result["num_train"]} train / '
         f'{result["num_val"]} val images, {seeds} seed(s), {result["seconds_total"]:.0f}s',
         '',
-        f'{"encoder":<16}{"s/epoch":>9}{"final loss":>12}{"tokens/img":>12}'
+        f'{"encoder":<16}{"GFLOPs/img":>11}{"run s":>7}{"final loss":>12}{"tokens/img":>12}'
         f'{"probe [CLS]":>13}{"mean-patch":>12}',
     ]
     for name in ('mae', 'mae-amt'):
         label = {'mae': 'MAE', 'mae-amt': 'MAE-AMT'}[name]
-        lines.append(f'{label:<16}{spe[name]:>9.2f}{loss[name]:>12.3f}{tok[name]:>12.1f}'
-                     f'{p[name]:>12.1f}%{pm[name]:>11.1f}%')
-    lines.append(f'{"random init":<16}{"-":>9}{"-":>12}{"-":>12}{p["random"]:>12.1f}%'
-                 f'{pm["random"]:>11.1f}%')
-    lines.append(f'{"majority class":<16}{"-":>9}{"-":>12}{"-":>12}'
+        lines.append(f'{label:<16}{flops[name]:>11.2f}{secs[name]:>7.0f}{loss[name]:>12.3f}'
+                     f'{tok[name]:>12.1f}{p[name]:>12.1f}%{pm[name]:>11.1f}%')
+    blank = f'{"-":>11}{"-":>7}{"-":>12}{"-":>12}'
+    lines.append(f'{"random init":<16}{blank}{p["random"]:>12.1f}%{pm["random"]:>11.1f}%')
+    lines.append(f'{"majority class":<16}{blank}'
                  f'{result["majority_class"]:>12.1f}%{result["majority_class"]:>11.1f}%')
     lines += [
         '',
@@ -152,6 +156,10 @@ def format_summary(result: dict) -> str:
         'train,',
         'top-1 on val. tokens/img: tokens through the encoder per image in the last epoch '
         '([CLS] incl.).',
+        'GFLOPs/img: the whole run\'s training FLOPs per training image (backward = 2 forwards, '
+        'refreshes',
+        'included; mmamt.analysis.compute). run s: wall time of the whole run, both sharing '
+        'the cores.',
         'Losses are not comparable across rows: MAE-AMT predicts a different share of patches.',
     ]
     attention = result.get('attention_per_refresh') or []

@@ -88,6 +88,9 @@ class StepBench:
             ``AmpOptimWrapper``). Defaults to 'fp32'.
         compile (bool): ``torch.compile`` the train step as mmengine's ``compile=True`` does.
             Defaults to False.
+        amt_active (bool, optional): Draw the masks of AMT's phase (True) or of the random
+            masking before it (False). Defaults to None: AMT's phase when the config refreshes
+            attention maps.
     """
 
     def __init__(self,
@@ -95,7 +98,8 @@ class StepBench:
                  batch_size: int,
                  device: str,
                  precision: str = 'fp32',
-                 compile: bool = False) -> None:
+                 compile: bool = False,
+                 amt_active: Optional[bool] = None) -> None:
         if precision != 'fp32' and not str(device).startswith('cuda'):
             raise ValueError(f'--precision {precision} needs --device cuda (mmengine AMP)')
         self.model = build_model(cfg).to(device).train()
@@ -105,8 +109,9 @@ class StepBench:
             self.train_step = torch.compile(self.model.train_step)
         h, w = self.model.backbone.patch_embed.init_input_size
         generator = build_mask_generator(cfg, upstream=True)
-        masks = None if generator is None else draw_masks(generator, batch_size,
-                                                          has_attention_loop(cfg), h)
+        if amt_active is None:
+            amt_active = has_attention_loop(cfg)
+        masks = None if generator is None else draw_masks(generator, batch_size, amt_active, h)
         images = torch.randint(0, 256, (batch_size, 3, h, w), dtype=torch.uint8)
         if str(device).startswith('cuda'):
             images = images.pin_memory()  # as the configs' loaders (pin_memory=True) give it

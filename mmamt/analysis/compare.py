@@ -26,7 +26,7 @@ from mmengine.hooks import Hook
 
 from mmamt.utils.io import atomic_write_bytes, pid_alive
 from .report import format_attention_table, format_table, summarize
-from .variants import Variant, build_run_config, check_request
+from .variants import RequestError, Variant, build_run_config, check_request, dry_run_config
 
 RESULT_FILE = 'result.json'
 SPEC_FILE = 'spec.json'
@@ -208,7 +208,8 @@ def run_variants(variants: Sequence[Variant],
                  threads: int = 1,
                  keep_visualization: bool = False,
                  reuse: bool = True,
-                 log=print) -> List[Dict]:
+                 log=print,
+                 variant_epochs: Optional[Dict[str, int]] = None) -> List[Dict]:
     """Train and probe every (variant, seed), ``jobs`` subprocesses at a time.
 
     Each run lives in ``work_dir/<variant>/seed<k>/`` (its log in ``train.log``); runs are
@@ -226,6 +227,8 @@ def run_variants(variants: Sequence[Variant],
         keep_visualization (bool): Keep AMT panels after each refresh. Defaults to False.
         reuse (bool): Reuse a run whose ``result.json`` matches its spec. Defaults to True.
         log (callable): Where progress lines go. Defaults to ``print``.
+        variant_epochs (dict, optional): Epochs of the variants named in it, instead of
+            ``epochs`` (``--equal-compute``). Defaults to None.
 
     Returns:
         list[dict]: The results of :func:`run_one`, in (seed, variant) order.
@@ -239,8 +242,9 @@ def run_variants(variants: Sequence[Variant],
     if jobs < 1 or threads < 1:
         raise ValueError(f'--jobs {jobs} and --threads {threads} must be >= 1')
     check_request(variants, data_root, epochs, seeds)
+    epochs_of = {v.name: int((variant_epochs or {}).get(v.name, epochs)) for v in variants}
     with exclusive_work_dir(work_dir):
-        return _run_all(variants, data_root, work_dir, epochs, seeds, jobs, threads,
+        return _run_all(variants, data_root, work_dir, epochs_of, seeds, jobs, threads,
                         keep_visualization, reuse, log)
 
 
@@ -281,7 +285,7 @@ def exclusive_work_dir(work_dir: str) -> Iterator[None]:
             os.remove(path)
 
 
-def _run_all(variants: Sequence[Variant], data_root: str, work_dir: str, epochs: int,
+def _run_all(variants: Sequence[Variant], data_root: str, work_dir: str, epochs_of: Dict[str, int],
              seeds: Sequence[int], jobs: int, threads: int, keep_visualization: bool, reuse: bool,
              log) -> List[Dict]:
     """:func:`run_variants` once the request is checked and the work dir held."""
@@ -293,7 +297,7 @@ def _run_all(variants: Sequence[Variant], data_root: str, work_dir: str, epochs:
                 variant=asdict(variant),
                 data_root=osp.abspath(data_root),
                 work_dir=run_dir,
-                epochs=int(epochs),
+                epochs=epochs_of[variant.name],
                 seed=int(seed),
                 keep_visualization=bool(keep_visualization),
                 threads=int(threads))
@@ -373,24 +377,61 @@ def compare(variants: Sequence[Variant],
             keep_visualization: bool = False,
             probe_random_init: bool = True,
             reuse: bool = True,
-            log=print) -> Dict:
+            log=print,
+            equal_compute: Optional[str] = None) -> Dict:
     """Run, probe and summarise; writes ``work_dir/summary.json``.
 
+    Args:
+        equal_compute (str, optional): A variant's name: it runs ``epochs`` epochs, every other
+            variant the epochs whose training FLOPs (refreshes included,
+            :mod:`mmamt.analysis.compute`) are nearest its. Defaults to None (``epochs`` for
+            all). The rest as :func:`run_variants`.
+
     Returns:
-        dict: ``summary`` (:func:`summarize`), ``runs`` (every result), ``table`` (Markdown).
+        dict: ``summary`` (:func:`summarize`; per variant its ``gflops``), ``runs`` (every
+        result), ``table`` (Markdown), ``epochs`` (per variant).
     """
+    check_request(variants, data_root, epochs, seeds)
+    gflops = _count_gflops(variants, data_root, epochs, equal_compute, log)
+    variant_epochs = {name: g['epochs'] for name, g in gflops.items()}
     results = run_variants(variants, data_root, work_dir, epochs, seeds, jobs, threads,
-                           keep_visualization, reuse, log)
+                           keep_visualization, reuse, log, variant_epochs)
     random = probe_random(variants[0].config, data_root, seeds) if probe_random_init else None
-    summary = summarize(results, random)
+    summary = summarize(results, random, gflops)
     out = dict(
         summary=summary,
         runs=list(results),
         table=format_table(summary),
         attention_table=format_attention_table(results),
-        epochs=int(epochs),
+        epochs=variant_epochs,
+        equal_compute=equal_compute,
         seeds=list(seeds),
         data_root=osp.abspath(data_root))
     os.makedirs(work_dir, exist_ok=True)
     write_json(osp.join(work_dir, 'summary.json'), out)
     return out
+
+
+def _count_gflops(variants: Sequence[Variant], data_root: str, epochs: int,
+                  equal_compute: Optional[str], log) -> Dict[str, Dict]:
+    """Every variant's :func:`~mmamt.analysis.compute.variant_gflops` at the epochs it runs:
+    ``epochs``, or with ``equal_compute`` those matching that variant's FLOPs at ``epochs``."""
+    from .compute import equal_compute_epochs, forward_gflops, variant_gflops
+    names = [v.name for v in variants]
+    if equal_compute is not None and equal_compute not in names:
+        raise RequestError(f'--equal-compute {equal_compute!r} is not a variant (they are '
+                           f'{", ".join(names)})')
+    forward = {v.name: forward_gflops(dry_run_config(v, data_root, epochs)) for v in variants}
+    epochs_of = {name: int(epochs) for name in names}
+    if equal_compute is not None:
+        ref = next(v for v in variants if v.name == equal_compute)
+        budget = variant_gflops(ref, data_root, epochs, forward[ref.name])['total']
+        for v in variants:
+            if v.name != equal_compute:
+                epochs_of[v.name] = equal_compute_epochs(v, data_root, budget, forward[v.name])
+                log(f'[compare] {v.name}: {epochs_of[v.name]} epochs compute what '
+                    f'{equal_compute} does in {epochs} ({budget:.3g} GFLOPs per image)')
+    return {
+        v.name: variant_gflops(v, data_root, epochs_of[v.name], forward[v.name])
+        for v in variants
+    }

@@ -12,7 +12,8 @@ from .bench import StepBench, round_robin
 
 
 def refresh_schedule(cfg: Config) -> Dict[str, int]:
-    """Epochs, start and interval of the config's ``AttentionRefreshHook`` and its refreshes.
+    """Epochs, start, interval and stop of the config's ``AttentionRefreshHook``, its refreshes
+    and the epochs AMT masks (``amt_epochs``; the others mask at random).
 
     Raises:
         ValueError: If the config has no ``AttentionRefreshHook``.
@@ -21,11 +22,14 @@ def refresh_schedule(cfg: Config) -> Dict[str, int]:
     hook = AttentionRefreshHook(
         **{arg: refresh_arg(cfg, arg)
            for arg in ('start_epoch', 'interval', 'stop_epoch')})
+    end = epochs if hook.stop_epoch is None else min(epochs, hook.stop_epoch)
     return dict(
         epochs=epochs,
         start_epoch=hook.start_epoch,
         interval=hook.interval,
-        refreshes=len(hook.refresh_epochs(epochs)))
+        stop_epoch=hook.stop_epoch,
+        refreshes=len(hook.refresh_epochs(epochs)),
+        amt_epochs=max(0, end - hook.start_epoch))
 
 
 def refresh_share(refreshes: int, epochs: int, dataset_size: int, refresh_ips: float,

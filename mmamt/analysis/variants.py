@@ -215,6 +215,11 @@ def build_run_config(variant: Variant,
     return cfg
 
 
+def dry_run_config(variant: Variant, data_root: str, epochs: int) -> Config:
+    """The run config of ``variant`` for looking at, not training (a placeholder work dir)."""
+    return build_run_config(variant, data_root, osp.join(data_root, '.unused'), epochs, 0)
+
+
 def _image_extensions() -> tuple:
     """What ``CustomDataset`` (the runs' and the probe's loader) takes by default."""
     from mmpretrain.datasets import CustomDataset
@@ -348,7 +353,7 @@ def check_variant(variant: Variant, data_root: str, epochs: int) -> None:
             raise ValueError(f'variant {variant.name!r}: override {key}={value!r}: '
                              f'{err.args[0]}') from None
     try:
-        cfg = build_run_config(variant, data_root, osp.join(data_root, '.unused'), epochs, 0)
+        cfg = dry_run_config(variant, data_root, epochs)
         check_amt_wiring(cfg)
         with config_scope(cfg):
             for t in find_transforms(cfg, MASK_GENERATOR):

@@ -108,27 +108,33 @@ def test_probe_reads_cls_and_mean_patch_and_loads_strictly(synthetic_root, tmp_p
 
 def test_summary_and_table():
 
-    def run(name, seed, cls, mean, sec, tokens):
+    def run(name, seed, cls, mean, sec, tokens, epochs=4):
         return dict(
             variant=dict(name=name, config='c.py', options={}),
             seed=seed,
-            epochs=4,
+            epochs=epochs,
             probe=dict(top1=dict(cls=cls, mean=mean), majority_baseline=25.0),
             seconds_per_epoch=sec,
+            total_seconds=sec * epochs * 10,
             final_loss=0.5,
             encoder_tokens=tokens,
             epoch_tokens=[tokens])
 
+    gflops = dict(mae=dict(total=6.0), amt=dict(total=4.5))
     summary = summarize([
         run('mae', 0, 60, 62, 2.0, 17),
         run('mae', 1, 70, 64, 2.2, 17),
-        run('amt', 0, 50, 55, 1.5, 11)
-    ])
+        run('amt', 0, 50, 55, 1.5, 11, epochs=6)
+    ],
+                        gflops=gflops)
     mae = summary['variants']['mae']
     assert mae['top1_cls']['mean'] == 65 and mae['top1_cls']['std'] == pytest.approx(7.0711, 1e-3)
+    assert mae['top1_both']['values'] == [61.0, 67.0]
     assert summary['variants']['amt']['top1_cls']['std'] == 0.0
     table = format_table(summary)
-    assert '| mae | 2 | 65.0 ± 7.1 | 63.0 ± 1.4 | 2.10 ± 0.14 | 17.0 (17.0) |' in table
+    assert ('| mae | 2 | 4 | 65.0 ± 7.1 | 63.0 ± 1.4 | 64.0 ± 4.2 | 6 (1.00x) | 1.4 ± 0.1 | '
+            '2.10 ± 0.14 | 17.0 (17.0) |') in table
+    assert '| amt | 1 | 6 | 50.0 | 55.0 | 52.5 | 4.5 (0.75x) | 1.5 | 1.50 |' in table
     assert '| majority class |' in table
 
 

@@ -35,6 +35,10 @@ def test_demo_core_path_writes_the_summary(tmp_path):
     # 64 px / patch 8 = 64 patches: MAE keeps 16 visible, MAE-AMT (0.75 masked + 0.10 thrown,
     # active in epoch 2 after the refresh after epoch 1) keeps 10; [CLS] counts as a token.
     assert summary['encoder_tokens_per_image'] == {'mae': 17.0, 'mae-amt': 11.0}
+    # 2 epochs: AMT's one epoch with fewer tokens costs less than the refresh over 1,198 digits
+    flops = summary['train_gflops_per_image']
+    assert flops['mae'] > 0 and flops['mae-amt'] > 0 and flops['mae-amt'] != flops['mae']
+    assert all(s > 0 for s in summary['run_seconds'].values())
     (refresh, ) = summary['attention_per_refresh']
     assert refresh['epoch'] == 1 and 0 < refresh['object_share'] < 1
     # The real handwriting: 1,198 train / 599 val digits, each with its digit mask.

@@ -2,8 +2,10 @@
 
 Every variant trains with identical data, seeds and (scaled) schedule in its own process, then a
 logistic-regression probe reads [CLS] and mean-patch features of its final encoder
-(mmamt.analysis). One Markdown table (mean ± std over seeds, seconds per epoch, encoder tokens
-per image) is printed; everything is in WORK_DIR/summary.json. Finished runs are reused.
+(mmamt.analysis). One Markdown table (mean ± std over seeds, training GFLOPs per image with the
+refreshes, wall time, encoder tokens per image) is printed; everything is in
+WORK_DIR/summary.json. Finished runs are reused. ``--equal-compute NAME`` runs every other
+variant for the epochs that compute what NAME computes in --epochs (mmamt.analysis.compute).
 
     python tools/analysis_tools/compare_pretrain.py data/synthetic/imagenet \
         --variant mae=configs/demo/mae_vit-tiny-p8_1xb32-20e_synthetic.py \
@@ -36,6 +38,11 @@ def main() -> None:
         type=int,
         required=True,
         help='epochs of every run (the config schedule is scaled to them)')
+    parser.add_argument(
+        '--equal-compute',
+        metavar='NAME',
+        help='this variant runs --epochs epochs, every other one the epochs whose training '
+        'FLOPs (refreshes included) are nearest its')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0])
     parser.add_argument('--jobs', type=int, default=1, help='runs at a time')
     parser.add_argument('--threads', type=int, default=1, help='torch threads per run')
@@ -61,11 +68,14 @@ def main() -> None:
             jobs=args.jobs,
             threads=args.threads,
             keep_visualization=args.keep_visualization,
-            reuse=not args.no_reuse)
+            reuse=not args.no_reuse,
+            equal_compute=args.equal_compute)
     except RequestError as err:
         parser.error(str(err))
-    print(f'\n{args.epochs} epochs, seeds {args.seeds}; top-1 of a logistic-regression probe on '
-          'the frozen encoder (mean ± std over seeds)')
+    length = (f'equal compute ({args.equal_compute} at {args.epochs} epochs)'
+              if args.equal_compute else f'{args.epochs} epochs')
+    print(f'\n{length}, seeds {args.seeds}; top-1 of a logistic-regression probe on the frozen '
+          'encoder (mean ± std over seeds)')
     print(out['table'])
     if out['attention_table']:
         print('\nAMT attention and token roles, first -> last refresh (mean over seeds)')
