@@ -29,15 +29,15 @@ STEP_FORWARDS = 3
 
 
 class _MapForward(nn.Module):
-    """The refresh pass's forward of a map source on a backbone, as a module of the images."""
+    """The refresh pass's forward of a map source on a model, as a module of the images."""
 
-    def __init__(self, backbone: nn.Module, source) -> None:
+    def __init__(self, model: nn.Module, source) -> None:
         super().__init__()
-        self.backbone = backbone
+        self.model = model
         self.source = source
 
     def forward(self, x):
-        return self.source(self.backbone, x)
+        return self.source.maps(self.model, x)
 
 
 def forward_gflops(cfg: Config, n: int = 2) -> Dict[str, float]:
@@ -63,7 +63,7 @@ def forward_gflops(cfg: Config, n: int = 2) -> Dict[str, float]:
         inputs = model.data_preprocessor(
             dict(inputs=bench.data['inputs'], data_samples=None), False)['inputs']
         source = build_map_source(hook.get('map_source'))
-        out['refresh'] = count_flops(_MapForward(model.backbone, source), (inputs, )) / n / 1e9
+        out['refresh'] = count_flops(_MapForward(model, source), (inputs, )) / n / 1e9
     return out
 
 

@@ -363,7 +363,7 @@ def check_variant(variant: Variant, data_root: str, epochs: int) -> None:
                 hook = HOOKS.build(dict(hook_cfg))
                 if MAP_SOURCE_KEY in hook_cfg:  # its layers against the model
                     from mmpretrain.registry import MODELS
-                    hook.map_source.check(MODELS.build(cfg.model).backbone)
+                    hook.map_source.check_model(MODELS.build(cfg.model))
     except (KeyError, ValueError, TypeError) as err:
         raise ValueError(f'variant {variant.name!r} ({variant.config}, '
                          f'{variant.options or "no overrides"}): {err}') from None

@@ -26,13 +26,13 @@ MAP_QUANTISATION = 'uint8, value / 255'
 def map_record(model: nn.Module, map_norm: str, source=None) -> Dict:
     """How the maps of ``model`` are made: the ``maps`` entry of a bank's ``made_with``.
 
-    ``source`` (the refresh hook's ``map_source``, checked against the backbone here) is
+    ``source`` (the refresh hook's ``map_source``, checked against the model here) is
     recorded as :meth:`~mmamt.models.utils.MapSource.record` gives it: the refresh pass and the
     panels rebuild it from the record, and a resume with another source recomputes the maps.
     """
     backbone = backbone_of(model)
     source = build_map_source(source)
-    source.check(backbone)
+    source.check_model(get_ori_model(model))
     return dict(
         source=source.record(),
         map_norm=map_norm,

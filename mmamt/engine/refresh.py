@@ -95,7 +95,8 @@ def batch_maps(model: nn.Module,
     model = get_ori_model(model)
     source = build_map_source(source)
     with eval_mode(model), (autocast(dtype=amp_dtype) if amp else nullcontext()):
-        maps = backbone_of(model).attention_map(inputs, map_norm, source)
+        backbone_of(model)  # refuses a model without an AMT backbone
+        maps = source.maps(model, inputs, map_norm)
     return (maps.float().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
 
 

@@ -27,6 +27,10 @@ def test_forward_counts_each_phase_and_the_source_of_the_refresh(tmp_path):
     })
     assert forward_gflops(dry_run_config(first_block, str(tmp_path),
                                          20))['refresh'] < 0.6 * amt['refresh']
+    # the reconstruction-loss map: 4 masked forwards, each MAE's 0.75 random step
+    loss = Variant('loss', AMT, {'refresh_hook.map_source': 'ReconstructionLossMap'})
+    refresh = forward_gflops(dry_run_config(loss, str(tmp_path), 20))['refresh']
+    assert refresh == pytest.approx(4 * amt['random'], rel=0.1)
 
 
 def test_run_sums_the_steps_of_each_phase_and_the_refreshes(tmp_path):

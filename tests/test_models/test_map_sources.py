@@ -135,3 +135,62 @@ def test_a_user_source_registers_and_builds():
     assert source.record() == dict(type='CentreMap')
     amap = build_model().backbone.attention_map(torch.randn(1, 3, 32, 32), 'max', source)
     assert torch.equal(amap, torch.ones(1, 4, 4))
+
+
+def _reference_losses(model, img, passes, seed, pixel_space=False):
+    """Each patch's mean squared error over the passes that mask it, through the model's
+    picture path (``predict_patches`` on the full grid), not the source's own loop."""
+    B, L = img.shape[0], 16
+    gen = torch.Generator().manual_seed(seed)
+    target = model.head.construct_target(img)
+    var = model.head.patchify(img).var(dim=-1) + 1e-6
+    total, count = torch.zeros(B, L), torch.zeros(B, L)
+    for b in range(B):
+        order = torch.randperm(L, generator=gen)
+        group = torch.empty(L, dtype=torch.long)
+        group[order] = torch.arange(L) * passes // L
+        for p in range(passes):
+            mask = (group != p).long()[None]
+            pred, _ = model.predict_patches(img[b:b + 1], mask)
+            err = ((pred - target[b:b + 1])**2).mean(-1)[0]
+            if pixel_space:
+                err = err * var[b]
+            total[b] += err * mask[0]
+            count[b] += mask[0]
+    return total / count
+
+
+@pytest.mark.parametrize('pixel_space', [False, True])
+def test_reconstruction_loss_is_the_error_of_each_masked_patch(pixel_space):
+    from mmamt.models.utils import ReconstructionLossMap
+    torch.manual_seed(0)
+    model = build_model()  # 16 patches
+    img = torch.randn(2, 3, 32, 32)
+    source = ReconstructionLossMap(passes=4, seed=3, pixel_space=pixel_space)
+    with torch.no_grad():
+        rows = source.loss_rows(model, img)
+        ref = _reference_losses(model, img, 4, 3, pixel_space)
+    assert rows.shape == (2, 1, 16)
+    torch.testing.assert_close(rows[:, 0], ref, rtol=1e-4, atol=1e-6)
+    maps = batch_maps(model, img, 'minmax', source=source)
+    assert maps.shape == (2, 4, 4) and maps.max() == 255 and maps.min() == 0
+    assert torch.equal(maps, batch_maps(model, img, 'minmax', source=source))  # seeded groups
+    other = ReconstructionLossMap(passes=4, seed=4).loss_rows(model, img)
+    assert not torch.allclose(other, ReconstructionLossMap(passes=4, seed=3).loss_rows(model, img))
+    with pytest.raises(TypeError, match='needs the whole algorithm'):
+        source.rows(model.backbone, img)
+
+
+def test_reconstruction_loss_refuses_what_it_cannot_read():
+    from mmamt.models.utils import ReconstructionLossMap
+    with pytest.raises(ValueError, match=r'map_source.passes=3 .* must divide the 16 patches'):
+        ReconstructionLossMap(passes=3).check_model(build_model())
+    for bad in (1, 2.0, True):
+        with pytest.raises(ValueError, match='map_source.passes=.* integer >= 2'):
+            ReconstructionLossMap(passes=bad)
+    with pytest.raises(ValueError, match='pixel_space=True .* norm_pix=True'):
+        ReconstructionLossMap(pixel_space=True).check_model(build_model(norm_pix=False))
+    with pytest.raises(ValueError, match='needs an AMT algorithm .* got MAEViT'):
+        ReconstructionLossMap().check_model(MODELS.build(dict(type='MAEViT', arch='s')))
+    assert build_map_source(dict(type='ReconstructionLossMap', passes=2)).record() == dict(
+        type='ReconstructionLossMap', passes=2, seed=0, pixel_space=False)

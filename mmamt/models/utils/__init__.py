@@ -3,7 +3,8 @@ from .amt_family import (MaskTokensEncoderMixin, MaskTokensMIMMixin, VisibleToke
 from .cls_attention import MAP_NORMS, CLSAttentionMixin, cls_attention_probs, normalize_attention
 from .compile_ready import plain_drop_probs
 from .data_preprocessor import AMTDataPreprocessor
-from .map_sources import CLSAttentionMap, MapSource, PatchAttentionMap, build_map_source
+from .map_sources import (CLSAttentionMap, MapSource, PatchAttentionMap, ReconstructionLossMap,
+                          build_map_source)
 from .model_shape import describe_model, model_changes, weight_changes
 from .token_mask import (MASKED, THROWN, VISIBLE, MaskedPatchLossMixin, TokenSplit, gather_tokens,
                          has_pixel_target, scatter_tokens, stack_token_masks)
@@ -14,5 +15,5 @@ __all__ = [
     'stack_token_masks', 'MaskedPatchLossMixin', 'plain_drop_probs', 'describe_model',
     'model_changes', 'weight_changes', 'VisibleTokensEncoderMixin', 'VisibleTokensMIMMixin',
     'MaskTokensEncoderMixin', 'MaskTokensMIMMixin', 'has_pixel_target', 'MapSource',
-    'CLSAttentionMap', 'PatchAttentionMap', 'build_map_source'
+    'CLSAttentionMap', 'PatchAttentionMap', 'ReconstructionLossMap', 'build_map_source'
 ]

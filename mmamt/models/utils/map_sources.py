@@ -18,6 +18,11 @@ Shipped sources (every host is a ViT with mmpretrain-style blocks and one [CLS] 
   the other patches (self-attention excluded), averaged over the patch queries, in the blocks
   named by ``layers`` (Evolved Part Masking's patch-to-patch attention over layers). It
   forms the full patch attention of each chosen block, O(L^2 d), once per refresh only.
+- :class:`ReconstructionLossMap`: no attention at all: the algorithm's own reconstruction error
+  per patch over a few masked passes (Hard Patches Mining's signal), for any AMT algorithm.
+
+A source reads the backbone (:meth:`MapSource.rows`) or, when it needs the decoder and the
+target too, the whole algorithm (:meth:`MapSource.maps`); the refresh pass calls ``maps``.
 """
 import copy
 from typing import Dict, List, Sequence, Union
@@ -47,6 +52,18 @@ class MapSource:
 
     def check(self, backbone: nn.Module) -> None:
         """Refuse a backbone this source cannot read, naming the config key."""
+
+    def check_model(self, model: nn.Module) -> None:
+        """Refuse an algorithm this source cannot read; by default, :meth:`check` of its
+        backbone."""
+        self.check(model.backbone)
+
+    @torch.no_grad()
+    def maps(self, model: nn.Module, x: torch.Tensor, norm: str = 'minmax') -> torch.Tensor:
+        """The ``(B, h, w)`` maps the refresh pass asks the algorithm ``model`` for; by default
+        its backbone's (:meth:`__call__`). A source that needs more than the encoder (the
+        decoder, the loss) overrides this."""
+        return self(model.backbone, x, norm)
 
     def rows(self, backbone: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """``(B, K, L)`` non-negative attention rows over the ``L`` patches of ``x``.
@@ -167,6 +184,110 @@ class PatchAttentionMap(_LayersSource):
         return probs.sum(dim=2) / max(L - 1, 1)
 
 
+@MODELS.register_module()
+class ReconstructionLossMap(MapSource):
+    """The model's own reconstruction error per patch: the hard patches score high (HPM).
+
+    Hard Patches Mining (Wang et al., CVPR 2023) masks the patches the model reconstructs
+    worst and keeps the rest of the mask random. Here the error is measured at the refresh, on
+    the refresh view: each image is reconstructed ``passes`` times, pass ``p`` keeping the
+    ``p``-th of ``passes`` disjoint random groups of patches visible and masking all others,
+    so that every patch is predicted ``passes - 1`` times (``passes=4``: MAE's 0.75 masking)
+    and its value is the mean error of those predictions against the algorithm's own target
+    (``masked_target``; per patch with the head criterion's ``penalty``, squared error for
+    heads without one). The most predictable patches score lowest, so AMT throws them first;
+    the kept ones are masked at random (``mask_power=0``) or toward the hardest
+    (``mask_power>0``, HPM's direction). Any AMT algorithm with
+    :class:`~mmamt.models.utils.MaskedPatchLossMixin` (the five shipped) can use it; it needs
+    no [CLS]. It costs ``passes`` masked training forwards per image and refresh, no backward
+    (the harness counts them). The groups are drawn from ``seed`` afresh in every call, so two
+    refreshes differ only through the model.
+
+    (Gathering the error of the training steps instead would cost no forward at all, but a
+    training view is a random crop and flip of the image, and mapping its patches back onto the
+    bank's grid would leave cells unmeasured; the refresh view is the bank's own grid.)
+
+    With a ``norm_pix`` head the target of every patch has unit variance, so a patch of pure
+    grain or sensor noise, unpredictable by construction, scores as hard as an object's edge.
+    ``pixel_space=True`` measures the error in pixel units instead: the normalised error times
+    the patch's pixel variance (exactly the squared error of the de-normalised prediction), so
+    that flat and noisy backgrounds score low.
+
+    Args:
+        passes (int): Reconstructions per image, >= 2; must divide the patches per image.
+            Defaults to 4.
+        seed (int): Seed of the visible groups. Defaults to 0.
+        pixel_space (bool): The error in pixel units (heads with ``norm_pix`` only; without it
+            the target already is pixels). Defaults to False: the error the loss sees.
+    """
+
+    def __init__(self, passes: int = 4, seed: int = 0, pixel_space: bool = False) -> None:
+        if isinstance(passes, bool) or not isinstance(passes, int) or passes < 2:
+            raise ValueError(f'{MAP_SOURCE_KEY}.passes={passes!r} of ReconstructionLossMap must '
+                             'be an integer >= 2')
+        if not isinstance(pixel_space, bool):
+            raise ValueError(f'{MAP_SOURCE_KEY}.pixel_space={pixel_space!r} of '
+                             'ReconstructionLossMap must be true or false')
+        super().__init__(passes=passes, seed=int(seed), pixel_space=pixel_space)
+        self.passes, self.seed, self.pixel_space = passes, int(seed), pixel_space
+
+    def check(self, backbone: nn.Module) -> None:
+        num_patches = int(torch.tensor(backbone.patch_resolution).prod())
+        if num_patches % self.passes:
+            raise ValueError(f'{MAP_SOURCE_KEY}.passes={self.passes} of ReconstructionLossMap '
+                             f'must divide the {num_patches} patches per image '
+                             f'({"x".join(str(v) for v in backbone.patch_resolution)})')
+
+    def check_model(self, model: nn.Module) -> None:
+        from .token_mask import MaskedPatchLossMixin, has_pixel_target
+        if not isinstance(model, MaskedPatchLossMixin):
+            raise ValueError(f'{MAP_SOURCE_KEY}=ReconstructionLossMap needs an AMT algorithm '
+                             f'that predicts masked patches (MaskedPatchLossMixin: MAEAMT, '
+                             f'SimMIMAMT, MFFAMT, MaskFeatAMT, EVAAMT), got {type(model).__name__}')
+        if self.pixel_space and not (has_pixel_target(model) and model.head.norm_pix):
+            raise ValueError(f'{MAP_SOURCE_KEY}.pixel_space=True of ReconstructionLossMap needs '
+                             f'a pixel head with norm_pix=True; {type(model).__name__} has '
+                             f'{type(model.head).__name__}'
+                             f'{" with norm_pix=False" if has_pixel_target(model) else ""}')
+        self.check(model.backbone)
+
+    def rows(self, backbone: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        raise TypeError('ReconstructionLossMap needs the whole algorithm (decoder and target): '
+                        'call maps(model, x)')
+
+    def loss_rows(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 1, L)``: each patch's mean reconstruction error over the passes masking it."""
+        from .token_mask import TokenSplit
+        B = x.shape[0]
+        L = int(torch.tensor(model.backbone.patch_resolution).prod())
+        gen = torch.Generator().manual_seed(self.seed)
+        order = torch.stack([torch.randperm(L, generator=gen) for _ in range(B)])
+        group = torch.empty_like(order)
+        group.scatter_(1, order, (torch.arange(L) * self.passes // L).expand(B, -1).contiguous())
+        penalty = getattr(model.head.loss_module, 'penalty', None)
+        scale = None
+        if self.pixel_space:  # the normalised error times the patch's pixel variance
+            scale = model.head.patchify(x).float().var(dim=-1) + 1e-6  # (B, L), as the head
+        total = torch.zeros(B, L, device=x.device)
+        for p in range(self.passes):
+            split = TokenSplit.from_mask((group != p).long()).to_device(x.device)
+            pred = model.predict_masked(x, split).float()
+            target = model.masked_target(x, split).float()
+            err = penalty(pred, target) if penalty is not None else (pred - target)**2
+            err = err.reshape(B, split.masked.shape[1], -1).mean(-1)
+            if scale is not None:
+                err = err * scale.gather(1, split.masked)
+            total.scatter_add_(1, split.masked, err)
+        return (total / (self.passes - 1))[:, None]
+
+    @torch.no_grad()
+    def maps(self, model: nn.Module, x: torch.Tensor, norm: str = 'minmax') -> torch.Tensor:
+        B, _, H, W = x.shape
+        patch = model.backbone.patch_embed.projection.stride
+        return normalize_attention(self.loss_rows(model, x),
+                                   norm).reshape(B, H // patch[0], W // patch[1])
+
+
 def build_map_source(cfg: Union[None, str, Dict, MapSource] = None) -> MapSource:
     """A map source from a config, a registered type name, a bank record or None (the default).
 
@@ -202,4 +323,4 @@ def build_map_source(cfg: Union[None, str, Dict, MapSource] = None) -> MapSource
         raise ValueError(f'{MAP_SOURCE_KEY}={cfg!r} of {cls.__name__}: {err}') from None
 
 
-SHIPPED_SOURCES = ('CLSAttentionMap', 'PatchAttentionMap')
+SHIPPED_SOURCES = ('CLSAttentionMap', 'PatchAttentionMap', 'ReconstructionLossMap')
