@@ -8,6 +8,7 @@ README's "Data" table), so that every config's own loader runs on its own format
     DATA_DIR/
     ├── synthetic/                      the demo configs' layouts (imagenet/, coco/, ade/)
     ├── digits/{train,val}/<class>/*.png   (the handwritten digits' class folders)
+    ├── objects-a/{train,val}/<class>/*.png   (objects-a's class folders)
     ├── imagenet/{train,val}/<class>/*.png, imagenet/meta/{train,val}.txt     (ImageNet)
     ├── cifar10/cifar-10-batches-py/    data_batch_1..5, test_batch, batches.meta (pickles)
     ├── cifar100/cifar-100-python/      train, test, meta (pickles)
@@ -182,12 +183,13 @@ def make_dataset_layouts(data_dir: str,
         min_objects=min_objects,
         max_objects=max_objects)
     splits = {s: _read_split(synthetic['imagenet'], s) for s in ('train', 'val')}
-    for name in ('imagenet', 'digits', 'cifar10', 'cifar100', 'stl10', 'tiny-imagenet', 'coco',
-                 'ade'):
+    for name in ('imagenet', 'digits', 'objects-a', 'cifar10', 'cifar100', 'stl10', 'tiny-imagenet',
+                 'coco', 'ade'):
         shutil.rmtree(osp.join(data_dir, name), ignore_errors=True)
     shutil.copytree(synthetic['imagenet'], osp.join(data_dir, 'imagenet'))
-    shutil.copytree(
-        synthetic['imagenet'], osp.join(data_dir, 'digits'), ignore=shutil.ignore_patterns('meta'))
+    for name in ('digits', 'objects-a'):
+        shutil.copytree(
+            synthetic['imagenet'], osp.join(data_dir, name), ignore=shutil.ignore_patterns('meta'))
     cifar_md5 = {
         'cifar10':
         _write_cifar(osp.join(data_dir, 'cifar10', 'cifar-10-batches-py'), splits, cifar100=False),
