@@ -6,7 +6,7 @@ start: the training set must be one plain data set whose pipeline carries maps t
 bank is made with the one record of how its maps are made (:func:`map_record`, with the
 ``map_norm`` of the pipeline's ``AMTMaskGenerator``), which resumes compare and tools read.
 """
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch.nn as nn
 from mmengine.dataset import BaseDataset, Compose
@@ -23,22 +23,30 @@ from .refresh import backbone_of
 MAP_QUANTISATION = 'uint8, value / 255'
 
 
-def map_record(model: nn.Module, map_norm: str, source=None) -> Dict:
+def map_record(model: nn.Module,
+               map_norm: str,
+               source=None,
+               ema_momentum: Optional[float] = None) -> Dict:
     """How the maps of ``model`` are made: the ``maps`` entry of a bank's ``made_with``.
 
     ``source`` (the refresh hook's ``map_source``, checked against the model here) is
     recorded as :meth:`~mmamt.models.utils.MapSource.record` gives it: the refresh pass and the
     panels rebuild it from the record, and a resume with another source recomputes the maps.
+    ``ema_momentum`` (the refresh from averaged weights) is recorded only when set, so records
+    of refreshes from the weights themselves stay as they were.
     """
     backbone = backbone_of(model)
     source = build_map_source(source)
     source.check_model(get_ori_model(model))
-    return dict(
+    record = dict(
         source=source.record(),
         map_norm=map_norm,
         image_size=[int(v) for v in backbone.input_size],
         grid=[int(v) for v in backbone.patch_resolution],
         quantisation=MAP_QUANTISATION)
+    if ema_momentum is not None:
+        record['ema_momentum'] = float(ema_momentum)
+    return record
 
 
 def check_sizes(model: nn.Module, generator: AMTMaskGenerator) -> None:
@@ -112,7 +120,8 @@ def amt_transforms(dataset) -> Tuple[List[LoadAttentionMap], AMTMaskGenerator]:
 
 def attach_bank(model: nn.Module,
                 dataloader,
-                map_source=None) -> Tuple[AttentionBank, AMTMaskGenerator]:
+                map_source=None,
+                ema_momentum: Optional[float] = None) -> Tuple[AttentionBank, AMTMaskGenerator]:
     """Check model and pipeline, make the run's bank and attach it to the pipeline.
 
     The bank's ``made_with`` records the maps (:func:`map_record`), the model's settings by
@@ -125,6 +134,7 @@ def attach_bank(model: nn.Module,
         dataloader (DataLoader): The training dataloader, built.
         map_source (dict | str, optional): The refresh hook's map source. Defaults to None
             (the last-layer [CLS] attention).
+        ema_momentum (float, optional): The refresh hook's ``ema_momentum``. Defaults to None.
 
     Returns:
         tuple[AttentionBank, AMTMaskGenerator]: The bank (uniform, AMT inactive) and the
@@ -135,7 +145,7 @@ def attach_bank(model: nn.Module,
     check_sizes(model, generator)
     model = get_ori_model(model)
     made_with = dict(
-        maps=map_record(model, generator.map_norm, map_source),
+        maps=map_record(model, generator.map_norm, map_source, ema_momentum),
         model=describe_model(model),
         run=dict(world_size=get_dist_info()[1], iters_per_epoch=len(dataloader)))
     bank = AttentionBank(

@@ -252,3 +252,68 @@ def test_map_source_is_recorded_and_a_resume_with_another_recomputes(synthetic_r
 def test_an_unknown_map_source_is_refused_when_the_hook_is_built():
     with pytest.raises(ValueError, match=r"AttentionRefreshHook: map_source.type='Nope' is not"):
         AttentionRefreshHook(map_source='Nope')
+
+
+def test_ema_refresh_reads_the_averaged_weights_and_resumes_them(synthetic_root, tmp_path):
+    """With ``ema_momentum`` the refresh's maps are those of the weights' average (not of the
+    weights), the bank records the momentum, and a resume continues the average saved in the
+    checkpoint."""
+    from mmamt.engine.refresh import compute_maps, refresh_view
+    from mmamt.utils.amt_config import mask_generator_arg
+    cfg = tiny_cfg(
+        synthetic_root, tmp_path / 'a', max_epochs=2, start_epoch=1, interval=1, num_workers=0)
+    cfg.default_hooks.amt_refresh.ema_momentum = 0.5
+    runner = Runner.from_cfg(cfg)
+    seen = {}
+
+    class AfterRefresh(Hook):
+        priority = 'LOW'  # after the refresh hook's after_train_epoch
+
+        def after_train_epoch(self, runner):
+            if runner.epoch == 0:
+                hook = refresh_hook(runner)
+                view = refresh_view(runner.train_dataloader.dataset, (32, 32))
+                n = len(hook.bank)
+                for name, model in (('ema', hook.ema.module), ('model', runner.model)):
+                    _, maps = compute_maps(model, view, range(n), 4,
+                                           mask_generator_arg(runner.cfg, 'map_norm'))
+                    seen[name] = maps
+                seen['bank'] = hook.bank.maps.clone()
+
+    runner.register_hook(AfterRefresh())
+    runner.train()
+    hook = refresh_hook(runner)
+    assert hook.bank.made_with['maps']['ema_momentum'] == 0.5
+    assert torch.equal(seen['bank'], seen['ema'])
+    assert not torch.equal(seen['ema'], seen['model'])
+    steps = int(hook.ema.steps)
+    assert steps == runner.iter  # one update per training step
+    saved = torch.load(tmp_path / 'a' / 'epoch_2.pth', map_location='cpu')
+    assert int(saved['amt_refresh_ema']['steps']) == steps
+
+    cfg = tiny_cfg(
+        synthetic_root, tmp_path / 'b', max_epochs=3, start_epoch=1, interval=5, num_workers=0)
+    cfg.default_hooks.amt_refresh.ema_momentum = 0.5
+    cfg.resume, cfg.load_from = True, str(tmp_path / 'a' / 'epoch_2.pth')
+    second = Runner.from_cfg(cfg)
+    resumed = {}
+
+    class Probe(Hook):
+
+        def before_train(self, runner):
+            ema = refresh_hook(runner).ema
+            resumed.update(
+                steps=int(ema.steps),
+                state={
+                    k: v.clone()
+                    for k, v in ema.module.state_dict().items()
+                })
+
+    second.register_hook(Probe())
+    second.train()
+    assert resumed['steps'] == steps
+    for k, v in hook.ema.module.state_dict().items():
+        assert torch.equal(resumed['state'][k], v), k
+    for bad in (0, 1, 1.5, True, '0.1'):
+        with pytest.raises(ValueError, match=r'ema_momentum=.* must be a number in \(0, 1\)'):
+            AttentionRefreshHook(ema_momentum=bad)

@@ -17,6 +17,7 @@ from ..refresh import (autocast_of, backbone_of, refresh_bank, refresh_summary, 
 from .resume_checks import restore_bank
 
 BANK_KEY = 'amt_bank'
+EMA_KEY = 'amt_refresh_ema'
 
 
 def _positive_int(name: str, value, low: int) -> int:
@@ -65,6 +66,13 @@ class AttentionRefreshHook(Hook):
             ``dict(type='CLSAttentionMap', layers=[-1, -2])`` or ``'PatchAttentionMap'``. The
             bank records it (a resume with another source recomputes the maps). Defaults to
             None: AMT's map, the head-averaged last-layer [CLS] attention.
+        ema_momentum (float, optional): Refresh with an exponential moving average of the
+            model's weights instead of the weights themselves (AttMask reads its teacher's
+            attention; here the average costs no forward, only one update of a copy per step).
+            mmengine's ``ExponentialMovingAverage`` convention: ``avg = (1 - m) * avg + m *
+            weights`` after every step, so the average spans about ``1 / m`` steps; in (0, 1).
+            The average is saved in every checkpoint (``amt_refresh_ema``) and resumed; the
+            bank records the momentum. Defaults to None: the weights as they are.
         enable (bool): False turns the loop off, as ``VisualizationHook(enable=False)`` does
             drawing: ``default_hooks = dict(amt_refresh=dict(enable=False))``. Defaults to True.
         map_norm: Moved to ``AMTMaskGenerator.map_norm``; any value is refused, naming both.
@@ -83,6 +91,7 @@ class AttentionRefreshHook(Hook):
                  panel_min_tile: Optional[int] = None,
                  stop_epoch: Optional[int] = None,
                  map_source: Union[None, str, dict] = None,
+                 ema_momentum: Optional[float] = None,
                  enable: bool = True,
                  map_norm: Optional[str] = None) -> None:
         if map_norm is not None:
@@ -104,6 +113,13 @@ class AttentionRefreshHook(Hook):
         except ValueError as err:
             raise ValueError(f'AttentionRefreshHook: {err}') from None
         self.last_refresh_writes = 0
+        if ema_momentum is not None and (isinstance(ema_momentum, bool) or
+                                         not isinstance(ema_momentum,
+                                                        (int, float)) or not 0 < ema_momentum < 1):
+            raise ValueError(f'AttentionRefreshHook: ema_momentum={ema_momentum!r} must be a '
+                             'number in (0, 1) (the weight of the new weights per step), or None')
+        self.ema_momentum = None if ema_momentum is None else float(ema_momentum)
+        self.ema = None  # the averaged model (mmengine ExponentialMovingAverage), when asked
 
     def refresh_epochs(self, max_epochs: int) -> List[int]:
         """Completed-epoch counts after which a refresh runs."""
@@ -122,8 +138,22 @@ class AttentionRefreshHook(Hook):
     def _ensure_bank(self, runner) -> AttentionBank:
         if self.bank is None:
             self.bank, self.generator = attach_bank(runner.model, runner.train_dataloader,
-                                                    self.map_source)
+                                                    self.map_source, self.ema_momentum)
+        if self.ema_momentum is not None and self.ema is None:
+            from mmengine.model import ExponentialMovingAverage
+
+            # its first update copies the weights, wherever they came from (init, a load)
+            self.ema = ExponentialMovingAverage(
+                get_ori_model(runner.model), momentum=self.ema_momentum)
         return self.bank
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        if self.enable and self.ema is not None:
+            self.ema.update_parameters(get_ori_model(runner.model))
+
+    def refresh_model(self, runner):
+        """The model the refresh pass reads: the weights' average with ``ema_momentum``."""
+        return runner.model if self.ema is None else self.ema.module
 
     def before_run(self, runner) -> None:
         if not (self.enable and training_run(runner)):
@@ -141,11 +171,19 @@ class AttentionRefreshHook(Hook):
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self.enable and self.bank is not None:
             checkpoint[BANK_KEY] = self.bank.state_dict()
+        if self.enable and self.ema is not None:
+            checkpoint[EMA_KEY] = self.ema.state_dict()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         # mmengine calls this before it loads any weight: restore_bank can still refuse
         if self.enable and training_run(runner):
             restore_bank(self._ensure_bank(runner), checkpoint, get_ori_model(runner.model), runner)
+            if self.ema is not None and EMA_KEY in checkpoint:
+                self.ema.load_state_dict(checkpoint[EMA_KEY])
+            elif self.ema is not None:
+                runner.logger.warning(f'AMT: the checkpoint has no {EMA_KEY} (it was saved '
+                                      'without ema_momentum): the average starts again from '
+                                      'the loaded weights')
 
     def before_train(self, runner) -> None:
         """On resume, run a scheduled refresh that the resumed bank has not seen."""
@@ -181,9 +219,9 @@ class AttentionRefreshHook(Hook):
         runner.logger.info(f'AMT: refreshing {len(bank)} attention maps after epoch '
                            f'{completed_epoch}')
         workers = loader.num_workers if self.num_workers is None else self.num_workers
-        stats = refresh_bank(runner.model, view, bank, completed_epoch, self.batch_size
-                             or loader.batch_size, workers,
-                             *autocast_of(getattr(runner, 'optim_wrapper', None)))
+        stats = refresh_bank(
+            self.refresh_model(runner), view, bank, completed_epoch, self.batch_size
+            or loader.batch_size, workers, *autocast_of(getattr(runner, 'optim_wrapper', None)))
         self.last_refresh_writes = stats['writes']
         runner.logger.info(refresh_summary(stats, completed_epoch))
         if self.save_bank and is_main_process():
