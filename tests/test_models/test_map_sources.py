@@ -179,6 +179,12 @@ def test_reconstruction_loss_is_the_error_of_each_masked_patch(pixel_space):
     assert not torch.allclose(other, ReconstructionLossMap(passes=4, seed=3).loss_rows(model, img))
     with pytest.raises(TypeError, match='needs the whole algorithm'):
         source.rows(model.backbone, img)
+    # prefer='easy': the map turned round, the most predictable patch scores highest
+    easy = ReconstructionLossMap(passes=4, seed=3, pixel_space=pixel_space, prefer='easy')
+    with torch.no_grad():
+        turned = easy.loss_rows(model, img)[:, 0]
+    torch.testing.assert_close(turned, ref.amax(1, keepdim=True) - ref, rtol=1e-4, atol=1e-6)
+    assert torch.equal(turned.argmax(1), ref.argmin(1))
 
 
 def test_reconstruction_loss_refuses_what_it_cannot_read():
@@ -193,4 +199,6 @@ def test_reconstruction_loss_refuses_what_it_cannot_read():
     with pytest.raises(ValueError, match='needs an AMT algorithm .* got MAEViT'):
         ReconstructionLossMap().check_model(MODELS.build(dict(type='MAEViT', arch='s')))
     assert build_map_source(dict(type='ReconstructionLossMap', passes=2)).record() == dict(
-        type='ReconstructionLossMap', passes=2, seed=0, pixel_space=False)
+        type='ReconstructionLossMap', passes=2, seed=0, pixel_space=False, prefer='hard')
+    with pytest.raises(ValueError, match="map_source.prefer='low' .* must be 'hard' or 'easy'"):
+        ReconstructionLossMap(prefer='low')

@@ -213,23 +213,39 @@ class ReconstructionLossMap(MapSource):
     the patch's pixel variance (exactly the squared error of the de-normalised prediction), so
     that flat and noisy backgrounds score low.
 
+    ``prefer='easy'`` turns the map round (each image's largest error minus the patch's): the
+    most predictable patches score highest and the least predictable are thrown first. On
+    images whose background is grain or texture (the digits, objects-a) the error is highest
+    on the background, so this is the direction that keeps the object; HPM's direction is the
+    default.
+
     Args:
         passes (int): Reconstructions per image, >= 2; must divide the patches per image.
             Defaults to 4.
         seed (int): Seed of the visible groups. Defaults to 0.
         pixel_space (bool): The error in pixel units (heads with ``norm_pix`` only; without it
             the target already is pixels). Defaults to False: the error the loss sees.
+        prefer (str): ``'hard'``: the largest error scores highest (HPM); ``'easy'``: the
+            smallest does. Defaults to ``'hard'``.
     """
 
-    def __init__(self, passes: int = 4, seed: int = 0, pixel_space: bool = False) -> None:
+    def __init__(self,
+                 passes: int = 4,
+                 seed: int = 0,
+                 pixel_space: bool = False,
+                 prefer: str = 'hard') -> None:
         if isinstance(passes, bool) or not isinstance(passes, int) or passes < 2:
             raise ValueError(f'{MAP_SOURCE_KEY}.passes={passes!r} of ReconstructionLossMap must '
                              'be an integer >= 2')
         if not isinstance(pixel_space, bool):
             raise ValueError(f'{MAP_SOURCE_KEY}.pixel_space={pixel_space!r} of '
                              'ReconstructionLossMap must be true or false')
-        super().__init__(passes=passes, seed=int(seed), pixel_space=pixel_space)
+        if prefer not in ('hard', 'easy'):
+            raise ValueError(f"{MAP_SOURCE_KEY}.prefer={prefer!r} of ReconstructionLossMap must "
+                             "be 'hard' or 'easy'")
+        super().__init__(passes=passes, seed=int(seed), pixel_space=pixel_space, prefer=prefer)
         self.passes, self.seed, self.pixel_space = passes, int(seed), pixel_space
+        self.prefer = prefer
 
     def check(self, backbone: nn.Module) -> None:
         num_patches = int(torch.tensor(backbone.patch_resolution).prod())
@@ -256,7 +272,8 @@ class ReconstructionLossMap(MapSource):
                         'call maps(model, x)')
 
     def loss_rows(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """``(B, 1, L)``: each patch's mean reconstruction error over the passes masking it."""
+        """``(B, 1, L)``: each patch's mean reconstruction error over the passes masking it
+        (with ``prefer='easy'``, the image's largest error minus it)."""
         from .token_mask import TokenSplit
         B = x.shape[0]
         L = int(torch.tensor(model.backbone.patch_resolution).prod())
@@ -278,7 +295,10 @@ class ReconstructionLossMap(MapSource):
             if scale is not None:
                 err = err * scale.gather(1, split.masked)
             total.scatter_add_(1, split.masked, err)
-        return (total / (self.passes - 1))[:, None]
+        error = total / (self.passes - 1)
+        if self.prefer == 'easy':
+            error = error.amax(dim=1, keepdim=True) - error
+        return error[:, None]
 
     @torch.no_grad()
     def maps(self, model: nn.Module, x: torch.Tensor, norm: str = 'minmax') -> torch.Tensor:
