@@ -3,10 +3,12 @@
 1. writes scikit-learn's 1,797 handwritten digit scans as 64-px images (a digit in a random
    colour over a dark grain background that carries no label, 1,198 train / 599 val, digit
    masks beside them) to data/digits (once; deterministic; mmamt.analysis.digits);
-2. pre-trains configs/demo/mae_vit-tiny-p8_1xb32-40e_digits.py (MAE, 0.75 random masking) and
-   configs/demo/mae-amt_vit-tiny-p8_1xb32-40e_digits.py (MAE-AMT as the configs ship it) with the
-   same encoder, decoder, optimizer, seed and schedule, one process each (the comparison
-   harness, mmamt.analysis.compare), printing each run's epoch, loss and time left;
+2. pre-trains configs/demo/mae_vit-tiny-p8_1xb32-40e_digits.py (MAE, 0.75 random masking, 40
+   epochs) and configs/demo/mae-amt_vit-tiny-p8_1xb32-40e_digits.py (MAE-AMT as the configs ship
+   it) at equal compute: MAE-AMT for the epochs whose training FLOPs (refreshes included) match
+   MAE's 40 (44 epochs; --equal-epochs: 40 each), with the same encoder, decoder, optimizer and
+   seed, one process each (the comparison harness, mmamt.analysis.compare), printing each run's
+   epoch, loss and time left;
 3. probes each frozen encoder, and a randomly initialised one, with a logistic regression on
    [CLS] and mean-patch features (train split -> val split top-1);
 4. writes AMT panels (image, attention, mask, reconstruction) for a few validation digits and
@@ -45,17 +47,21 @@ def run_demo(work_dir: str,
              seeds=(0, ),
              jobs: int = 2,
              num_panels: int = 8,
+             equal_compute: bool = True,
              log=print) -> dict:
     """The whole demo; returns the summary written to ``work_dir/summary.json``.
 
     Args:
         work_dir (str): Where runs, panels and the summary go.
         data_root (str): Where the handwritten digits are written (once).
-        epochs (int): Pre-training epochs (the configs' schedule is scaled to them).
+        epochs (int): MAE's pre-training epochs (the configs' schedule is scaled to them).
             Defaults to 40.
         seeds (Sequence[int]): Pre-training (and random-init) seeds. Defaults to (0,).
         jobs (int): Runs at a time (one torch thread each). Defaults to 2.
         num_panels (int): Validation images drawn as AMT panels. Defaults to 8.
+        equal_compute (bool): Train MAE-AMT for the epochs that match MAE's training FLOPs in
+            ``epochs`` (:mod:`mmamt.analysis.compute`); False: ``epochs`` each. Defaults to
+            True.
         log (callable): Progress lines. Defaults to ``print``.
     """
     from mmamt.analysis.compare import Variant, build_run_config, compare, write_json
@@ -66,8 +72,9 @@ def run_demo(work_dir: str,
     log(f'[demo] 1/4 handwritten digits (scikit-learn\'s scans) -> {data_root}')
     meta = make_digits_dataset(data_root, image_size=64, seed=0)
     data = meta['root']
-    log(f'[demo] 2/4 MAE and MAE-AMT pre-training, {epochs} epochs each, side by side '
-        f'-> {work_dir}')
+    length = (f'MAE {epochs} epochs, MAE-AMT at equal compute'
+              if equal_compute else f'{epochs} epochs each')
+    log(f'[demo] 2/4 MAE and MAE-AMT pre-training ({length}), side by side -> {work_dir}')
     variants = [Variant(name, config) for name, config in CONFIGS.items()]
     out = compare(
         variants,
@@ -78,14 +85,16 @@ def run_demo(work_dir: str,
         jobs=jobs,
         threads=1,
         keep_visualization=True,
-        log=log)
-    summary, runs = out['summary'], out['runs']
+        log=log,
+        equal_compute='mae' if equal_compute else None)
+    summary, runs, epochs_of = out['summary'], out['runs'], out['epochs']
 
     log('[demo] 3/4 AMT panels of validation images')
     amt_run = next(r for r in runs if r['variant']['name'] == 'mae-amt')
     panel_dir = osp.join(work_dir, 'amt_panels')
     cfg = build_run_config(
-        Variant(**amt_run['variant']), data, amt_run['work_dir'], epochs, amt_run['seed'])
+        Variant(**amt_run['variant']), data, amt_run['work_dir'], epochs_of['mae-amt'],
+        amt_run['seed'])
     panels = write_panels(
         cfg, amt_run['checkpoint'], panel_dir, images=osp.join(data, 'val'), num=num_panels)
     if not sys.stdout.isatty():
@@ -114,7 +123,8 @@ def run_demo(work_dir: str,
         encoder_tokens_per_image={name: v[name]['last_epoch_tokens']
                                   for name in v},
         attention_per_refresh=amt_run['attention'],
-        epochs=epochs,
+        epochs=dict(epochs_of),
+        equal_compute=bool(equal_compute),
         seeds=list(seeds),
         num_train=meta['num_train'],
         num_val=meta['num_val'],
@@ -133,22 +143,23 @@ def format_summary(result: dict) -> str:
     p, pm = result['probe_top1'], result['probe_top1_mean_patch']
     loss, tok = result['final_loss'], result['encoder_tokens_per_image']
     flops, secs = result['train_gflops_per_image'], result['run_seconds']
-    seeds = len(result['seeds'])
+    seeds, epochs = len(result['seeds']), result['epochs']
+    length = 'equal compute' if result['equal_compute'] else 'equal epochs'
     lines = [
         '=' * 78,
-        f'mmamt demo: MAE vs MAE-AMT, {result["epochs"]} epochs, {result["num_train"]} train / '
+        f'mmamt demo: MAE vs MAE-AMT at {length}, {result["num_train"]} train / '
         f'{result["num_val"]} val images, {seeds} seed(s), {result["seconds_total"]:.0f}s',
         '',
-        f'{"encoder":<16}{"GFLOPs/img":>11}{"run s":>7}{"final loss":>12}{"tokens/img":>12}'
-        f'{"probe [CLS]":>13}{"mean-patch":>12}',
+        f'{"encoder":<12}{"epochs":>7}{"GFLOPs/img":>11}{"run s":>7}{"final loss":>11}'
+        f'{"tokens/img":>11}{"probe [CLS]":>13}{"mean-patch":>12}',
     ]
     for name in ('mae', 'mae-amt'):
         label = {'mae': 'MAE', 'mae-amt': 'MAE-AMT'}[name]
-        lines.append(f'{label:<16}{flops[name]:>11.2f}{secs[name]:>7.0f}{loss[name]:>12.3f}'
-                     f'{tok[name]:>12.1f}{p[name]:>12.1f}%{pm[name]:>11.1f}%')
-    blank = f'{"-":>11}{"-":>7}{"-":>12}{"-":>12}'
-    lines.append(f'{"random init":<16}{blank}{p["random"]:>12.1f}%{pm["random"]:>11.1f}%')
-    lines.append(f'{"majority class":<16}{blank}'
+        lines.append(f'{label:<12}{epochs[name]:>7}{flops[name]:>11.2f}{secs[name]:>7.0f}'
+                     f'{loss[name]:>11.3f}{tok[name]:>11.1f}{p[name]:>12.1f}%{pm[name]:>11.1f}%')
+    blank = f'{"-":>7}{"-":>11}{"-":>7}{"-":>11}{"-":>11}'
+    lines.append(f'{"random init":<12}{blank}{p["random"]:>12.1f}%{pm["random"]:>11.1f}%')
+    lines.append(f'{"majority":<12}{blank}'
                  f'{result["majority_class"]:>12.1f}%{result["majority_class"]:>11.1f}%')
     lines += [
         '',
@@ -158,8 +169,10 @@ def format_summary(result: dict) -> str:
         '([CLS] incl.).',
         'GFLOPs/img: the whole run\'s training FLOPs per training image (backward = 2 forwards, '
         'refreshes',
-        'included; mmamt.analysis.compute). run s: wall time of the whole run, both sharing '
-        'the cores.',
+        'included; mmamt.analysis.compute); equal compute: MAE-AMT runs the epochs that match '
+        'MAE\'s.',
+        'run s: wall time of the whole run, both sharing the cores. majority: the majority '
+        'class.',
         'Losses are not comparable across rows: MAE-AMT predicts a different share of patches.',
     ]
     attention = result.get('attention_per_refresh') or []
@@ -194,12 +207,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'demo'))
     parser.add_argument('--data-root', default=osp.join(ROOT, 'data', 'digits'))
-    parser.add_argument('--epochs', type=int, default=EPOCHS, help='pre-training epochs')
+    parser.add_argument('--epochs', type=int, default=EPOCHS, help="MAE's pre-training epochs")
+    parser.add_argument(
+        '--equal-epochs',
+        action='store_true',
+        help='MAE-AMT trains --epochs epochs too (default: the epochs of equal training FLOPs)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0])
     parser.add_argument('--jobs', type=int, default=2, help='pre-training runs at a time')
     args = parser.parse_args()
     quiet_warnings()
-    result = run_demo(args.work_dir, args.data_root, args.epochs, args.seeds, args.jobs)
+    result = run_demo(
+        args.work_dir,
+        args.data_root,
+        args.epochs,
+        args.seeds,
+        args.jobs,
+        equal_compute=not args.equal_epochs)
     print()
     print(format_summary(result))
 

@@ -30,6 +30,9 @@ def test_demo_core_path_writes_the_summary(tmp_path):
     assert summary == json.loads(json.dumps(result))
     for key in ('random', 'mae', 'mae-amt'):
         assert 0.0 <= summary['probe_top1'][key] <= 100.0
+    # Equal compute (the default): at 2 MAE epochs the refresh over 1,198 digits costs what
+    # AMT's one epoch with fewer tokens saves, so the nearest equal-FLOP length is 2 epochs too.
+    assert summary['epochs'] == {'mae': 2, 'mae-amt': 2} and summary['equal_compute']
     assert set(summary['seconds_per_epoch']) == {'mae', 'mae-amt'}
     assert all(v > 0 for v in summary['seconds_per_epoch'].values())
     # 64 px / patch 8 = 64 patches: MAE keeps 16 visible, MAE-AMT (0.75 masked + 0.10 thrown,
