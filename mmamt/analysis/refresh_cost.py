@@ -61,8 +61,9 @@ def refresh_cost(bench: StepBench,
         amp (bool): Refresh under fp16 autocast, as AMP configs run it. Defaults to False.
 
     Returns:
-        dict: img/s of both, the schedule and the share of the whole run (an upper bound: the
-        pre-AMT epochs run at the slower baseline speed).
+        dict: img/s of both, the schedule, the share of the whole run (an upper bound: the
+        pre-AMT epochs run at the slower baseline speed) and ``source``, the record of the
+        config's map source that was timed (``AttentionRefreshHook.map_source``).
     """
     batch = bench.data['inputs'].shape[0]
     inputs = bench.model.data_preprocessor(
@@ -82,5 +83,6 @@ def refresh_cost(bench: StepBench,
         refresh_img_per_s=ips['refresh'],
         train_img_per_s=ips['train'],
         batch_size=batch,
+        source=source.record(),
         share=refresh_share(sched['refreshes'], sched['epochs'], dataset_size, ips['refresh'],
                             ips['train']))

@@ -110,6 +110,29 @@ def test_refresh_tool(configs):
     # the demo schedule: 20 epochs, refreshed after 4, 8, 12 and 16
     assert (out['epochs'], out['refreshes']) == (20, 4)
     assert 0 < out['share'] < 1 and out['refresh_img_per_s'] > 0
+    assert out['source'] == 'last-layer [CLS] attention, heads averaged'  # the default's record
+
+
+def test_refresh_tool_times_the_configs_map_source(configs, monkeypatch):
+    import importlib
+    module = importlib.import_module('mmamt.analysis.refresh_cost')
+    from mmamt.models.utils import PatchAttentionMap
+    seen = []
+    real = module.batch_maps
+
+    def spy(model, inputs, norm, **kwargs):
+        seen.append(kwargs['source'])
+        return real(model, inputs, norm, **kwargs)
+
+    monkeypatch.setattr(module, 'batch_maps', spy)
+    key = 'default_hooks.amt_refresh.map_source'
+    out = load_tool('benchmark_refresh').main([
+        configs['mae_amt'], '--batch-size', '2', '--device', 'cpu', '--dataset-size', '1000',
+        '--warmup', '0', '--reps', '1', '--cfg-options', f'{key}.type=PatchAttentionMap',
+        f'{key}.layers=[0]'
+    ])
+    assert seen and all(isinstance(s, PatchAttentionMap) and s.layers == (0, ) for s in seen)
+    assert out['source'] == dict(type='PatchAttentionMap', layers=[0])
 
 
 def test_refresh_share_formula():

@@ -3,6 +3,9 @@
     python tools/analysis_tools/benchmark_refresh.py \
         configs/mae_amt/mae-amt_vit-base-p16_8xb512-amp-coslr-400e_in1k.py --batch-size 8 \
         --device cpu --dataset-size 1281167
+    # another map source: the refresh hook's map_source, e.g.
+    #   --cfg-options default_hooks.amt_refresh.map_source.type=PatchAttentionMap \
+    #       default_hooks.amt_refresh.map_source.layers=[0]
 """
 import argparse
 
@@ -33,9 +36,10 @@ def main(argv=None) -> dict:
     bench = StepBench(cfg, args.batch_size, args.device)
     out = refresh_cost(bench, cfg, args.dataset_size, args.warmup, args.reps, args.device,
                        args.timer, args.amp)
-    print(f"refresh: {out['refresh_img_per_s']:.2f} img/s (train {out['train_img_per_s']:.2f}"
-          f" img/s), {out['refreshes']} refreshes x {out['dataset_size']} images in "
-          f"{out['epochs']} epochs -> {100 * out['share']:.2f}% of pre-training time")
+    print(f"refresh ({out['source']}): {out['refresh_img_per_s']:.2f} img/s (train "
+          f"{out['train_img_per_s']:.2f} img/s), {out['refreshes']} refreshes x "
+          f"{out['dataset_size']} images in {out['epochs']} epochs -> "
+          f"{100 * out['share']:.2f}% of pre-training time")
     return out
 
 
