@@ -285,6 +285,16 @@ def exclusive_work_dir(work_dir: str) -> Iterator[None]:
             os.remove(path)
 
 
+def subprocess_env(threads: int) -> Dict[str, str]:
+    """The environment of a run's subprocess: ``threads`` OpenMP / MKL threads, and the very
+    mmamt this process runs (a checkout or an install) first on the path."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    package_root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    env['PYTHONPATH'] = os.pathsep.join(
+        p for p in (package_root, os.environ.get('PYTHONPATH')) if p)
+    return env
+
+
 def _run_all(variants: Sequence[Variant], data_root: str, work_dir: str, epochs_of: Dict[str, int],
              seeds: Sequence[int], jobs: int, threads: int, keep_visualization: bool, reuse: bool,
              log) -> List[Dict]:
@@ -307,11 +317,7 @@ def _run_all(variants: Sequence[Variant], data_root: str, work_dir: str, epochs_
                 results[(variant.name, seed)] = done
             else:
                 pending.append(spec)
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    # The runs import the very mmamt this process runs (a checkout or an install).
-    package_root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-    env['PYTHONPATH'] = os.pathsep.join(
-        p for p in (package_root, os.environ.get('PYTHONPATH')) if p)
+    env = subprocess_env(threads)
     running = []
     shown: Dict[str, int] = {}  # work dir -> the last epoch reported
     while pending or running:
