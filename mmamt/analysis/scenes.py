@@ -152,8 +152,9 @@ def scenes_to_folders(scenes_root: str, out_dir: str) -> Dict:
             if not osp.isfile(seg_path):
                 raise FileNotFoundError(f'no semantic mask {seg_path} for {file_name}')
             objects = (np.asarray(Image.open(seg_path)) > 0).astype(np.uint8) * 255
-            _save_png(Image.fromarray(objects), osp.join(out_dir, 'masks', split, classes[label],
-                                                         f'{stem}.png'))
+            _save_png(
+                Image.fromarray(objects),
+                osp.join(out_dir, 'masks', split, classes[label], f'{stem}.png'))
     atomic_write_bytes(
         json.dumps(dict(source=source, complete=True), indent=1).encode('utf-8'), meta_path)
     return result

@@ -28,8 +28,8 @@ import numpy as np
 
 from .compare import RESULT_FILE, SPEC_FILE, exclusive_work_dir, subprocess_env, write_json
 
-CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
-                      'benchmarks')
+CONFIG_DIR = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs', 'benchmarks')
 TASKS = {
     'det': osp.join(CONFIG_DIR, 'mmdet', 'mask-rcnn_vit-tiny-p8_simplefpn_scenes-a-128px.py'),
     'seg': osp.join(CONFIG_DIR, 'mmseg', 'upernet_vit-tiny-p8_scenes-a-128px.py'),
@@ -104,8 +104,10 @@ def encoders_from_harness(work_dir: str, seed: int = 0) -> List[Encoder]:
 def check_scenes_root(data_root: str, tasks: Sequence[str]) -> None:
     """Refuse a data folder the task configs could not read (before any run starts)."""
     need = {
-        'det': ['annotations/instances_train.json', 'annotations/instances_val.json',
-                'images/train', 'images/val'],
+        'det': [
+            'annotations/instances_train.json', 'annotations/instances_val.json', 'images/train',
+            'images/val'
+        ],
         'seg': ['masks/train', 'masks/val', 'images/train', 'images/val'],
     }
     for task in tasks:
@@ -217,8 +219,12 @@ def _reusable(work_dir: str, spec: Dict) -> Optional[Dict]:
     return result if all(result.get(k) == v for k, v in spec.items() if k != 'threads') else None
 
 
-def make_specs(encoders: Sequence[Encoder], data_root: str, work_dir: str, tasks: Sequence[str],
-               seeds: Sequence[int], max_iters: Optional[Dict[str, int]] = None,
+def make_specs(encoders: Sequence[Encoder],
+               data_root: str,
+               work_dir: str,
+               tasks: Sequence[str],
+               seeds: Sequence[int],
+               max_iters: Optional[Dict[str, int]] = None,
                threads: int = 1) -> List[Dict]:
     """One spec per (seed, task, encoder), seed-major: the first results cover every row."""
     specs = []
@@ -231,16 +237,18 @@ def make_specs(encoders: Sequence[Encoder], data_root: str, work_dir: str, tasks
                         config=TASKS[task],
                         encoder=asdict(encoder),
                         data_root=osp.abspath(data_root),
-                        work_dir=osp.abspath(
-                            osp.join(work_dir, task, encoder.name, f'seed{seed}')),
+                        work_dir=osp.abspath(osp.join(work_dir, task, encoder.name, f'seed{seed}')),
                         seed=int(seed),
                         max_iters=(max_iters or {}).get(task),
                         threads=int(threads)))
     return specs
 
 
-def check_request(encoders: Sequence[Encoder], data_root: str, tasks: Sequence[str],
-                  seeds: Sequence[int], max_iters: Optional[Dict[str, int]] = None) -> None:
+def check_request(encoders: Sequence[Encoder],
+                  data_root: str,
+                  tasks: Sequence[str],
+                  seeds: Sequence[int],
+                  max_iters: Optional[Dict[str, int]] = None) -> None:
     """Check a whole comparison before any run starts.
 
     Raises:
@@ -339,8 +347,13 @@ def _run_all(specs: List[Dict], jobs: int, threads: int, reuse: bool, log):
             log_file.close()
             seconds = time.perf_counter() - started
             if proc.returncode != 0 or not osp.isfile(osp.join(spec['work_dir'], RESULT_FILE)):
-                failed.append(dict(task=spec['task'], encoder=spec['encoder']['name'],
-                                   seed=spec['seed'], returncode=proc.returncode, log=log_path))
+                failed.append(
+                    dict(
+                        task=spec['task'],
+                        encoder=spec['encoder']['name'],
+                        seed=spec['seed'],
+                        returncode=proc.returncode,
+                        log=log_path))
                 log(f'[transfer] {_label(spec)}: FAILED (exit {proc.returncode}) after '
                     f'{seconds:.0f}s; see {log_path}')
                 continue
@@ -363,9 +376,9 @@ def summarize(results: Sequence[Dict], encoders: Sequence[str], tasks: Sequence[
             if not runs:
                 continue
             runs.sort(key=lambda r: r['seed'])
-            entry = dict(seeds=[r['seed'] for r in runs],
-                         seconds=float(np.mean([r['train_seconds'] + r['test_seconds']
-                                                for r in runs])))
+            entry = dict(
+                seeds=[r['seed'] for r in runs],
+                seconds=float(np.mean([r['train_seconds'] + r['test_seconds'] for r in runs])))
             for key in METRICS[task]:
                 values = [r['metrics'][key] for r in runs]
                 entry[key] = dict(
@@ -386,13 +399,12 @@ def format_table(summary: Dict, failed: Sequence[Dict] = ()) -> str:
         for task, key in COLUMNS:
             entry = tasks.get(task)
             bad = [f for f in failed if f['encoder'] == name and f['task'] == task]
-            text = (f'{entry[key]["mean"]:.1f} ± {entry[key]["std"]:.1f}'
-                    if entry else '-')
+            text = (f'{entry[key]["mean"]:.1f} ± {entry[key]["std"]:.1f}' if entry else '-')
             if bad:
                 text += ' (failed: ' + ', '.join(f'seed {f["seed"]}' for f in bad) + ')'
             cells.append(text)
-        seeds = ' / '.join(str(len(tasks[t]['seeds'])) if t in tasks else '0'
-                           for t in ('det', 'seg'))
+        seeds = ' / '.join(
+            str(len(tasks[t]['seeds'])) if t in tasks else '0' for t in ('det', 'seg'))
         secs = ' / '.join(f'{tasks[t]["seconds"]:.0f}' if t in tasks else '-'
                           for t in ('det', 'seg'))
         rows.append(f'| {name} | ' + ' | '.join(cells) + f' | {seeds} | {secs} |')

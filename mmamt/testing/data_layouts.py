@@ -15,13 +15,16 @@ README's "Data" table), so that every config's own loader runs on its own format
     ├── stl10/{train,test}/<class>/*.png, stl10/unlabeled/*.png, stl10/meta/pretrain.txt
     ├── tiny-imagenet/{train,val}/<wnid>/*.JPEG
     ├── coco/{train2017,val2017}/*.png, coco/annotations/instances_{train,val}2017.json
-    └── ade/ADEChallengeData2016/{images,annotations}/{training,validation}/*
+    ├── ade/ADEChallengeData2016/{images,annotations}/{training,validation}/*
+    └── scenes-a/  classes.txt, images/, annotations/, masks/, meta/   (the scenes layout)
 
 CIFAR, STL-10 and Tiny ImageNet images are resized to their data sets' sizes (32, 96, 64 px).
 The CIFAR pickles have the real keys and shapes, but not the real files' md5 sums, which
 mmpretrain's ``CIFAR10``/``CIFAR100`` check: the returned ``cifar_md5`` says which sums to accept
 (tests patch the loaders' file lists with them). COCO categories carry the names of COCO's first
-five classes (ids 1-5), so mmdet's ``CocoDataset`` with its 80 COCO classes keeps them.
+five classes (ids 1-5), so mmdet's ``CocoDataset`` with its 80 COCO classes keeps them. The
+scenes layout (:func:`make_scenes_layout`) names the five shapes after scenes-a's first five
+classes and lists all ten, as the scenes configs do.
 """
 import hashlib
 import json
@@ -149,6 +152,57 @@ def _write_coco(out_dir: str, synthetic_coco: str) -> None:
             json.dumps(coco, separators=(',', ':')))
 
 
+# scenes-a's classes.txt (``../shared/data/scenes-a``): the scenes configs list these ten.
+SCENES_CLASSES = ('bird', 'bug', 'sea_animal', 'reptile', 'hoofed', 'carnivore', 'flower', 'tree',
+                  'fruit', 'vegetable')
+
+
+def make_scenes_layout(synthetic: Dict[str, str], out_dir: str) -> str:
+    """The synthetic images in the scenes layout (:mod:`mmamt.analysis.scenes`).
+
+    Shape ``k`` is scenes class ``k``; ``classes.txt`` and the COCO categories list all ten
+    scenes classes, so the configs' class lists match.
+
+    Args:
+        synthetic (dict): What :func:`make_synthetic_dataset` returned.
+        out_dir (str): The scenes root (replaced).
+
+    Returns:
+        str: ``out_dir``, absolute.
+    """
+    out_dir = osp.abspath(out_dir)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    _write_text(osp.join(out_dir, 'classes.txt'), '\n'.join(SCENES_CLASSES) + '\n')
+    for split, ade_split in (('train', 'training'), ('val', 'validation')):
+        with open(synthetic[f'coco_{split}_ann'], encoding='utf-8') as f:
+            coco = json.load(f)
+        labels = {}
+        with open(synthetic[f'imagenet_{split}_ann'], encoding='utf-8') as f:
+            for line in f:
+                name, label = line.split()
+                labels[osp.splitext(osp.basename(name))[0]] = int(label)
+        os.makedirs(osp.join(out_dir, 'images', split))
+        shutil.copytree(
+            osp.join(synthetic['ade'], 'annotations', ade_split), osp.join(out_dir, 'masks', split))
+        meta = []
+        for image in coco['images']:
+            stem = osp.splitext(image['file_name'])[0]
+            shutil.copy(
+                osp.join(synthetic['ade'], 'images', ade_split, f'{stem}.jpg'),
+                osp.join(out_dir, 'images', split, f'{stem}.jpg'))
+            image['file_name'] = f'{stem}.jpg'
+            meta.append(f'{stem}.jpg {labels[stem]}')
+        coco['categories'] = [
+            dict(id=k + 1, name=name, supercategory='object')
+            for k, name in enumerate(SCENES_CLASSES)
+        ]
+        _write_text(
+            osp.join(out_dir, 'annotations', f'instances_{split}.json'),
+            json.dumps(coco, separators=(',', ':')))
+        _write_text(osp.join(out_dir, 'meta', f'{split}.txt'), '\n'.join(meta) + '\n')
+    return out_dir
+
+
 def make_dataset_layouts(data_dir: str,
                          num_train: int = 4,
                          num_val: int = 2,
@@ -184,7 +238,7 @@ def make_dataset_layouts(data_dir: str,
         max_objects=max_objects)
     splits = {s: _read_split(synthetic['imagenet'], s) for s in ('train', 'val')}
     for name in ('imagenet', 'digits', 'objects-a', 'cifar10', 'cifar100', 'stl10', 'tiny-imagenet',
-                 'coco', 'ade'):
+                 'coco', 'ade', 'scenes-a'):
         shutil.rmtree(osp.join(data_dir, name), ignore_errors=True)
     shutil.copytree(synthetic['imagenet'], osp.join(data_dir, 'imagenet'))
     for name in ('digits', 'objects-a'):
@@ -200,4 +254,5 @@ def make_dataset_layouts(data_dir: str,
     _write_tiny_imagenet(osp.join(data_dir, 'tiny-imagenet'), splits)
     _write_coco(osp.join(data_dir, 'coco'), synthetic['coco'])
     shutil.copytree(synthetic['ade'], osp.join(data_dir, 'ade', 'ADEChallengeData2016'))
+    make_scenes_layout(synthetic, osp.join(data_dir, 'scenes-a'))
     return dict(data_dir=data_dir, synthetic=synthetic, cifar_md5=cifar_md5)

@@ -15,18 +15,22 @@ import argparse
 import sys
 from typing import List, Optional
 
-from mmamt.analysis.transfer import (RANDOM, TASKS, Encoder, encoders_from_harness,
-                                     parse_encoder, run_transfer)
+from mmamt.analysis.transfer import (RANDOM, TASKS, Encoder, encoders_from_harness, parse_encoder,
+                                     run_transfer)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('data_root', help='the scenes layout (../shared/data/scenes-a/README.md)')
     parser.add_argument(
-        '--encoder', action='append', default=[], metavar='NAME=CHECKPOINT',
+        '--encoder',
+        action='append',
+        default=[],
+        metavar='NAME=CHECKPOINT',
         help='a pre-training checkpoint to fine-tune (repeat for several)')
     parser.add_argument(
-        '--from-harness', metavar='WORK_DIR',
+        '--from-harness',
+        metavar='WORK_DIR',
         help='every finished variant of a compare_pretrain.py work dir, at --pretrain-seed')
     parser.add_argument('--pretrain-seed', type=int, default=0, help='with --from-harness')
     parser.add_argument('--no-random', action='store_true', help='leave out the random floor')
@@ -57,7 +61,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
             seeds=args.seeds,
             jobs=args.jobs,
             threads=args.threads,
-            max_iters={t: args.iters for t in args.tasks} if args.iters else None,
+            max_iters={t: args.iters
+                       for t in args.tasks} if args.iters else None,
             reuse=not args.no_reuse)
     except (ValueError, RuntimeError) as e:
         sys.exit(f'compare_transfer.py: error: {e}')

@@ -21,8 +21,8 @@ num_layers = 4
 fpn_channels = 48
 strides = [2, 4, 8, 16, 32]
 data_root = 'data/scenes-a/'
-classes = ('bird', 'bug', 'sea_animal', 'reptile', 'hoofed', 'carnivore', 'flower', 'tree',
-           'fruit', 'vegetable')  # classes.txt order: COCO category id k + 1 is class k
+classes = ('bird', 'bug', 'sea_animal', 'reptile', 'hoofed', 'carnivore', 'flower', 'tree', 'fruit',
+           'vegetable')  # classes.txt order: COCO category id k + 1 is class k
 metainfo = dict(
     classes=classes,
     palette=[(220, 20, 60), (119, 11, 32), (0, 0, 142), (0, 60, 100), (250, 170, 30),
@@ -68,8 +68,7 @@ model = dict(
 
 train_dataloader = dict(
     batch_size=8,
-    dataset=dict(
-        data_root=data_root, metainfo=metainfo, data_prefix=dict(img='images/train/')))
+    dataset=dict(data_root=data_root, metainfo=metainfo, data_prefix=dict(img='images/train/')))
 val_dataloader = dict(
     batch_size=8,
     dataset=dict(data_root=data_root, metainfo=metainfo, data_prefix=dict(img='images/val/')))
@@ -94,5 +93,4 @@ param_scheduler = [
 ]
 optim_wrapper = dict(optimizer=dict(lr=2e-3))
 default_hooks = dict(
-    logger=dict(interval=50),
-    checkpoint=dict(interval=max_iters // 4, max_keep_ckpts=1))
+    logger=dict(interval=50), checkpoint=dict(interval=max_iters // 4, max_keep_ckpts=1))

@@ -1,0 +1,97 @@
+"""The transfer comparison's bookkeeping and the scenes converter, on synthetic scenes."""
+import json
+import os
+import os.path as osp
+
+import pytest
+
+from mmamt.analysis.scenes import scenes_to_folders
+from mmamt.analysis.transfer import Encoder, check_request, format_table, run_transfer, summarize
+
+
+@pytest.fixture(scope='module')
+def scenes(tmp_path_factory):
+    from mmamt.testing import make_scenes_layout, make_synthetic_dataset
+    root = tmp_path_factory.mktemp('scenes')
+    synthetic = make_synthetic_dataset(str(root / 'synthetic'), num_train=4, num_val=2)
+    return make_scenes_layout(synthetic, str(root / 'scenes-a'))
+
+
+def test_scenes_to_folders_writes_class_folders_with_masks(scenes, tmp_path):
+    out = tmp_path / 'cls'
+    meta = scenes_to_folders(scenes, str(out))
+    assert (meta['num_train'], meta['num_val']) == (4, 2)
+    images = sorted(p.relative_to(out).as_posix() for p in out.glob('train/*/*.png'))
+    masks = sorted(p.relative_to(out / 'masks').as_posix() for p in out.glob('masks/train/*/*.png'))
+    assert len(images) == 4 and images == masks
+    assert len(os.listdir(out / 'train')) == 10  # every class folder, also the empty ones
+    stamp = osp.getmtime(out / images[0])
+    scenes_to_folders(scenes, str(out))  # the same scenes: reused, not rewritten
+    assert osp.getmtime(out / images[0]) == stamp
+    foreign = tmp_path / 'foreign'
+    foreign.mkdir()
+    (foreign / 'x.txt').write_text('mine')
+    with pytest.raises(FileExistsError, match='not written by scenes_to_folders'):
+        scenes_to_folders(scenes, str(foreign))
+
+
+def test_request_is_checked_before_any_run(scenes, tmp_path):
+    enc = [Encoder('random')]
+    with pytest.raises(ValueError, match='--tasks'):
+        check_request(enc, scenes, ['cls'], [0])
+    with pytest.raises(ValueError, match='more than once'):
+        check_request(enc * 2, scenes, ['det'], [0])
+    with pytest.raises(ValueError, match='lacks'):
+        check_request(enc, str(tmp_path), ['seg'], [0])
+
+
+def test_failed_run_is_named_and_finished_run_reused(scenes, tmp_path):
+    bad = tmp_path / 'broken.pth'
+    bad.write_bytes(b'not a checkpoint')
+    encoders = [Encoder('random'), Encoder('broken', str(bad))]
+    work = tmp_path / 'work'
+    lines = []
+    out = run_transfer(
+        encoders,
+        scenes,
+        str(work),
+        tasks=['seg'],
+        seeds=[0],
+        max_iters={'seg': 2},
+        log=lines.append)
+    assert [f['encoder'] for f in out['failed']] == ['broken']
+    assert not (work / 'seg' / 'broken' / 'seed0' / 'result.json').exists()
+    assert 'broken' not in out['summary'] or not out['summary']['broken']
+    assert 'failed: seed 0' in out['table'] and 'broken' in out['table']
+    miou = out['summary']['random']['seg']['mIoU']
+    assert 0 <= miou['mean'] <= 100 and miou['values'] == [miou['mean']]
+    result = json.loads((work / 'seg' / 'random' / 'seed0' / 'result.json').read_text())
+    assert result['coverage'] is None and result['train_seconds'] > 0
+    again = run_transfer(
+        encoders[:1],
+        scenes,
+        str(work),
+        tasks=['seg'],
+        seeds=[0],
+        max_iters={'seg': 2},
+        log=lines.append)
+    assert any('reusing' in line for line in lines)
+    assert again['summary']['random']['seg']['mIoU'] == miou
+
+
+def test_table_keeps_seeds_apart_from_failures():
+    runs = [
+        dict(
+            encoder=dict(name='a'),
+            task='det',
+            seed=s,
+            train_seconds=1.,
+            test_seconds=1.,
+            metrics=dict(bbox_AP=v, mask_AP=v / 2, bbox_AP50=v, mask_AP50=v))
+        for s, v in ((0, 10.), (1, 20.))
+    ]
+    summary = summarize(runs, ['a'], ['det', 'seg'])
+    assert summary['a']['det']['bbox_AP']['mean'] == 15.
+    assert summary['a']['det']['bbox_AP']['std'] == pytest.approx(7.071, abs=1e-3)
+    table = format_table(summary, [dict(task='seg', encoder='a', seed=0, returncode=1, log='L')])
+    assert '15.0 ± 7.1' in table and '- (failed: seed 0)' in table and '2 / 0' in table
