@@ -330,7 +330,8 @@ def _run_all(specs: List[Dict], jobs: int, threads: int, reuse: bool, log):
             write_json(spec_path, spec)
             log_path = osp.join(spec['work_dir'], 'train.log')
             log_file = open(log_path, 'a', encoding='utf-8')
-            code = f'from mmamt.analysis.transfer import run_from_file; run_from_file({spec_path!r})'
+            code = ('from mmamt.analysis.transfer import run_from_file; '
+                    f'run_from_file({spec_path!r})')
             proc = subprocess.Popen([sys.executable, '-c', code],
                                     stdout=log_file,
                                     stderr=subprocess.STDOUT,

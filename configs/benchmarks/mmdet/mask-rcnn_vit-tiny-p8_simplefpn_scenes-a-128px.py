@@ -8,10 +8,12 @@
 # Patch 8 makes the backbone's map stride 8, so the pyramid's strides are 2-32 (not 4-64).
 #   ln -s /path/to/scenes-a data/scenes-a
 #   python tools/model_converters/convert_amt.py PRETRAIN.pth work_dirs/scenes_mmdet.pth --to mmdet
-#   python tools/train.py configs/benchmarks/mmdet/mask-rcnn_vit-tiny-p8_simplefpn_scenes-a-128px.py \
+#   python tools/train.py \
+#       configs/benchmarks/mmdet/mask-rcnn_vit-tiny-p8_simplefpn_scenes-a-128px.py \
 #       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/scenes_mmdet.pth
 # (model.backbone.init_cfg=None: the random-initialisation floor).
-# tools/analysis_tools/compare_transfer.py runs it for several encoders and seeds (docs/transfer.md).
+# tools/analysis_tools/compare_transfer.py runs it for several encoders and seeds
+# (docs/transfer.md).
 _base_ = './mask-rcnn_vit-tiny_simplefpn_demo_synthetic.py'
 
 pretrained = 'work_dirs/scenes_mmdet.pth'

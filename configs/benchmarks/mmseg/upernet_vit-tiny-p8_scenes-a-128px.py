@@ -10,7 +10,8 @@
 #   python tools/train.py configs/benchmarks/mmseg/upernet_vit-tiny-p8_scenes-a-128px.py \
 #       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/scenes_mmseg.pth
 # (model.backbone.init_cfg=None: the random-initialisation floor).
-# tools/analysis_tools/compare_transfer.py runs it for several encoders and seeds (docs/transfer.md).
+# tools/analysis_tools/compare_transfer.py runs it for several encoders and seeds
+# (docs/transfer.md).
 _base_ = './upernet_vit-demo-p8_1xb4-40iter_synthetic-ade-64x64.py'
 
 crop_size = (128, 128)
