@@ -166,7 +166,8 @@ def run_from_file(spec_path: str) -> None:
         run_one(json.load(f))
 
 
-def _reusable(work_dir: str, spec: Dict) -> Optional[Dict]:
+def reusable_result(work_dir: str, spec: Dict) -> Optional[Dict]:
+    """The ``result.json`` in ``work_dir`` if it matches ``spec`` (all keys but ``threads``)."""
     try:
         with open(osp.join(work_dir, RESULT_FILE), encoding='utf-8') as f:
             result = json.load(f)
@@ -311,7 +312,7 @@ def _run_all(variants: Sequence[Variant], data_root: str, work_dir: str, epochs_
                 seed=int(seed),
                 keep_visualization=bool(keep_visualization),
                 threads=int(threads))
-            done = _reusable(run_dir, spec) if reuse else None
+            done = reusable_result(run_dir, spec) if reuse else None
             if done is not None:
                 log(f'[compare] {variant.name} seed {seed}: reusing {run_dir}')
                 results[(variant.name, seed)] = done

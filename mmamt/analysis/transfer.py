@@ -26,7 +26,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .compare import RESULT_FILE, SPEC_FILE, exclusive_work_dir, subprocess_env, write_json
+from .compare import (RESULT_FILE, SPEC_FILE, exclusive_work_dir, reusable_result, subprocess_env,
+                      write_json)
 
 CONFIG_DIR = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs', 'benchmarks')
@@ -210,15 +211,6 @@ def run_from_file(spec_path: str) -> None:
         run_one(json.load(f))
 
 
-def _reusable(work_dir: str, spec: Dict) -> Optional[Dict]:
-    try:
-        with open(osp.join(work_dir, RESULT_FILE), encoding='utf-8') as f:
-            result = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return result if all(result.get(k) == v for k, v in spec.items() if k != 'threads') else None
-
-
 def make_specs(encoders: Sequence[Encoder],
                data_root: str,
                work_dir: str,
@@ -314,7 +306,7 @@ def _label(spec: Dict) -> str:
 def _run_all(specs: List[Dict], jobs: int, threads: int, reuse: bool, log):
     pending, results, failed = [], [], []
     for spec in specs:
-        done = _reusable(spec['work_dir'], spec) if reuse else None
+        done = reusable_result(spec['work_dir'], spec) if reuse else None
         if done is not None:
             log(f'[transfer] {_label(spec)}: reusing {spec["work_dir"]}')
             results.append(done)
