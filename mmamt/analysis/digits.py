@@ -88,7 +88,8 @@ def render_digit(scan: np.ndarray, image_size: int,
         mask=np.where(alpha > 0.5, 255, 0).astype(np.uint8))
 
 
-def _png_bytes(array: np.ndarray) -> bytes:
+def png_bytes(array: np.ndarray) -> bytes:
+    """``array`` (H, W[, C] uint8) encoded as a PNG file."""
     from io import BytesIO
     buf = BytesIO()
     Image.fromarray(array).save(buf, format='PNG')
@@ -155,7 +156,7 @@ def make_digits_dataset(out_dir: str,
                 path = osp.join(tmp, folder, name)
                 os.makedirs(osp.dirname(path), exist_ok=True)
                 with open(path, 'wb') as f:
-                    f.write(_png_bytes(sample[key]))
+                    f.write(png_bytes(sample[key]))
         meta = dict(
             wanted,
             num_train=int((~is_val).sum()),

@@ -4,7 +4,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 
-def _mean_spread(values: Sequence[float]) -> Dict:
+def mean_spread(values: Sequence[float]) -> Dict:
+    """``mean``, ``std`` (ddof 1; 0 for one value), ``min``, ``max`` and the ``values``."""
     values = [float(v) for v in values]
     return dict(
         mean=float(np.mean(values)),
@@ -43,14 +44,14 @@ def summarize(results: Sequence[Dict],
             options=runs[0]['variant']['options'],
             epochs=runs[0]['epochs'],
             seeds=[r['seed'] for r in runs],
-            top1_cls=_mean_spread([t['cls'] for t in top1]),
-            top1_mean=_mean_spread([t['mean'] for t in top1]),
-            top1_both=_mean_spread([(t['cls'] + t['mean']) / 2 for t in top1]),
-            seconds_per_epoch=_mean_spread([r['seconds_per_epoch'] for r in runs]),
-            total_seconds=_mean_spread([r['total_seconds']
-                                        for r in runs]) if all('total_seconds' in r
-                                                               for r in runs) else None,
-            final_loss=_mean_spread([r['final_loss'] for r in runs]),
+            top1_cls=mean_spread([t['cls'] for t in top1]),
+            top1_mean=mean_spread([t['mean'] for t in top1]),
+            top1_both=mean_spread([(t['cls'] + t['mean']) / 2 for t in top1]),
+            seconds_per_epoch=mean_spread([r['seconds_per_epoch'] for r in runs]),
+            total_seconds=mean_spread([r['total_seconds']
+                                       for r in runs]) if all('total_seconds' in r
+                                                              for r in runs) else None,
+            final_loss=mean_spread([r['final_loss'] for r in runs]),
             encoder_tokens=float(np.mean([r['encoder_tokens'] for r in runs])),
             last_epoch_tokens=float(np.mean([r['epoch_tokens'][-1] for r in runs])),
             gflops=(gflops or {}).get(name))
@@ -59,8 +60,8 @@ def summarize(results: Sequence[Dict],
         out['majority_baseline'] = results[0]['probe']['majority_baseline']
     if random:
         out['random'] = dict(
-            top1_cls=_mean_spread([r['top1']['cls'] for r in random]),
-            top1_mean=_mean_spread([r['top1']['mean'] for r in random]))
+            top1_cls=mean_spread([r['top1']['cls'] for r in random]),
+            top1_mean=mean_spread([r['top1']['mean'] for r in random]))
         out['majority_baseline'] = random[0]['majority_baseline']
     return out
 
@@ -90,7 +91,7 @@ def format_table(summary: Dict) -> str:
         if g is not None and first:
             compute += f' ({g["total"] / first["total"]:.2f}x)'
         minutes = '-' if not v.get('total_seconds') else _fmt(
-            _mean_spread([s / 60 for s in v['total_seconds']['values']]))
+            mean_spread([s / 60 for s in v['total_seconds']['values']]))
         lines.append(f'| {name} | {len(v["seeds"])} | {v["epochs"]} | {_fmt(v["top1_cls"])} | '
                      f'{_fmt(v["top1_mean"])} | {_fmt(v["top1_both"])} | {compute} | '
                      f'{minutes} | {_fmt(v["seconds_per_epoch"], 2)} | '

@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image
 
 from mmamt.utils.io import atomic_write_bytes
+from .digits import png_bytes
 
 META_FILE = 'scenes.json'
 SPLITS = ('train', 'val')
@@ -80,13 +81,6 @@ def read_meta(scenes_root: str, split: str, num_classes: int) -> List[Tuple[str,
     if not items:
         raise ValueError(f'{path} lists no image')
     return items
-
-
-def _save_png(image: Image.Image, path: str) -> None:
-    from io import BytesIO
-    buffer = BytesIO()
-    image.save(buffer, format='PNG')
-    atomic_write_bytes(buffer.getvalue(), path)
 
 
 def _is_complete(out_dir: str, expected: Dict) -> bool:
@@ -147,14 +141,16 @@ def scenes_to_folders(scenes_root: str, out_dir: str) -> Dict:
         for file_name, label in items[split]:
             stem = osp.splitext(file_name)[0]
             image = Image.open(osp.join(scenes_root, 'images', split, file_name)).convert('RGB')
-            _save_png(image, osp.join(out_dir, split, classes[label], f'{stem}.png'))
+            atomic_write_bytes(
+                png_bytes(np.asarray(image)), osp.join(out_dir, split, classes[label],
+                                                       f'{stem}.png'))
             seg_path = osp.join(scenes_root, 'masks', split, f'{stem}.png')
             if not osp.isfile(seg_path):
                 raise FileNotFoundError(f'no semantic mask {seg_path} for {file_name}')
             objects = (np.asarray(Image.open(seg_path)) > 0).astype(np.uint8) * 255
-            _save_png(
-                Image.fromarray(objects),
-                osp.join(out_dir, 'masks', split, classes[label], f'{stem}.png'))
+            atomic_write_bytes(
+                png_bytes(objects), osp.join(out_dir, 'masks', split, classes[label],
+                                             f'{stem}.png'))
     atomic_write_bytes(
         json.dumps(dict(source=source, complete=True), indent=1).encode('utf-8'), meta_path)
     return result

@@ -9,8 +9,9 @@ run's folder ``work_dir/<task>/<encoder>/seed<k>/``:
 - ``det``: mmdet Mask R-CNN (ViTDet recipe), mmdet's ``CocoMetric``: bbox AP, mask AP, AP50;
 - ``seg``: mmseg UperNet, mmseg's ``IoUMetric``: mIoU, aAcc.
 
-Bookkeeping: a run whose ``result.json`` matches its spec is reused; an unfinished run resumes
-from its last checkpoint (mmengine's ``resume``); a run that fails is named in the table with its
+Bookkeeping: a run whose ``result.json`` matches its spec is reused; an unfinished run of the
+same spec resumes from its last checkpoint (mmengine's ``resume``), a folder left by another
+spec is cleared first; a run that fails is named in the table with its
 log and reported as failed, never with a number; ``result.json`` is written atomically at the
 very end, so a run that did not finish has none. The table gives mean ± std over the fine-tune
 seeds that finished, and the seconds they took.
@@ -18,6 +19,7 @@ seeds that finished, and the seconds they took.
 import json
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 import time
@@ -28,6 +30,7 @@ import numpy as np
 
 from .compare import (RESULT_FILE, SPEC_FILE, exclusive_work_dir, reusable_result, subprocess_env,
                       write_json)
+from .report import mean_spread
 
 CONFIG_DIR = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs', 'benchmarks')
@@ -127,7 +130,7 @@ def build_finetune_config(spec: Dict):
     cfg.randomness = dict(seed=int(spec['seed']))
     for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
         loader.dataset.data_root = root
-        loader.num_workers = int(spec.get('num_workers', 0))
+        loader.num_workers = 0
         loader.persistent_workers = False
     if spec['task'] == 'det':
         for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
@@ -299,6 +302,20 @@ def run_transfer(encoders: Sequence[Encoder],
     return out
 
 
+def clear_stale_run(spec: Dict) -> bool:
+    """Empty a run folder left by another spec (other iterations, encoder or data), so that
+    ``resume`` never continues a checkpoint of a different run. Returns True if it did."""
+    try:
+        with open(osp.join(spec['work_dir'], SPEC_FILE), encoding='utf-8') as f:
+            old = json.load(f)
+    except (OSError, ValueError):
+        return False
+    if all(old.get(k) == v for k, v in spec.items() if k != 'threads'):
+        return False
+    shutil.rmtree(spec['work_dir'])
+    return True
+
+
 def _label(spec: Dict) -> str:
     return f'{spec["task"]} {spec["encoder"]["name"]} seed {spec["seed"]}'
 
@@ -317,6 +334,8 @@ def _run_all(specs: List[Dict], jobs: int, threads: int, reuse: bool, log):
     while pending or running:
         while pending and len(running) < jobs:
             spec = pending.pop(0)
+            if clear_stale_run(spec):
+                log(f'[transfer] {_label(spec)}: {spec["work_dir"]} held another run; cleared')
             os.makedirs(spec['work_dir'], exist_ok=True)
             spec_path = osp.join(spec['work_dir'], SPEC_FILE)
             write_json(spec_path, spec)
@@ -359,8 +378,8 @@ def _run_all(specs: List[Dict], jobs: int, threads: int, reuse: bool, log):
 
 
 def summarize(results: Sequence[Dict], encoders: Sequence[str], tasks: Sequence[str]) -> Dict:
-    """Per encoder and task: each metric's mean, std (ddof 1) and values over seeds, and the
-    mean seconds (train + test) of a run."""
+    """Per encoder and task: each metric's :func:`~mmamt.analysis.report.mean_spread` over
+    seeds, and the mean seconds (train + test) of a run."""
     summary: Dict[str, Dict] = {}
     for name in encoders:
         summary[name] = {}
@@ -373,11 +392,7 @@ def summarize(results: Sequence[Dict], encoders: Sequence[str], tasks: Sequence[
                 seeds=[r['seed'] for r in runs],
                 seconds=float(np.mean([r['train_seconds'] + r['test_seconds'] for r in runs])))
             for key in METRICS[task]:
-                values = [r['metrics'][key] for r in runs]
-                entry[key] = dict(
-                    mean=float(np.mean(values)),
-                    std=float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
-                    values=values)
+                entry[key] = mean_spread([r['metrics'][key] for r in runs])
             summary[name][task] = entry
     return summary
 

@@ -95,3 +95,16 @@ def test_table_keeps_seeds_apart_from_failures():
     assert summary['a']['det']['bbox_AP']['std'] == pytest.approx(7.071, abs=1e-3)
     table = format_table(summary, [dict(task='seg', encoder='a', seed=0, returncode=1, log='L')])
     assert '15.0 ± 7.1' in table and '- (failed: seed 0)' in table and '2 / 0' in table
+
+
+def test_a_folder_of_another_spec_is_cleared_before_resuming(tmp_path):
+    from mmamt.analysis.transfer import clear_stale_run
+    run = tmp_path / 'run'
+    run.mkdir()
+    spec = dict(task='seg', work_dir=str(run), max_iters=320, threads=1)
+    (run / 'spec.json').write_text(json.dumps(dict(spec, threads=4)))
+    (run / 'iter_80.pth').write_bytes(b'x')
+    assert not clear_stale_run(spec)  # the same run (threads aside): its checkpoint resumes
+    assert (run / 'iter_80.pth').exists()
+    assert clear_stale_run(dict(spec, max_iters=100))  # another schedule: never resumed
+    assert not run.exists()

@@ -78,7 +78,8 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
 test_evaluator = val_evaluator
 
-# 320 iterations at batch 8: 1.7 epochs of the 1,500 train images, about 6 min on one CPU core
+# 320 iterations at batch 8: 1.7 epochs of the 1,500 train images, 4 (seg) to 10 (det) min on
+# one CPU core
 # (the 2-core comparison budget of docs/transfer.md); long enough to tell a pre-trained encoder
 # from a random one there.
 max_iters = 320
