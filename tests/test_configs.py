@@ -51,9 +51,9 @@ def test_every_mae_amt_config_ships_the_same_guidance(path):
 
 
 def _with_tiny_teacher(model_cfg, folder):
-    """EVA's CLIPGenerator loads its weights at build time: a tiny random CLIP of the grid."""
+    """EVA's CLIP teacher loads its weights at build time: a tiny random CLIP of the grid."""
     teacher = model_cfg.get('target_generator')
-    if teacher and teacher.type == 'CLIPGenerator':
+    if teacher and teacher.type in ('CLIPGenerator', 'FrozenCLIPTeacher'):
         from mmamt.testing.tiny_teacher import write_tiny_clip
         img, patch = model_cfg.backbone.get('img_size',
                                             224), model_cfg.backbone.get('patch_size', 16)
@@ -83,7 +83,7 @@ def baseline_of(path: str) -> str:
 #: What an AMT config may change against its baseline (see docs/amt-for-your-mim.md).
 AMT_KEYS = ('model.type', 'model.backbone.type', 'model.backbone.mask_ratio', 'model.neck.type',
             'model.data_preprocessor.type', 'data_preprocessor.type', 'custom_imports',
-            'default_hooks.amt_refresh')
+            'default_hooks.amt_refresh', 'model.target_generator.type')
 #: Pipeline steps as the baseline has them: AMT's crop and flip carry the map, mask generators
 #: (AMT's or upstream's) are what AMT replaces.
 UPSTREAM_STEP = {'AMTRandomResizedCrop': 'RandomResizedCrop', 'AMTRandomFlip': 'RandomFlip'}

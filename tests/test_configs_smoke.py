@@ -84,7 +84,8 @@ def shrink_model(model: ConfigDict, work_dir: str) -> None:
         raise KeyError(f'no tiny version of neck {neck_kind!r}: add a rule to shrink_model')
 
     teacher = model.get('target_generator')
-    if teacher and teacher.type == 'CLIPGenerator':  # no CLIP download: a tiny random teacher
+    # no CLIP download: a tiny random teacher
+    if teacher and teacher.type in ('CLIPGenerator', 'FrozenCLIPTeacher'):
         from mmamt.testing.tiny_teacher import write_tiny_clip
         img = backbone.get('img_size', 224)
         teacher.tokenizer_path = write_tiny_clip(

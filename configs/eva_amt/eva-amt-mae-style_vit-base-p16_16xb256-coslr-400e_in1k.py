@@ -14,7 +14,10 @@ model = dict(
     type='EVAAMT',
     backbone=dict(type='AMTMAEViT'),
     neck=dict(type='AMTMAEPretrainDecoder'),
-    target_generator=dict(tokenizer_path='checkpoints/clip_vit_base_16.pth.tar'))
+    # CLIPGenerator kept as its checkpoint, frozen; teacher_tokens='kept' would drop the thrown
+    # patches from its forward too (mmamt/models/utils/teachers.py, docs/amt-for-your-mim.md).
+    target_generator=dict(
+        type='FrozenCLIPTeacher', tokenizer_path='checkpoints/clip_vit_base_16.pth.tar'))
 train_dataloader = dict(
     dataset=dict(pipeline={{_base_.amt_train_pipeline}}),
     collate_fn=dict(_delete_=True, type='default_collate'))

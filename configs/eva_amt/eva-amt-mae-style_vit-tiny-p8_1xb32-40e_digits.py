@@ -14,6 +14,7 @@ model = dict(
         _delete_=True,
         type='MIMHead',
         loss=dict(type='CosineSimilarityLoss', shift_factor=2.0, scale_factor=2.0)),
-    target_generator=dict(type='CLIPGenerator', tokenizer_path='checkpoints/tiny_clip_64px_p8.pth'))
+    target_generator=dict(
+        type='FrozenCLIPTeacher', tokenizer_path='checkpoints/tiny_clip_64px_p8.pth'))
 # Panels show pixel reconstructions; EVA predicts features.
 default_hooks = dict(amt_refresh=dict(num_panels=0))

@@ -9,4 +9,5 @@ model = dict(
         _delete_=True,
         type='MIMHead',
         loss=dict(type='CosineSimilarityLoss', shift_factor=2.0, scale_factor=2.0)),
-    target_generator=dict(type='CLIPGenerator', tokenizer_path='checkpoints/tiny_clip_64px_p8.pth'))
+    target_generator=dict(
+        type='FrozenCLIPTeacher', tokenizer_path='checkpoints/tiny_clip_64px_p8.pth'))

@@ -69,7 +69,7 @@ def tiny_model(algo='mae', teacher=None):
         model.update(
             type='EVAAMT',
             head=dict(type='MIMHead', loss=dict(type='CosineSimilarityLoss')),
-            target_generator=dict(type='CLIPGenerator', tokenizer_path=teacher))
+            target_generator=dict(type='FrozenCLIPTeacher', tokenizer_path=teacher))
         model['neck']['predict_feature_dim'] = 16
     return model
 

@@ -1,4 +1,6 @@
 """EVA (a teacher's features as the target) with attention-driven masking and throwing."""
+import inspect
+
 import torch
 from mmpretrain.models.selfsup.eva import EVA
 from mmpretrain.registry import MODELS
@@ -17,9 +19,35 @@ class EVAAMT(VisibleTokensMIMMixin, EVA):
     the throwing neck predicts the masked patches' features only and the loss (``MIMHead``,
     cosine similarity) covers the masked patches only. The teacher still sees the whole image:
     its features of a masked patch are what they are in context.
+
+    Args:
+        teacher_tokens (str): What the teacher sees: ``'all'`` (every patch, EVA's own target)
+            or ``'kept'`` ([CLS], the visible and the masked patches; the thrown ones are
+            dropped, which cuts the teacher's forward as throwing cuts the student's; needs a
+            teacher whose ``forward`` takes ``keep``, as ``FrozenCLIPTeacher``'s does).
+            Defaults to ``'all'``.
+        **kwargs: EVA's arguments.
     """
 
+    TEACHER_TOKENS = ('all', 'kept')
+
+    def __init__(self, *args, teacher_tokens: str = 'all', **kwargs) -> None:
+        if teacher_tokens not in self.TEACHER_TOKENS:
+            raise ValueError(f'model.teacher_tokens={teacher_tokens!r}: use one of '
+                             f'{self.TEACHER_TOKENS}')
+        super().__init__(*args, **kwargs)
+        if teacher_tokens == 'kept' and 'keep' not in inspect.signature(
+                self.target_generator.forward).parameters:
+            raise TypeError(f"model.teacher_tokens='kept' needs a teacher whose forward takes "
+                            f'keep (FrozenCLIPTeacher); model.target_generator is '
+                            f'{type(self.target_generator).__name__}')
+        self.teacher_tokens = teacher_tokens
+
     def masked_target(self, inputs: torch.Tensor, split: TokenSplit) -> torch.Tensor:
+        if self.teacher_tokens == 'kept' and split.thrown.shape[1]:
+            keep = torch.cat([split.visible, split.masked], dim=1)
+            features, _ = self.target_generator(inputs, keep=keep)  # [CLS], visible, masked
+            return features[:, 1 + split.visible.shape[1]:]
         features, _ = self.target_generator(inputs)  # (B, 1 + L, D), [CLS] first
         if features.shape[1] != 1 + split.num_patches:
             raise ValueError(
