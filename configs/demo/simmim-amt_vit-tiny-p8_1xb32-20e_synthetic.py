@@ -25,25 +25,26 @@ model = dict(
         patch_size={{_base_.patch_size}},
         loss=dict(type='PixelReconstructionLoss', criterion='L1')))
 
+mask_generator = dict(
+    type='AMTMaskGenerator',
+    input_size={{_base_.img_size}},
+    mask_patch_size=16,
+    model_patch_size={{_base_.patch_size}},
+    mask_ratio=0.44,
+    throw_ratio=0.26,
+    random_mask_ratio=0.44,
+    rounding='ceil')  # SimMIM rounds up: 8 of 16 mask patches
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAttentionMap'),
     dict(
         type='AMTRandomResizedCrop',
-        scale=64,
+        scale={{_base_.img_size}},
         crop_ratio_range=(0.67, 1.0),
         backend='pillow',
         interpolation='bicubic'),
     dict(type='AMTRandomFlip', prob=0.5),
-    dict(
-        type='AMTMaskGenerator',
-        input_size=64,
-        mask_patch_size=16,
-        model_patch_size=8,
-        mask_ratio=0.44,
-        throw_ratio=0.26,
-        random_mask_ratio=0.44,
-        rounding='ceil'),
+    mask_generator,
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
