@@ -99,6 +99,17 @@ def test_kept_teacher_targets_ignore_thrown_pixels(checkpoint):
     assert torch.isfinite(kept.loss(img, samples_of(mask))['loss'])
 
 
+@pytest.mark.parametrize('teacher_tokens', ['all', 'kept'])
+def test_a_teacher_of_another_grid_is_refused(checkpoint, teacher_tokens):
+    model = eva(checkpoint, teacher_tokens=teacher_tokens)
+    split = TokenSplit.from_mask(make_mask(2, 2 * GRID, n_mask=20, n_throw=10).flatten(1))
+    with pytest.raises(
+            ValueError,
+            match=f'gives {GRID * GRID} patch features per image but the '
+            f'student has {4 * GRID * GRID}'):
+        model.masked_target(torch.randn(2, 3, IMG, IMG), split)
+
+
 def test_bad_teacher_tokens_are_refused(checkpoint):
     with pytest.raises(ValueError, match=r"model\.teacher_tokens='some'"):
         eva(checkpoint, teacher_tokens='some')

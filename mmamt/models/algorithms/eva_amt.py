@@ -17,15 +17,15 @@ class EVAAMT(VisibleTokensMIMMixin, EVA):
     (``target_generator``, mmpretrain's ``CLIPGenerator``; its weights come from the path in
     ``tokenizer_path``). With AMT the student encoder (``AMTMAEViT``) sees the visible patches,
     the throwing neck predicts the masked patches' features only and the loss (``MIMHead``,
-    cosine similarity) covers the masked patches only. The teacher still sees the whole image:
-    its features of a masked patch are what they are in context.
+    cosine similarity) covers the masked patches only. By default the teacher still sees the whole
+    image: its features of a masked patch are what they are in context.
 
     Args:
         teacher_tokens (str): What the teacher sees: ``'all'`` (every patch, EVA's own target)
             or ``'kept'`` ([CLS], the visible and the masked patches; the thrown ones are
             dropped, which cuts the teacher's forward as throwing cuts the student's; needs a
-            teacher whose ``forward`` takes ``keep``, as ``FrozenCLIPTeacher``'s does).
-            Defaults to ``'all'``.
+            teacher whose ``forward`` takes ``keep`` and that has ``num_patches``, as
+            ``FrozenCLIPTeacher``). Defaults to ``'all'``.
         **kwargs: EVA's arguments.
     """
 
@@ -36,22 +36,27 @@ class EVAAMT(VisibleTokensMIMMixin, EVA):
             raise ValueError(f'model.teacher_tokens={teacher_tokens!r}: use one of '
                              f'{self.TEACHER_TOKENS}')
         super().__init__(*args, **kwargs)
-        if teacher_tokens == 'kept' and 'keep' not in inspect.signature(
-                self.target_generator.forward).parameters:
+        if teacher_tokens == 'kept' and not (hasattr(self.target_generator, 'num_patches')
+                                             and 'keep' in inspect.signature(
+                                                 self.target_generator.forward).parameters):
             raise TypeError(f"model.teacher_tokens='kept' needs a teacher whose forward takes "
-                            f'keep (FrozenCLIPTeacher); model.target_generator is '
-                            f'{type(self.target_generator).__name__}')
+                            f'keep and that has num_patches (FrozenCLIPTeacher); '
+                            f'model.target_generator is {type(self.target_generator).__name__}')
         self.teacher_tokens = teacher_tokens
 
     def masked_target(self, inputs: torch.Tensor, split: TokenSplit) -> torch.Tensor:
         if self.teacher_tokens == 'kept' and split.thrown.shape[1]:
+            _check_teacher_grid(self.target_generator.num_patches, split)
             keep = torch.cat([split.visible, split.masked], dim=1)
             features, _ = self.target_generator(inputs, keep=keep)  # [CLS], visible, masked
             return features[:, 1 + split.visible.shape[1]:]
         features, _ = self.target_generator(inputs)  # (B, 1 + L, D), [CLS] first
-        if features.shape[1] != 1 + split.num_patches:
-            raise ValueError(
-                f'model.target_generator gives {features.shape[1] - 1} patch features per image '
-                f'but the student has {split.num_patches} patches: the teacher checkpoint '
-                '(tokenizer_path) must have the student\'s image size / patch size grid')
+        _check_teacher_grid(features.shape[1] - 1, split)
         return gather_tokens(features[:, 1:], split.masked)
+
+
+def _check_teacher_grid(teacher_patches: int, split: TokenSplit) -> None:
+    if teacher_patches != split.num_patches:
+        raise ValueError(f'model.target_generator gives {teacher_patches} patch features per image '
+                         f'but the student has {split.num_patches} patches: the teacher checkpoint '
+                         '(tokenizer_path) must have the student\'s image size / patch size grid')

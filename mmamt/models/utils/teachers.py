@@ -45,6 +45,11 @@ class FrozenCLIPTeacher(CLIPGenerator):
                            f'{len(missing)} of the teacher\'s weights, e.g. {missing[:3]}')
         self.tokenizer.load_state_dict({k: state[k] for k in own}, strict=True)
 
+    @property
+    def num_patches(self) -> int:
+        """Patches of the teacher's grid (its positional embeddings, [CLS] left out)."""
+        return self.tokenizer.visual.positional_embedding.shape[0] - 1
+
     def train(self, mode: bool = True) -> 'FrozenCLIPTeacher':
         """The teacher stays in eval mode."""
         return super().train(False)
