@@ -77,9 +77,8 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 # 320 iterations at batch 8: 1.7 epochs of the 1,500 train images, 4 (seg) to 10 (det) min on
-# one CPU core
-# (the 2-core comparison budget of docs/transfer.md). Measured there: it tells pre-training from
-# random init on bbox AP only; mask AP and mIoU need a longer schedule (--iters).
+# one CPU core (the 2-core comparison budget of docs/transfer.md). Measured there: it tells
+# pre-training from random init on bbox AP only; mask AP and mIoU need a longer schedule (--iters).
 max_iters = 320
 optim_wrapper = dict(optimizer=dict(lr=2e-3))
 param_scheduler = [
