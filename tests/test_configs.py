@@ -11,7 +11,7 @@ from mmamt.utils.amt_config import check_amt_wiring, refresh_hook_cfg
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(
     str(p.relative_to(ROOT))
-    for d in ('mae_amt', 'simmim_amt', 'demo', 'mff_amt', 'maskfeat_amt', 'eva_amt')
+    for d in ('mae_amt', 'simmim_amt', 'demo', 'mff_amt', 'maskfeat_amt', 'eva_amt', 'milan_amt')
     for p in (ROOT / 'configs' / d).glob('*.py'))
 
 
@@ -51,8 +51,11 @@ def test_every_mae_amt_config_ships_the_same_guidance(path):
 
 
 def _with_tiny_teacher(model_cfg, folder):
-    """EVA's CLIP teacher loads its weights at build time: a tiny random CLIP of the grid."""
+    """A feature teacher loads its weights at build time: a tiny random one of the grid."""
     teacher = model_cfg.get('target_generator')
+    if teacher and teacher.type == 'FrozenViTTeacher':
+        from mmamt.testing.tiny_teacher import write_tiny_vit
+        teacher.checkpoint = write_tiny_vit(str(folder / 'vit_teacher.pth'), teacher.encoder)
     if teacher and teacher.type in ('CLIPGenerator', 'FrozenCLIPTeacher'):
         from mmamt.testing.tiny_teacher import write_tiny_clip
         img, patch = model_cfg.backbone.get('img_size',
@@ -61,7 +64,7 @@ def _with_tiny_teacher(model_cfg, folder):
             str(folder / f'clip_{img}_{patch}.pth'),
             img,
             patch,
-            embed_dim=model_cfg.neck.predict_feature_dim)
+            embed_dim=model_cfg.neck.get('predict_feature_dim', 512))  # MILAN's default
     return model_cfg
 
 
@@ -128,7 +131,7 @@ def test_amt_config_differs_from_its_baseline_in_amt_only(path):
 
 
 def test_every_new_algorithm_has_its_pair():
-    for folder in ('mff_amt', 'maskfeat_amt', 'eva_amt'):
+    for folder in ('mff_amt', 'maskfeat_amt', 'eva_amt', 'milan_amt'):
         amt = [p for p in CONFIGS if f'/{folder}/' in p and '-amt' in Path(p).name]
         assert len(amt) == 2 and all((ROOT / baseline_of(p)).is_file() for p in amt), folder
 

@@ -39,7 +39,7 @@ EXERCISED: List[str] = []
 
 DIMS, LAYERS, HEADS = 32, 2, 2
 TINY_VIT = dict(embed_dims=DIMS, num_layers=LAYERS, num_heads=HEADS, feedforward_channels=2 * DIMS)
-MMPRETRAIN_VITS = ('MAEViT', 'AMTMAEViT', 'AMTSimMIMViT', 'VisionTransformer', 'MFFViT',
+MMPRETRAIN_VITS = ('MAEViT', 'AMTMAEViT', 'MILANViT', 'AMTSimMIMViT', 'VisionTransformer', 'MFFViT',
                    'AMTMFFViT', 'MaskFeatViT', 'AMTMaskFeatViT')
 
 
@@ -69,7 +69,8 @@ def shrink_model(model: ConfigDict, work_dir: str) -> None:
 
     neck = model.get('neck')
     neck_kind = neck.type if neck else None
-    if neck_kind in ('MAEPretrainDecoder', 'AMTMAEPretrainDecoder'):
+    if neck_kind in ('MAEPretrainDecoder', 'AMTMAEPretrainDecoder', 'MILANPretrainDecoder',
+                     'AMTMILANPretrainDecoder'):
         neck.update(
             embed_dim=DIMS, decoder_embed_dim=DIMS, decoder_depth=1, decoder_num_heads=HEADS)
     elif neck_kind in ('AMTSimMIMLinearDecoder', 'LinearNeck'):
@@ -84,15 +85,21 @@ def shrink_model(model: ConfigDict, work_dir: str) -> None:
         raise KeyError(f'no tiny version of neck {neck_kind!r}: add a rule to shrink_model')
 
     teacher = model.get('target_generator')
+    if teacher and teacher.type == 'FrozenViTTeacher':  # a self-made teacher, tiny and random
+        from mmamt.testing.tiny_teacher import write_tiny_vit
+        teacher.encoder.arch = dict(TINY_VIT)
+        teacher.checkpoint = write_tiny_vit(osp.join(work_dir, 'vit_teacher.pth'), teacher.encoder)
+        neck.predict_feature_dim = DIMS
     # no CLIP download: a tiny random teacher
     if teacher and teacher.type in ('CLIPGenerator', 'FrozenCLIPTeacher'):
         from mmamt.testing.tiny_teacher import write_tiny_clip
         img = backbone.get('img_size', 224)
+        neck.predict_feature_dim = DIMS
         teacher.tokenizer_path = write_tiny_clip(
             osp.join(work_dir, 'tiny_clip.pth'),
             img,
             backbone.get('patch_size', 16),
-            embed_dim=neck.get('predict_feature_dim', 3 * neck.get('patch_size', 16)**2))
+            embed_dim=DIMS)
 
     if model.get('roi_head'):  # Mask R-CNN: the pyramid, RPN and RoI heads at 16 channels
         shrink_two_stage_detector(model)

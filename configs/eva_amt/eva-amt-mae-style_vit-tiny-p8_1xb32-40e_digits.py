@@ -1,20 +1,15 @@
 # EVA-AMT at the demo's size on the handwritten digits: everything of
 # ../demo/mae-amt_vit-tiny-p8_1xb32-40e_digits.py, with a teacher's features (cosine loss,
-# mmpretrain's MIMHead) as the target instead of pixels. The teacher is a CLIP checkpoint with an
-# 8x8 grid at 64 px and 32 output channels; there is no such trained CLIP, so this config is
-# for trying the plumbing: `python -m mmamt.testing.tiny_teacher
-# checkpoints/tiny_clip_64px_p8.pth` writes a random one (its features teach nothing).
+# mmpretrain's MIMHead) as the target instead of pixels. No trained CLIP has the demo's 8x8 grid
+# at 64 px, so the teacher is self-made: the encoder of a MAE run on the same digits
+# (../_base_/digits_feature_teacher.py says how to make it).
 # Baseline beside it: eva-mae-style_vit-tiny-p8_1xb32-40e_digits.py.
-_base_ = '../demo/mae-amt_vit-tiny-p8_1xb32-40e_digits.py'
+_base_ = ['../demo/mae-amt_vit-tiny-p8_1xb32-40e_digits.py', '../_base_/digits_feature_teacher.py']
 
 model = dict(
     type='EVAAMT',
-    neck=dict(predict_feature_dim=32),
-    head=dict(
-        _delete_=True,
-        type='MIMHead',
-        loss=dict(type='CosineSimilarityLoss', shift_factor=2.0, scale_factor=2.0)),
-    target_generator=dict(
-        type='FrozenCLIPTeacher', tokenizer_path='checkpoints/tiny_clip_64px_p8.pth'))
+    neck=dict(predict_feature_dim={{_base_.teacher_dims}}),
+    head={{_base_.feature_head}},
+    target_generator={{_base_.teacher}})
 # Panels show pixel reconstructions; EVA predicts features.
 default_hooks = dict(amt_refresh=dict(num_panels=0))

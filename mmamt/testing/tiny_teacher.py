@@ -63,6 +63,34 @@ def write_tiny_clip(path: str,
     return path
 
 
+def write_tiny_vit(path: str, encoder: dict, seed: int = 0) -> str:
+    """Write a random encoder checkpoint for ``FrozenViTTeacher`` (a Runner checkpoint's layout:
+    the weights under ``state_dict`` with the ``backbone.`` prefix).
+
+    Args:
+        path (str): Where the checkpoint goes (written atomically).
+        encoder (dict): The encoder's config (``FrozenViTTeacher``'s ``encoder``; type defaults
+            to ``AMTMAEViT``).
+        seed (int): Seed of the random weights. Defaults to 0.
+
+    Returns:
+        str: ``path``.
+    """
+    import copy
+
+    from mmpretrain.registry import MODELS
+
+    import mmamt  # noqa: F401  (registers AMTMAEViT)
+    encoder = copy.deepcopy(dict(encoder))
+    encoder.setdefault('type', 'AMTMAEViT')
+    torch.manual_seed(seed)
+    model = MODELS.build(encoder)
+    model.init_weights()
+    state = {f'backbone.{k}': v for k, v in model.state_dict().items()}
+    atomic_torch_save(dict(state_dict=state), path)
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('path')

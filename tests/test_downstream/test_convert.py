@@ -485,11 +485,11 @@ def test_config_text_is_read_not_run(ckpts, tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize('name', ['mff', 'maskfeat', 'eva'])
+@pytest.mark.parametrize('name', ['mff', 'maskfeat', 'eva', 'milan'])
 @pytest.mark.parametrize('target', ['mmpretrain', 'mmdet', 'mmseg', 'timm'])
 def test_every_amt_algorithm_converts_with_full_coverage(tmp_path, name, target):
-    """MFF-AMT, MaskFeat-AMT and EVA-AMT checkpoints: every encoder tensor used, the rest
-    (decoder, head, EVA's teacher, MFF's fusion layers, the mask token) dropped by name."""
+    """MFF-AMT, MaskFeat-AMT, EVA-AMT and MILAN-AMT checkpoints: every encoder tensor used,
+    the rest (decoder, head, the teacher, MFF's fusion layers, the mask token) dropped by name."""
     from mmengine.registry import DefaultScope
     from mmpretrain.registry import MODELS
 
@@ -509,10 +509,10 @@ def test_every_amt_algorithm_converts_with_full_coverage(tmp_path, name, target)
     state = model.state_dict()
     encoder = [k for k in state if k.startswith('backbone.')]
     pretrain_only = [k for k in encoder if 'proj_' in k or k.endswith('mask_token')]
-    assert bool(pretrain_only) == (name != 'eva')
+    assert bool(pretrain_only) == (name not in ('eva', 'milan'))
     assert len(report.used) == len(encoder) - len(pretrain_only) - (target == 'mmdet')
     dropped = set(report.dropped)
     assert {k for k in state if not k.startswith('backbone.')} <= dropped
     assert {k[len('backbone.'):] for k in pretrain_only} <= dropped
-    if name == 'eva':
+    if name in ('eva', 'milan'):
         assert any(k.startswith('target_generator.') for k in dropped)

@@ -10,11 +10,13 @@ SIZES = dict(
     simmim=(IMG, PATCH // 2, PATCH),
     mff=(IMG, PATCH, PATCH),
     eva=(IMG, PATCH, PATCH),
+    milan=(IMG, PATCH, PATCH),
     maskfeat=(56, 4, 4))
 
 
 def tiny_model(algo='mae', teacher=None):
-    """A tiny AMT algorithm; ``teacher`` is EVA's CLIP checkpoint (``write_tiny_clip``)."""
+    """A tiny AMT algorithm; ``teacher`` is EVA's or MILAN's CLIP checkpoint
+    (``write_tiny_clip``)."""
     preprocessor = dict(
         type='SelfSupDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
@@ -65,12 +67,14 @@ def tiny_model(algo='mae', teacher=None):
     if algo == 'mff':
         model.update(type='MFFAMT')
         model['backbone'].update(type='AMTMFFViT', out_indices=[0, 1])
-    elif algo == 'eva':
+    elif algo in ('eva', 'milan'):
         model.update(
-            type='EVAAMT',
+            type='EVAAMT' if algo == 'eva' else 'MILANAMT',
             head=dict(type='MIMHead', loss=dict(type='CosineSimilarityLoss')),
             target_generator=dict(type='FrozenCLIPTeacher', tokenizer_path=teacher))
         model['neck']['predict_feature_dim'] = 16
+        if algo == 'milan':
+            model['neck']['type'] = 'AMTMILANPretrainDecoder'
     return model
 
 

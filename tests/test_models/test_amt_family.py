@@ -21,17 +21,19 @@ from tests.test_engine._amt_runner import SIZES, tiny_model
 from tests.test_models.test_mae_amt import make_mask, perturb, samples_of
 
 FEATURE_DIM = 16  # EVA: the teacher's output channels (tiny_model's predict_feature_dim)
-ALGOS = ['eva', 'mae', 'maskfeat', 'mff']
+ALGOS = ['eva', 'mae', 'maskfeat', 'mff', 'milan']
 #: Each AMT registry name and its upstream original (parameters and keys are the same).
 UPSTREAM = {
     'MAEAMT': 'MAE',
     'MFFAMT': 'MFF',
     'EVAAMT': 'EVA',
+    'MILANAMT': 'MILAN',
     'MaskFeatAMT': 'MaskFeat',
     'AMTMAEViT': 'MAEViT',
     'AMTMFFViT': 'MFFViT',
     'AMTMaskFeatViT': 'MaskFeatViT',
     'AMTMAEPretrainDecoder': 'MAEPretrainDecoder',
+    'AMTMILANPretrainDecoder': 'MILANPretrainDecoder',
 }
 
 
@@ -47,6 +49,8 @@ def upstream_cfg(name, teacher=None):
     cfg = copy.deepcopy(cfg)
     for part in (cfg, cfg['backbone'], cfg['neck']):
         part['type'] = UPSTREAM.get(part['type'], part['type'])
+    if name == 'milan':  # MILAN's encoder: MAE's with the teacher's attention as its mask
+        cfg['backbone']['type'] = 'MILANViT'
     return cfg, img, patch
 
 
@@ -79,9 +83,12 @@ def upstream_loss_and_mask(model, img, samples):
     return losses, mask
 
 
-@pytest.mark.parametrize('name', ALGOS)
+@pytest.mark.parametrize('name', [a for a in ALGOS if a != 'milan'])
 def test_amt_off_gives_the_upstream_loss(name, teacher):
-    """Same weights, same mask, nothing thrown: the AMT version's loss is upstream's."""
+    """Same weights, same mask, nothing thrown: the AMT version's loss is upstream's.
+
+    (MILAN's own loss covers every token, [CLS] and visible ones too; MILAN-AMT's the masked
+    patches only, as every AMT algorithm's: ``test_milan_amt_decodes_as_milan`` instead.)"""
     torch.manual_seed(0)
     up_cfg, img_size, patch = upstream_cfg(name, teacher)
     upstream = build(up_cfg)
@@ -100,7 +107,7 @@ def test_amt_off_gives_the_upstream_loss(name, teacher):
 def target_source(model):
     """(module, attribute, leading tokens) of what gives the full-grid target."""
     if hasattr(model, 'target_generator') and model.target_generator is not None:
-        lead = 1 if type(model).__name__ == 'EVAAMT' else 0  # CLIP features: [CLS] first
+        lead = 1 if type(model).__name__ in ('EVAAMT', 'MILANAMT') else 0  # [CLS] first
         return model.target_generator, 'forward', lead
     return model.head, 'construct_target', 0
 
@@ -161,3 +168,35 @@ def test_maskfeat_refuses_a_grid_hog_cannot_make():
     mask = make_mask(1, 8, n_mask=20, n_throw=10)
     with pytest.raises(ValueError, match='14x14 grid'):
         model.loss(torch.randn(1, 3, 64, 64), samples_of(mask))
+
+
+def test_milan_amt_decodes_as_milan(teacher):
+    """Same weights and split, nothing thrown: MILAN-AMT's predictions of the masked patches are
+    MILAN's at those patches (its prompting decoder included), and its loss is the cosine loss
+    of those predictions against the teacher's features there."""
+    torch.manual_seed(0)
+    up_cfg, img_size, patch = upstream_cfg('milan', teacher)
+    upstream = build(up_cfg)
+    amt = build(amt_cfg('milan', teacher)[0])
+    amt.load_state_dict(upstream.state_dict())
+    img = torch.randn(2, 3, img_size, img_size)
+    grid = img_size // patch
+    split = TokenSplit.from_mask(make_mask(2, grid, n_mask=grid * grid * 2 // 5, n_throw=0))
+    keep, dump = split.visible, split.masked
+    restore = torch.argsort(torch.cat([keep, dump], dim=1), dim=1)
+    latent = amt.backbone(img, token_split=split)
+    full = upstream.neck(latent, restore, keep, dump)  # (B, 1 + L, D) in patch order
+    expected = torch.gather(full[:, 1:], 1, dump.unsqueeze(-1).expand(-1, -1, full.shape[-1]))
+    pred = amt.predict_masked(img, split)
+    torch.testing.assert_close(pred, expected, rtol=1e-5, atol=1e-5)
+    features, _ = amt.target_generator(img)
+    target = torch.gather(features[:, 1:], 1, dump.unsqueeze(-1).expand(-1, -1, features.shape[-1]))
+    torch.testing.assert_close(
+        amt.loss(img, samples_of(split_mask(split, grid)))['loss'],
+        amt.head.loss_module(pred, target))
+
+
+def split_mask(split, grid):
+    mask = torch.zeros(split.visible.shape[0], grid * grid, dtype=torch.long)
+    mask.scatter_(1, split.masked, 1)
+    return mask.reshape(-1, grid, grid)

@@ -1,3 +1,3 @@
-from .amt_mae_neck import AMTMAEPretrainDecoder
+from .amt_mae_neck import AMTMAEPretrainDecoder, AMTMILANPretrainDecoder
 
-__all__ = ['AMTMAEPretrainDecoder']
+__all__ = ['AMTMAEPretrainDecoder', 'AMTMILANPretrainDecoder']

@@ -6,7 +6,7 @@ from .data_preprocessor import AMTDataPreprocessor
 from .map_sources import (CLSAttentionMap, MapSource, PatchAttentionMap, ReconstructionLossMap,
                           build_map_source)
 from .model_shape import describe_model, model_changes, weight_changes
-from .teachers import FrozenCLIPTeacher
+from .teachers import FrozenCLIPTeacher, FrozenViTTeacher, TeacherTargetMixin
 from .token_mask import (MASKED, THROWN, VISIBLE, MaskedPatchLossMixin, TokenSplit, gather_tokens,
                          has_pixel_target, scatter_tokens, stack_token_masks)
 
@@ -17,5 +17,5 @@ __all__ = [
     'model_changes', 'weight_changes', 'VisibleTokensEncoderMixin', 'VisibleTokensMIMMixin',
     'MaskTokensEncoderMixin', 'MaskTokensMIMMixin', 'has_pixel_target', 'MapSource',
     'CLSAttentionMap', 'PatchAttentionMap', 'ReconstructionLossMap', 'build_map_source',
-    'FrozenCLIPTeacher'
+    'FrozenCLIPTeacher', 'FrozenViTTeacher', 'TeacherTargetMixin'
 ]
