@@ -75,6 +75,11 @@ def test_model_builds(path, tmp_path):
     model = MODELS.build(_with_tiny_teacher(cfg.model, tmp_path))
     if 'amt' in Path(path).name.split('_')[0]:
         assert hasattr(model.backbone, 'attention_map')
+    # The decoder takes the encoder's width (the config smoke test shrinks both, so only a
+    # full-size build shows it; mmpretrain 1.2.0's MILAN config gets it wrong).
+    decoder_embed = getattr(getattr(model, 'neck', None), 'decoder_embed', None)
+    if decoder_embed is not None:
+        assert decoder_embed.in_features == model.backbone.embed_dims
 
 
 def baseline_of(path: str) -> str:

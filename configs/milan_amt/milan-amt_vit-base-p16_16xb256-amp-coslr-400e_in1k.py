@@ -14,7 +14,8 @@ data_preprocessor = dict(type='AMTDataPreprocessor')  # token split on the CPU
 model = dict(
     type='MILANAMT',
     backbone=dict(type='AMTMAEViT'),
-    neck=dict(type='AMTMILANPretrainDecoder'),
+    # ViT-B's width: mmpretrain 1.2.0's config leaves ViT-L's 1024 (as the baseline config says).
+    neck=dict(type='AMTMILANPretrainDecoder', embed_dim=768),
     # CLIPGenerator kept as its checkpoint, frozen; teacher_tokens='kept' would drop the thrown
     # patches from its forward too (mmamt/models/utils/teachers.py, docs/amt-for-your-mim.md).
     target_generator=dict(

@@ -27,8 +27,19 @@ from .cls_attention import cls_attention_probs
 from .token_mask import TokenSplit, gather_tokens
 
 
+class _Frozen:
+    """A teacher stays in eval mode whatever its algorithm's mode, and learns nothing."""
+
+    def freeze(self) -> None:
+        self.requires_grad_(False)
+        super().train(False)
+
+    def train(self, mode: bool = True):
+        return super().train(False)
+
+
 @MODELS.register_module()
-class FrozenCLIPTeacher(CLIPGenerator):
+class FrozenCLIPTeacher(_Frozen, CLIPGenerator):
     """A frozen CLIP image encoder as a feature teacher, kept as its checkpoint.
 
     Args:
@@ -37,8 +48,7 @@ class FrozenCLIPTeacher(CLIPGenerator):
 
     def __init__(self, tokenizer_path: str) -> None:
         super().__init__(tokenizer_path)
-        self.requires_grad_(False)
-        self.train(False)
+        self.freeze()
 
     def init_weights(self) -> None:
         """Reload the checkpoint over whatever the parent's ``init_cfg`` wrote."""
@@ -56,10 +66,6 @@ class FrozenCLIPTeacher(CLIPGenerator):
     def num_patches(self) -> int:
         """Patches of the teacher's grid (its positional embeddings, [CLS] left out)."""
         return self.tokenizer.visual.positional_embedding.shape[0] - 1
-
-    def train(self, mode: bool = True) -> 'FrozenCLIPTeacher':
-        """The teacher stays in eval mode."""
-        return super().train(False)
 
     @torch.no_grad()
     def forward(self,
@@ -90,7 +96,7 @@ class FrozenCLIPTeacher(CLIPGenerator):
 
 
 @MODELS.register_module()
-class FrozenViTTeacher(torch.nn.Module):
+class FrozenViTTeacher(_Frozen, torch.nn.Module):
     """A frozen mmpretrain ViT encoder as a feature teacher (EVA's, MILAN's ``target_generator``).
 
     Distillation from a self-made teacher: the encoder of an earlier pre-training run (for
@@ -120,8 +126,7 @@ class FrozenViTTeacher(torch.nn.Module):
         self.checkpoint = checkpoint
         self.prefix = prefix
         self.init_weights()
-        self.requires_grad_(False)
-        self.train(False)
+        self.freeze()
 
     def init_weights(self) -> None:
         """Load the checkpoint (also over whatever an algorithm's ``init_cfg`` wrote)."""
@@ -139,10 +144,6 @@ class FrozenViTTeacher(torch.nn.Module):
     def num_patches(self) -> int:
         """Patches of the teacher's grid (its positional embeddings, [CLS] left out)."""
         return self.encoder.pos_embed.shape[1] - 1
-
-    def train(self, mode: bool = True) -> 'FrozenViTTeacher':
-        """The teacher stays in eval mode."""
-        return super().train(False)
 
     @torch.no_grad()
     def forward(self,
