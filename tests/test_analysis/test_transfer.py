@@ -108,3 +108,45 @@ def test_a_folder_of_another_spec_is_cleared_before_resuming(tmp_path):
     assert (run / 'iter_80.pth').exists()
     assert clear_stale_run(dict(spec, max_iters=100))  # another schedule: never resumed
     assert not run.exists()
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(scenes, tmp_path, monkeypatch):
+    """A run stopped after iteration 2 of 4 (no result written) goes on from iter_2.pth when the
+    comparison is run again, instead of starting over or being reported."""
+    from mmengine.runner import IterBasedTrainLoop
+
+    from mmamt.analysis.transfer import make_specs, run_one, write_json
+    work = tmp_path / 'work'
+    spec = make_specs([Encoder('random')], scenes, str(work), ['seg'], [0], {'seg': 4})[0]
+    os.makedirs(spec['work_dir'])
+    write_json(osp.join(spec['work_dir'], 'spec.json'), spec)  # as the comparison writes it
+    run_iter = IterBasedTrainLoop.run_iter
+
+    def stop_after_two(loop, data_batch):
+        if loop.runner.iter == 2:
+            raise KeyboardInterrupt('stopped after iteration 2')
+        run_iter(loop, data_batch)
+
+    monkeypatch.setattr(IterBasedTrainLoop, 'run_iter', stop_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        run_one(spec)
+    monkeypatch.undo()
+    run = spec['work_dir']
+    assert osp.isfile(osp.join(run, 'iter_2.pth')) and not osp.isfile(osp.join(run, 'result.json'))
+    lines = []
+    out = run_transfer([Encoder('random')],
+                       scenes,
+                       str(work),
+                       tasks=['seg'],
+                       seeds=[0],
+                       max_iters={'seg': 4},
+                       log=lines.append)
+    assert not out['failed'] and not any('cleared' in line for line in lines)
+    with open(osp.join(run, 'train.log'), encoding='utf-8') as f:
+        log = f.read()
+    # The second process (its log is train.log) loaded iter_2.pth and trained iterations 3 and 4
+    assert 'Load checkpoint from' in log and 'iter_2.pth' in log
+    assert 'resumed epoch: 0, iter: 2' in log
+    assert 'Saving checkpoint at 3 iterations' in log and 'at 2 iterations' not in log
+    assert osp.isfile(osp.join(run, 'iter_4.pth'))
+    assert 0 <= out['summary']['random']['seg']['mIoU']['mean'] <= 100
