@@ -41,8 +41,8 @@ def neighbour_r2(targets: torch.Tensor,
     D = t.shape[-1]
     g = t.reshape(n, grid, grid, D)
     # Interior patches only: each has four real neighbours (no padding that copies the target)
-    neighbours = torch.cat(
-        [g[:, :-2, 1:-1], g[:, 2:, 1:-1], g[:, 1:-1, :-2], g[:, 1:-1, 2:]], dim=-1)
+    neighbours = torch.cat([g[:, :-2, 1:-1], g[:, 2:, 1:-1], g[:, 1:-1, :-2], g[:, 1:-1, 2:]],
+                           dim=-1)
     inner = (grid - 2)**2
     x = torch.cat([neighbours.reshape(n, inner, 4 * D), t.new_ones(n, inner, 1)], -1)
     y = g[:, 1:-1, 1:-1].reshape(n, inner, D)
