@@ -1,9 +1,10 @@
 # SimMIM-AMT at the demo's size on the handwritten digits: the model, pipeline and optimizer of
 # ../demo/simmim-amt_vit-tiny-p8_1xb32-20e_synthetic.py (the tiny ViT, 4 blocks, 96 channels,
 # patch 8, 64 px, SimMIM's linear decoder and L1 pixel loss, 16-px mask patches: a 4x4 mask grid,
-# the ViT-B recipe's 32-px patches on 224 px scaled to 64 px; 44% masked and 26% thrown once AMT
-# starts, 44% random masking before the first refresh; AdamW at 1e-3, grad clip 5, drop path 0.1,
-# layer scale 0.1), with the data, 40-epoch schedule and refreshes (every 4 epochs) of
+# the ViT-B recipe's 32-px patches on 224 px scaled to 64 px; once AMT starts, 44% masked at
+# random and the 10% least attended thrown (MAE-AMT's guidance, ramped over 4 refreshes), 44%
+# random masking before the first refresh; AdamW at 1e-3, grad clip 5, drop path 0.1, layer
+# scale 0.1), with the data, 40-epoch schedule and refreshes (every 4 epochs) of
 # ../demo/mae-amt_vit-tiny-p8_1xb32-40e_digits.py. Measured: docs/amt-for-your-mim.md.
 # Baseline beside it: simmim_vit-tiny-p8_1xb32-40e_digits.py. Make the data first:
 #   python tools/dataset_converters/digits_to_folders.py data/digits
