@@ -6,8 +6,11 @@ is lowest for the per-dimension mean, and an encoder can reach it without learni
 target from the targets of its four neighbours (fitted on some images, scored on the others), and
 reports the share of the target's variance it explains (R^2; 0: no better than the mean).
 """
+import glob
+import os.path as osp
 from typing import Dict
 
+import numpy as np
 import torch
 
 
@@ -62,3 +65,25 @@ def norm_pixel_targets(images: torch.Tensor, patch: int) -> torch.Tensor:
     p = images.unfold(2, patch, patch).unfold(3, patch, patch)  # (N, C, h, w, p, p)
     p = p.permute(0, 2, 3, 1, 4, 5).reshape(n, -1, c * patch * patch)
     return (p - p.mean(-1, keepdim=True)) / (p.var(-1, keepdim=True) + 1e-6)**.5
+
+
+MEAN = (123.675, 116.28, 103.53)
+STD = (58.395, 57.12, 57.375)
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
+
+
+def load_images(folder: str, size: int, count: int) -> torch.Tensor:
+    """Up to ``count`` images of ``folder`` (recursively, evenly spaced in sorted order), resized
+    to ``size`` (bicubic) and normalised with ImageNet's mean and std, ``(N, 3, size, size)``."""
+    from PIL import Image
+    files = sorted(
+        f for f in glob.glob(osp.join(folder, '**', '*'), recursive=True)
+        if f.lower().endswith(IMAGE_SUFFIXES))
+    if len(files) < 3:
+        raise ValueError(f'{folder!r} holds {len(files)} images; at least 3 are needed')
+    files = files[::max(1, len(files) // count)][:count]
+    images = np.stack([
+        np.asarray(Image.open(f).convert('RGB').resize((size, size), Image.BICUBIC)) for f in files
+    ])
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float()
+    return (x - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)

@@ -10,36 +10,10 @@ than the mean, which an encoder reaches without learning anything). The logic li
         --hog 2:4 --hog 4:8 [--images 400] [--json OUT]
 """
 import argparse
-import glob
-import os.path as osp
 import sys
 
-import numpy as np
-import torch
-
 from mmamt.analysis.compare import write_json
-from mmamt.analysis.target_stats import neighbour_r2, norm_pixel_targets
-
-MEAN = (123.675, 116.28, 103.53)
-STD = (58.395, 57.12, 57.375)
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
-
-
-def load_images(folder: str, size: int, count: int) -> torch.Tensor:
-    """Up to ``count`` images of ``folder`` (recursively, evenly spaced in sorted order), resized
-    to ``size`` (bicubic) and normalised with ImageNet's mean and std, ``(N, 3, size, size)``."""
-    from PIL import Image
-    files = sorted(
-        f for f in glob.glob(osp.join(folder, '**', '*'), recursive=True)
-        if f.lower().endswith(IMAGE_SUFFIXES))
-    if len(files) < 3:
-        raise ValueError(f'{folder!r} holds {len(files)} images; at least 3 are needed')
-    files = files[::max(1, len(files) // count)][:count]
-    images = np.stack([
-        np.asarray(Image.open(f).convert('RGB').resize((size, size), Image.BICUBIC)) for f in files
-    ])
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).float()
-    return (x - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
+from mmamt.analysis.target_stats import load_images, neighbour_r2, norm_pixel_targets
 
 
 def main(argv=None) -> int:
