@@ -41,8 +41,10 @@ def test_norm_pixel_targets_are_mae_norm_pix():
 
 def test_the_tool_prints_and_writes_every_target(tmp_path, capsys):
     import importlib.util
-    spec = importlib.util.spec_from_file_location('target_predictability',
-                                                  'tools/analysis_tools/target_predictability.py')
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location(
+        'target_predictability',
+        Path(__file__).resolve().parents[2] / 'tools/analysis_tools/target_predictability.py')
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     rng = np.random.default_rng(0)
