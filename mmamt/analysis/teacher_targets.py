@@ -26,8 +26,9 @@ def kept_target_similarity(teacher: torch.nn.Module,
     """Cosine similarity of the kept-patch and the full-image targets at the masked patches.
 
     Args:
-        teacher (torch.nn.Module): ``FrozenViTTeacher`` (its encoder gives the attention) or
-            another teacher with ``keep`` and an ``encoder.cls_attention``.
+        teacher (torch.nn.Module): A teacher whose ``forward`` takes ``keep`` and returns
+            features and attention with the [CLS] row first (``FrozenViTTeacher``,
+            ``FrozenCLIPTeacher``).
         generator_cfg (dict): The ``AMTMaskGenerator`` config of training; its ratios are
             replaced by ``mask_ratio`` and ``throw_ratio``.
         images (torch.Tensor): ``(N, 3, H, W)`` normalised images of the training size.
@@ -43,7 +44,9 @@ def kept_target_similarity(teacher: torch.nn.Module,
     cfg = copy.deepcopy(dict(generator_cfg))
     cfg.update(mask_ratio=mask_ratio, throw_ratio=throw_ratio)
     generator = TRANSFORMS.build(cfg)
-    probs = teacher.encoder.cls_attention(images)
+    full, attention = teacher(images)
+    # The [CLS] row of the teacher's last-layer attention (head-averaged), as MILAN reads it
+    probs = attention[:, :1, 1:]
     side = int(round(probs.shape[-1]**.5))
     maps = normalize_attention(probs).reshape(-1, side, side).numpy()
     img = np.zeros((images.shape[2], images.shape[3], 3), np.uint8)  # only its shape is read
@@ -53,7 +56,6 @@ def kept_target_similarity(teacher: torch.nn.Module,
                                  amt_refreshes=1 << 20))['mask'] for m in maps
     ])
     split = TokenSplit.from_mask(torch.from_numpy(masks).flatten(1))
-    full, _ = teacher(images)
     kept, _ = teacher(images, keep=torch.cat([split.visible, split.masked], dim=1))
     cos = F.cosine_similarity(
         gather_tokens(full[:, 1:], split.masked), kept[:, 1 + split.visible.shape[1]:], dim=-1)
