@@ -7,7 +7,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmamt  # noqa: F401
-from mmamt.utils import resolve_scoped_collate_fns
+from mmamt.utils import finish_distributed, resolve_scoped_collate_fns
 
 
 def parse_args() -> argparse.Namespace:
@@ -47,6 +47,7 @@ def main() -> None:
         from mmengine.fileio import dump
         dump(metrics, args.out)
     print(metrics)
+    finish_distributed()
 
 
 if __name__ == '__main__':

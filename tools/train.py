@@ -7,6 +7,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmamt  # noqa: F401  (registers mmamt modules, makes checkpoints resumable)
+from mmamt.utils.dist import finish_distributed
 from mmamt.utils.train_setup import setup_train_config
 
 
@@ -97,6 +98,7 @@ def main() -> None:
     # AMT pieces checked, CPU DDP, atomic checkpoints; --resume skips unreadable ones
     runner = Runner.from_cfg(setup_train_config(cfg))
     runner.train()
+    finish_distributed()  # every rank leaves the process group in order
 
 
 if __name__ == '__main__':

@@ -32,3 +32,16 @@ def setup_cpu_distributed(cfg: Config) -> Config:
     wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
     cfg.model_wrapper_cfg = wrapper
     return cfg
+
+
+def finish_distributed() -> None:
+    """Close the process group once every rank has finished, before the interpreter exits.
+
+    Left to the interpreter's exit, gloo's process group is torn down while its worker threads
+    may still wait on a peer that already left; a rank then aborts with ``terminate called
+    without an active exception`` (SIGABRT) after a run that finished. A barrier followed by
+    ``destroy_process_group`` closes it in order. Without a process group this does nothing.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
