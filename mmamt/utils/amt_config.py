@@ -197,8 +197,9 @@ def check_amt_wiring(cfg) -> None:
     ``LoadAttentionMap`` without the refresh hook: no bank is ever attached, the maps stay
     uniform, AMT never starts and the run is plain random masking under an AMT config's name.
     The refresh hook without ``LoadAttentionMap`` and ``AMTMaskGenerator``: every refresh computes
-    maps that nothing uses. (``AMTMaskGenerator`` alone is a plain random mask generator, as the
-    SimMIM baselines use it.)
+    maps that nothing uses. Loss weights from the map (``loss_weight_temperature``) that
+    ``PackInputs`` does not pack: the loss would silently ignore them. (``AMTMaskGenerator``
+    alone is a plain random mask generator, as the SimMIM baselines use it.)
 
     Raises:
         ValueError: Naming the config keys that are missing or doubled.
@@ -225,6 +226,17 @@ def check_amt_wiring(cfg) -> None:
         if missing:
             raise ValueError(f'the config has an {REFRESH_HOOK} but ' +
                              missing_transforms_message(missing))
+    for pipeline in train_pipelines(cfg):
+        weighted = [
+            t for t in pipeline if isinstance(t, dict) and t.get('type') == MASK_GENERATOR
+            and t.get('loss_weight_temperature') is not None
+        ]
+        packs = [t for t in pipeline if isinstance(t, dict) and t.get('type') == 'PackInputs']
+        if weighted and not all('patch_weight' in (p.get('algorithm_keys') or ()) for p in packs):
+            raise ValueError(
+                f'{TRAIN_PIPELINE}: {MASK_GENERATOR}.loss_weight_temperature is set but '
+                "PackInputs does not pack the weights: use dict(type='PackInputs', "
+                "algorithm_keys=['patch_weight']), or the loss would silently ignore the map")
 
 
 def without_refresh_panels(cfg) -> None:

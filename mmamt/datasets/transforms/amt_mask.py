@@ -1,7 +1,7 @@
 """AMT's mask generator: attention-driven masking and throwing."""
 import math
 import warnings
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -56,7 +56,9 @@ class AMTMaskGenerator(BaseTransform):
 
     **Required Keys:** ``img``; optional ``attn_map``, ``amt_active``, ``amt_view`` (from
     ``LoadAttentionMap``). **Added Keys:** ``mask``, int8 ``(h, w)`` at the *model* patch grid:
-    1 masked, -1 thrown, 0 visible.
+    1 masked, -1 thrown, 0 visible; with ``loss_weight_temperature`` also ``patch_weight``,
+    float32 ``(h, w)`` at the model patch grid (pack it with
+    ``PackInputs(algorithm_keys=['patch_weight'])``).
 
     Args:
         input_size (int): Side of the (square) input image. Defaults to 224.
@@ -94,6 +96,16 @@ class AMTMaskGenerator(BaseTransform):
             little); see :func:`mmamt.models.utils.normalize_attention`. The refresh hook reads
             it from here and records it with the bank (``made_with['maps']['map_norm']``), where
             resumes and tools read it. Defaults to 'minmax'.
+        loss_weight_temperature (float, optional): Weight each patch's reconstruction loss
+            by the map, as AttG (Sick et al., WACV 2025) does: ``exp(m / T)`` with ``m`` the
+            map over the patch at the model grid, min-max normalised per image, and ``T``
+            this temperature (> 0; smaller weights the attended patches more: the most
+            attended patch counts ``exp(1 / T)`` times the least). The algorithm's loss is
+            then ``sum(w * loss) / sum(w)`` over the masked patches of the batch. Before AMT
+            is active (or on a constant map) every weight is 1. With ``throw_ratio=0`` and
+            ``mask_power=0`` masking stays random and the map acts on the loss alone (AttG's
+            control of map against masking policy). AttG anneals ``T`` on a cosine; here it
+            is fixed. Defaults to None (no weights: every masked patch counts the same).
     """
 
     def __init__(self,
@@ -109,7 +121,8 @@ class AMTMaskGenerator(BaseTransform):
                  throw_mode: str = 'next',
                  throw_power: float = 1.0,
                  ramp_refreshes: int = 0,
-                 map_norm: str = 'minmax') -> None:
+                 map_norm: str = 'minmax',
+                 loss_weight_temperature: Optional[float] = None) -> None:
         for name, value in (('input_size', input_size), ('mask_patch_size', mask_patch_size),
                             ('model_patch_size', model_patch_size)):
             if int(value) != value or value < 1:
@@ -140,6 +153,11 @@ class AMTMaskGenerator(BaseTransform):
         if map_norm not in MAP_NORMS:
             raise ValueError(f'AMTMaskGenerator: map_norm={map_norm!r} must be one of '
                              f'{MAP_NORMS}')
+        if loss_weight_temperature is not None and not 0 < loss_weight_temperature <= 100:
+            raise ValueError(f'AMTMaskGenerator: loss_weight_temperature='
+                             f'{loss_weight_temperature} must be in (0, 100] (or None: no loss '
+                             'weights)')
+        self.loss_weight_temperature = loss_weight_temperature
         self.map_norm = map_norm
         self.mask_power = float(mask_power)
         self.throw_mode = throw_mode
@@ -198,6 +216,23 @@ class AMTMaskGenerator(BaseTransform):
             w = w**min(1.0, results.get('amt_refreshes', 0) / self.ramp_refreshes)
         return w
 
+    def loss_weights(self, results: dict) -> np.ndarray:
+        """AttG's per-patch loss weights at the model patch grid, float32 ``(h, w)``.
+
+        ``exp(m / T)`` with ``m`` the map over each model patch (following the view), min-max
+        normalised per image; all ones before AMT is active or when the map is flat or not
+        finite.
+        """
+        side = self.input_size // self.model_patch_size
+        attn_map = results.get('attn_map')
+        if attn_map is None or not results.get('amt_active', False):
+            return np.ones((side, side), dtype=np.float32)
+        m = sample_map(attn_map, current_view(results), (side, side)).astype(np.float64)
+        lo, hi = float(m.min()), float(m.max())
+        if not (np.isfinite(lo) and np.isfinite(hi)) or hi - lo <= 1e-8:
+            return np.ones((side, side), dtype=np.float32)
+        return np.exp((m - lo) / (hi - lo) / self.loss_weight_temperature).astype(np.float32)
+
     @staticmethod
     def _race(weights: np.ndarray) -> np.ndarray:
         """A Plackett-Luce order of the indices: weighted sampling without replacement."""
@@ -242,6 +277,8 @@ class AMTMaskGenerator(BaseTransform):
         if self.scale > 1:
             mask = upscale_nearest(mask, self.scale)
         results['mask'] = mask
+        if self.loss_weight_temperature is not None:
+            results['patch_weight'] = self.loss_weights(results)
         return results
 
     def __repr__(self) -> str:
@@ -251,4 +288,5 @@ class AMTMaskGenerator(BaseTransform):
                 f'throw_ratio={self.throw_ratio}, random_mask_ratio={self.random_mask_ratio}, '
                 f'rounding={self.rounding!r}, mask_power={self.mask_power}, '
                 f'throw_mode={self.throw_mode!r}, throw_power={self.throw_power}, '
-                f'ramp_refreshes={self.ramp_refreshes}, map_norm={self.map_norm!r})')
+                f'ramp_refreshes={self.ramp_refreshes}, map_norm={self.map_norm!r}, '
+                f'loss_weight_temperature={self.loss_weight_temperature})')

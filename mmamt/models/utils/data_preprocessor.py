@@ -5,7 +5,7 @@ import torch
 from mmpretrain.models.utils import SelfSupDataPreprocessor
 from mmpretrain.registry import MODELS
 
-from .token_mask import TokenSplit
+from .token_mask import TokenSplit, stack_patch_weights
 
 
 @torch.compiler.disable
@@ -29,7 +29,9 @@ class AMTDataPreprocessor(SelfSupDataPreprocessor):
     tensors then go to the device with the images, as one non-blocking copy each. The model's
     forward pass gets them as ``token_split`` and never reads a device value back. The data
     samples, which the AMT losses do not read, stay on the CPU as they came (no ``B`` small
-    transfers per step). Batches without masks (validation, feature extraction) are handled
+    transfers per step). Samples that carry AttG's ``patch_weight`` (packed with
+    ``PackInputs(algorithm_keys=['patch_weight'])``) also give ``patch_weight``, ``(B, L)`` on
+    the device. Batches without masks (validation, feature extraction) are handled
     exactly as ``SelfSupDataPreprocessor`` handles them.
 
     Args: see ``mmpretrain.models.SelfSupDataPreprocessor``.
@@ -45,7 +47,8 @@ class AMTDataPreprocessor(SelfSupDataPreprocessor):
 
         Returns:
             dict: ``inputs`` on the device; when the samples carry masks also ``token_split``
-            (:class:`TokenSplit` on the device) and ``data_samples`` as given (CPU).
+            (:class:`TokenSplit` on the device) and ``data_samples`` as given (CPU), and
+            ``patch_weight`` ``(B, L)`` on the device when the samples carry it.
         """
         samples = data.get('data_samples')
         split = split_batch(samples)
@@ -55,4 +58,7 @@ class AMTDataPreprocessor(SelfSupDataPreprocessor):
         # Non-blocking: from pageable memory the copy is staged at once and never waits for the
         # device, whatever ``non_blocking`` says for the images.
         out.update(data_samples=samples, token_split=split.to_device(self.device))
+        weights = stack_patch_weights(samples)
+        if weights is not None:
+            out['patch_weight'] = weights.to(self.device, non_blocking=True)
         return out

@@ -12,6 +12,7 @@ from typing import List, NamedTuple, Optional, Sequence
 
 import numpy as np
 import torch
+from mmpretrain.models.losses import PixelReconstructionLoss
 
 from .compile_ready import plain_drop_probs
 
@@ -98,6 +99,23 @@ class TokenSplit(NamedTuple):
         return mask.scatter_(1, self.thrown, THROWN)
 
 
+def stack_patch_weights(data_samples: list) -> Optional[torch.Tensor]:
+    """The samples' ``patch_weight`` fields (``AMTMaskGenerator(loss_weight_temperature=...)``)
+    as one flat ``(B, L)`` float32 tensor, or None when the samples carry none.
+
+    Raises:
+        ValueError: If only some samples carry weights.
+    """
+    has = ['patch_weight' in s for s in data_samples]
+    if not any(has):
+        return None
+    if not all(has):
+        raise ValueError(f'{sum(has)} of {len(has)} samples carry patch_weight: every '
+                         'AMTMaskGenerator of the pipeline must set loss_weight_temperature')
+    return torch.stack(
+        [torch.as_tensor(s.patch_weight, dtype=torch.float32).reshape(-1) for s in data_samples])
+
+
 def stack_token_masks(data_samples: Sequence,
                       device: Optional[torch.device] = None) -> torch.Tensor:
     """Collect the ``mask`` field of each data sample into a flat token mask.
@@ -175,7 +193,8 @@ class MaskedPatchLossMixin:
                 inputs: torch.Tensor,
                 data_samples: Optional[List] = None,
                 mode: str = 'tensor',
-                token_split: Optional[TokenSplit] = None):
+                token_split: Optional[TokenSplit] = None,
+                patch_weight: Optional[torch.Tensor] = None):
         """mmpretrain's ``forward``, taking the split that ``AMTDataPreprocessor`` adds.
 
         Args:
@@ -184,9 +203,12 @@ class MaskedPatchLossMixin:
             mode (str): 'tensor' or 'loss'. Defaults to 'tensor'.
             token_split (TokenSplit, optional): The batch's split. Defaults to None (taken
                 from the samples' ``mask``).
+            patch_weight (torch.Tensor, optional): ``(B, L)`` per-patch loss weights (AttG,
+                see :meth:`loss`). Defaults to None.
         """
         if mode == 'loss':
-            return self.loss(inputs, data_samples, token_split=token_split)
+            return self.loss(
+                inputs, data_samples, token_split=token_split, patch_weight=patch_weight)
         return super().forward(inputs, data_samples, mode=mode)
 
     def masked_target(self, inputs: torch.Tensor, split: TokenSplit) -> torch.Tensor:
@@ -208,6 +230,7 @@ class MaskedPatchLossMixin:
              inputs: torch.Tensor,
              data_samples: Optional[List] = None,
              token_split: Optional[TokenSplit] = None,
+             patch_weight: Optional[torch.Tensor] = None,
              **kwargs) -> dict:
         """Reconstruction loss over the masked patches.
 
@@ -216,14 +239,35 @@ class MaskedPatchLossMixin:
             data_samples (list[DataSample], optional): Each carries ``mask`` at the model patch
                 grid; only read when ``token_split`` is None.
             token_split (TokenSplit, optional): The batch's split (``AMTDataPreprocessor``).
+            patch_weight (torch.Tensor, optional): ``(B, L)`` loss weight of every patch
+                (``AMTMaskGenerator(loss_weight_temperature=...)``, AttG): the loss is then
+                ``sum(w * loss) / sum(w)`` over the masked patches of the batch, the weights
+                passed as the ``mask`` of mmpretrain's ``PixelReconstructionLoss``. Defaults to
+                None (read from the samples' ``patch_weight`` on a direct call without
+                ``token_split``; otherwise no weights).
 
         Returns:
             dict[str, torch.Tensor]: ``{'loss': ...}``, the mean over masked patches (and their
-            pixels) of the head's criterion.
+            pixels) of the head's criterion, weighted by ``patch_weight`` if given.
+
+        Raises:
+            TypeError: If there are weights and the head's loss is not a
+                ``PixelReconstructionLoss`` (the loss that takes per-patch weights).
         """
         split = split_of(data_samples, token_split, inputs.device)
         pred = self.predict_masked(inputs, split)
-        return dict(loss=self.head.loss_module(pred, self.masked_target(inputs, split)))
+        target = self.masked_target(inputs, split)
+        if patch_weight is None and token_split is None and data_samples:
+            patch_weight = stack_patch_weights(data_samples)  # a direct call, no preprocessor
+        if patch_weight is None:
+            return dict(loss=self.head.loss_module(pred, target))
+        if not isinstance(self.head.loss_module, PixelReconstructionLoss):
+            raise TypeError(
+                'patch_weight (AMTMaskGenerator.loss_weight_temperature) needs a pixel loss '
+                '(PixelReconstructionLoss); model.head.loss is '
+                f'{type(self.head.loss_module).__name__}')
+        weights = torch.gather(patch_weight.to(inputs.device), 1, split.masked)
+        return dict(loss=self.head.loss_module(pred, target, weights))
 
     def predict_patches(self, inputs: torch.Tensor, token_mask: torch.Tensor) -> tuple:
         """The predictions of the masked patches placed on the full grid (for pictures).
