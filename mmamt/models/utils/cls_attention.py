@@ -98,6 +98,24 @@ def normalize_attention(probs: torch.Tensor,
     return ((probs - lo) / (hi - lo).clamp_min(eps)).mean(dim=1).clamp_(0, 1)
 
 
+def last_block_cls_attention(layers: nn.ModuleList,
+                             tokens: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Run ``tokens`` through every block but the last, and read the last block's [CLS] row.
+
+    Args:
+        layers (nn.ModuleList): The encoder's blocks (mmpretrain-style, see
+            :func:`cls_attention_probs`).
+        tokens (torch.Tensor): ``(B, 1 + N, C)`` input of the first block, [CLS] first.
+
+    Returns:
+        tuple[torch.Tensor, torch.Tensor]: the last block's input ``(B, 1 + N, C)`` (run it to
+        finish the forward pass) and its per-head [CLS] -> patch attention ``(B, heads, N)``.
+    """
+    for layer in layers[:-1]:
+        tokens = layer(tokens)
+    return tokens, cls_attention_probs(layers[-1], tokens)
+
+
 class CLSAttentionMixin:
     """Adds the AMT attention map to a ViT with mmpretrain-style blocks.
 
@@ -121,10 +139,7 @@ class CLSAttentionMixin:
         Returns:
             torch.Tensor: ``(B, num_heads, L)`` attention probabilities.
         """
-        tokens = self.embed_all_tokens(x)
-        for layer in self.layers[:-1]:
-            tokens = layer(tokens)
-        return cls_attention_probs(self.layers[-1], tokens)
+        return last_block_cls_attention(self.layers, self.embed_all_tokens(x))[1]
 
     @torch.no_grad()
     def attention_map(self, x: torch.Tensor, norm: str = 'minmax', source=None) -> torch.Tensor:

@@ -23,7 +23,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from mmpretrain.models.selfsup.milan import CLIPGenerator
 from mmpretrain.registry import MODELS
 
-from .cls_attention import cls_attention_probs
+from .cls_attention import last_block_cls_attention
 from .token_mask import TokenSplit, gather_tokens
 
 
@@ -167,10 +167,8 @@ class FrozenViTTeacher(_Frozen, torch.nn.Module):
         patches = patches + pos
         if keep is not None:
             patches = gather_tokens(patches, keep)
-        tokens = torch.cat([cls, patches], dim=1)
-        for layer in encoder.layers[:-1]:
-            tokens = layer(tokens)
-        probs = cls_attention_probs(encoder.layers[-1], tokens).mean(dim=1)  # (B, N)
+        tokens, probs = last_block_cls_attention(encoder.layers, torch.cat([cls, patches], dim=1))
+        probs = probs.mean(dim=1)  # (B, N), heads averaged
         attention = torch.cat([1 - probs.sum(-1, keepdim=True), probs], dim=-1).unsqueeze(1)
         tokens = encoder.norm1(encoder.layers[-1](tokens))
         return tokens, attention
