@@ -99,26 +99,7 @@ def test_the_preprocessor_hands_the_weights_to_the_model(setup):
 
 
 def test_weights_need_a_pixel_loss():
-    model = MODELS.build(
-        dict(
-            type='MAEAMT',
-            backbone=dict(
-                type='AMTMAEViT',
-                arch=dict(embed_dims=48, num_layers=1, num_heads=3, feedforward_channels=96),
-                img_size=32,
-                patch_size=8),
-            neck=dict(
-                type='AMTMAEPretrainDecoder',
-                num_patches=16,
-                patch_size=8,
-                embed_dim=48,
-                decoder_embed_dim=32,
-                decoder_depth=1,
-                decoder_num_heads=2),
-            head=dict(
-                type='MAEPretrainHead',
-                patch_size=8,
-                loss=dict(type='PixelReconstructionLoss', criterion='L2'))))
+    model = build_model()
     model.head.loss_module = torch.nn.MSELoss()
     mask = make_mask(2, 4, n_mask=8, n_throw=0)
     with pytest.raises(TypeError, match='needs a pixel loss.*MSELoss'):
