@@ -66,8 +66,9 @@ def test_a_patch_weighted_zero_teaches_nothing(setup):
     target = int(torch.nonzero(flat[0] == 1)[0])
     weights = torch.ones(2, 16)
     weights[0, target] = 0.0
-    noisy = perturb(img, (torch.arange(16) == target).reshape(1, 4, 4).expand(2, -1, -1).clone() *
-                    torch.tensor([1, 0]).reshape(2, 1, 1), 1, 8)
+    only = torch.zeros_like(mask)
+    only[0].view(-1)[target] = 1  # that one patch of the first image
+    noisy = perturb(img, only, 1, 8)
     # the pixels of that one masked patch move, its loss term does not count
     assert torch.allclose(_loss(model, img, mask, weights), _loss(model, noisy, mask, weights))
     assert not torch.allclose(_loss(model, img, mask), _loss(model, noisy, mask))

@@ -193,6 +193,17 @@ class AMTMaskGenerator(BaseTransform):
                     f'{self.grid} mask grid (the loss would be NaN); it must be in {lowest}')
         self._warned = False
 
+    @staticmethod
+    def _map_over_view(results: dict, side: int) -> Optional[np.ndarray]:
+        """The sample's map over its view at a ``side x side`` grid, float32; None without a map
+        or when the map is NaN, infinite or constant there."""
+        attn_map = results.get('attn_map')
+        if attn_map is None:
+            return None
+        m = sample_map(attn_map, current_view(results), (side, side))
+        spread = float(m.max() - m.min())  # NaN if any value is NaN, inf if any is inf
+        return m if spread > 1e-8 and spread != np.inf else None
+
     def patch_weights(self, results: dict) -> np.ndarray:
         """Sampling weight of each mask patch, ``(grid * grid,)``, all > 0.
 
@@ -200,18 +211,14 @@ class AMTMaskGenerator(BaseTransform):
         refresh ``k`` (``amt_refreshes`` from ``LoadAttentionMap``); :meth:`draw` then raises
         them to its powers, so the ramp scales both powers.
         """
-        attn_map = results.get('attn_map')
-        if attn_map is None:
-            return np.ones(self.num_patches, dtype=np.float64)
-        w = sample_map(attn_map, current_view(results), (self.grid, self.grid)).ravel()
-        spread = float(w.max() - w.min())  # NaN if any weight is NaN, inf if any is inf
-        if not spread > 1e-8 or spread == np.inf:
-            if not self._warned:
+        m = self._map_over_view(results, self.grid)
+        if m is None:
+            if results.get('attn_map') is not None and not self._warned:
                 warnings.warn(f'AMTMaskGenerator: sample {results.get("sample_idx")} has a NaN or '
                               'constant attention map; using uniform weights (warned once)')
                 self._warned = True
             return np.ones(self.num_patches, dtype=np.float64)
-        w = np.maximum(w, 0.0, dtype=np.float64) + self.min_weight
+        w = np.maximum(m.ravel(), 0.0, dtype=np.float64) + self.min_weight
         if self.ramp_refreshes:
             w = w**min(1.0, results.get('amt_refreshes', 0) / self.ramp_refreshes)
         return w
@@ -224,13 +231,11 @@ class AMTMaskGenerator(BaseTransform):
         finite.
         """
         side = self.input_size // self.model_patch_size
-        attn_map = results.get('attn_map')
-        if attn_map is None or not results.get('amt_active', False):
+        m = self._map_over_view(results, side) if results.get('amt_active', False) else None
+        if m is None:
             return np.ones((side, side), dtype=np.float32)
-        m = sample_map(attn_map, current_view(results), (side, side)).astype(np.float64)
-        lo, hi = float(m.min()), float(m.max())
-        if not (np.isfinite(lo) and np.isfinite(hi)) or hi - lo <= 1e-8:
-            return np.ones((side, side), dtype=np.float32)
+        m = m.astype(np.float64)
+        lo, hi = m.min(), m.max()
         return np.exp((m - lo) / (hi - lo) / self.loss_weight_temperature).astype(np.float32)
 
     @staticmethod

@@ -99,9 +99,12 @@ class TokenSplit(NamedTuple):
         return mask.scatter_(1, self.thrown, THROWN)
 
 
+@torch.compiler.disable
 def stack_patch_weights(data_samples: list) -> Optional[torch.Tensor]:
     """The samples' ``patch_weight`` fields (``AMTMaskGenerator(loss_weight_temperature=...)``)
     as one flat ``(B, L)`` float32 tensor, or None when the samples carry none.
+
+    Host work, kept out of torch.compile as ``split_batch`` is (a loop over the samples).
 
     Raises:
         ValueError: If only some samples carry weights.
