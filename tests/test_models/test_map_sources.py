@@ -202,3 +202,84 @@ def test_reconstruction_loss_refuses_what_it_cannot_read():
         type='ReconstructionLossMap', passes=2, seed=0, pixel_space=False, prefer='hard')
     with pytest.raises(ValueError, match="map_source.prefer='low' .* must be 'hard' or 'easy'"):
         ReconstructionLossMap(prefer='low')
+
+
+def _square_on_grain(seed=0, B=2, size=32, noise=1.0):
+    """A bright 8x8 square at the top-left cell of a 4x4 patch grid, per-pixel grain elsewhere."""
+    g = torch.Generator().manual_seed(seed)
+    img = noise * torch.randn(B, 3, size, size, generator=g)
+    img[:, :, 8:16, 16:24] += 3.0  # the patch at row 1, column 2
+    return img
+
+
+def test_lowpass_saliency_cuts_grain_and_keeps_a_region():
+    from mmamt.models.utils import lowpass_saliency
+    flat = torch.full((1, 3, 16, 16), 0.7)
+    assert torch.allclose(lowpass_saliency(flat, 0.25), torch.zeros(1, 16, 16), atol=1e-5)
+    grain = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    raw = (grain - grain.mean(dim=(-2, -1), keepdim=True)).norm(dim=1)
+    # a low-pass of a quarter of Nyquist removes most of the per-pixel grain
+    assert lowpass_saliency(grain, 0.25).mean() < 0.3 * raw.mean()
+    assert lowpass_saliency(grain, 1.0).mean() > lowpass_saliency(grain, 0.25).mean()
+    sal = lowpass_saliency(_square_on_grain(), 0.25)
+    cells = torch.nn.functional.avg_pool2d(sal[:, None], 8).flatten(1)
+    assert (cells.argmax(dim=1) == 1 * 4 + 2).all()
+
+
+def test_frequency_map_alone_reads_the_image_not_the_weights():
+    from mmamt.models.utils import FrequencyGuidedMap
+    img = _square_on_grain()
+    source = build_map_source(dict(type='FrequencyGuidedMap', attention=None, weight=1))
+    torch.manual_seed(0)
+    a = build_model()
+    torch.manual_seed(1)
+    b = build_model()
+    amap = a.backbone.attention_map(img, 'minmax', source)
+    assert amap.shape == (2, 4, 4) and amap.amin() >= 0 and amap.amax() <= 1
+    assert torch.equal(amap, b.backbone.attention_map(img, 'minmax', source))
+    assert torch.equal(source.maps(a, img, 'minmax'), amap)
+    assert (amap.flatten(1).argmax(dim=1) == 6).all() and torch.allclose(
+        amap[:, 1, 2], torch.ones(2))
+    assert isinstance(source, FrequencyGuidedMap)
+    assert source.record() == dict(
+        type='FrequencyGuidedMap', attention=None, weight=1.0, cutoff=0.25)
+
+
+def test_frequency_guided_map_blends_the_two_maps():
+    torch.manual_seed(0)
+    model = build_model()
+    img = _square_on_grain(noise=0.5)
+    freq = build_map_source(dict(type='FrequencyGuidedMap', attention=None, weight=1))
+    for norm in ('minmax', 'max'):
+        cls = model.backbone.attention_map(img, norm)
+        for weight in (0.25, 0.5):
+            source = build_map_source(dict(type='FrequencyGuidedMap', weight=weight))
+            ref = (1 - weight) * cls + weight * freq(model.backbone, img, norm)
+            torch.testing.assert_close(model.backbone.attention_map(img, norm, source), ref)
+            torch.testing.assert_close(source.maps(model, img, norm), ref)
+    # the blended source is any source, here one that needs the whole algorithm
+    loss = build_map_source(
+        dict(type='FrequencyGuidedMap', attention=dict(type='ReconstructionLossMap', passes=2)))
+    maps = batch_maps(model, img, 'minmax', source=loss)
+    assert maps.dtype == torch.uint8 and maps.shape == (2, 4, 4)
+    record = loss.record()
+    assert record['attention'] == dict(
+        type='ReconstructionLossMap', passes=2, seed=0, pixel_space=False, prefer='hard')
+    assert build_map_source(record).record() == record  # a bank's record rebuilds it
+
+
+def test_frequency_guided_map_refuses_bad_settings_naming_the_key():
+    from mmamt.models.utils import FrequencyGuidedMap
+    for key, bad in (('weight', 0), ('weight', 1.5), ('weight', True), ('cutoff', 0), ('cutoff',
+                                                                                       '0.2')):
+        with pytest.raises(ValueError, match=rf'map_source.{key}=.* must be a number in \(0, 1\]'):
+            FrequencyGuidedMap(**{key: bad})
+    with pytest.raises(ValueError, match=r'weight=0.5 .* must be 1 with attention=None'):
+        FrequencyGuidedMap(attention=None)
+    with pytest.raises(ValueError, match='not another FrequencyGuidedMap'):
+        FrequencyGuidedMap(attention=dict(type='FrequencyGuidedMap'))
+    with pytest.raises(ValueError, match=r'layers=\[5\] of CLSAttentionMap'):
+        FrequencyGuidedMap(attention=dict(type='CLSAttentionMap', layers=[5])).check_model(
+            build_model())
+    with pytest.raises(TypeError, match='not rows'):
+        FrequencyGuidedMap().rows(build_model().backbone, torch.zeros(1, 3, 32, 32))

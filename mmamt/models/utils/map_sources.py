@@ -20,12 +20,14 @@ Shipped sources (every host is a ViT with mmpretrain-style blocks and one [CLS] 
   forms the full patch attention of each chosen block, O(L^2 d), once per refresh only.
 - :class:`ReconstructionLossMap`: no attention at all: the algorithm's own reconstruction error
   per patch over a few masked passes (Hard Patches Mining's signal), for any AMT algorithm.
+- :class:`FrequencyGuidedMap`: an attention source blended with a low-pass (FFT) saliency of
+  the image (the frequency guidance of AMT's journal version, FAMT), or that saliency alone.
 
 A source reads the backbone (:meth:`MapSource.rows`) or, when it needs the decoder and the
 target too, the whole algorithm (:meth:`MapSource.maps`); the refresh pass calls ``maps``.
 """
 import copy
-from typing import Dict, List, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -308,6 +310,112 @@ class ReconstructionLossMap(MapSource):
                                    norm).reshape(B, H // patch[0], W // patch[1])
 
 
+def lowpass_saliency(x: torch.Tensor, cutoff: float) -> torch.Tensor:
+    """``(B, H, W)`` frequency-tuned saliency of images ``x`` (``(B, C, H, W)``).
+
+    Each channel is low-passed in the frequency domain with a Gaussian gain of standard
+    deviation ``cutoff`` times the Nyquist frequency (0.5 cycles per pixel; the gain is 1 at
+    zero frequency, so the image's mean colour is kept), and a pixel's value is the distance
+    of its low-passed colour from the image's mean colour (Achanta et al., "Frequency-tuned
+    salient region detection", CVPR 2009). Grain, sensor noise and fine texture are cut by the
+    low-pass; a region whose large-scale colour differs from the image's average scores high.
+    """
+    B, C, H, W = x.shape
+    x = x.float()
+    fy = torch.fft.fftfreq(H, device=x.device)[:, None]
+    fx = torch.fft.fftfreq(W, device=x.device)[None, :]
+    sigma = cutoff * 0.5
+    gain = torch.exp(-(fy**2 + fx**2) / (2 * sigma**2))
+    low = torch.fft.ifft2(torch.fft.fft2(x) * gain).real
+    return (low - x.mean(dim=(-2, -1), keepdim=True)).norm(dim=1)
+
+
+@MODELS.register_module()
+class FrequencyGuidedMap(MapSource):
+    """An attention map blended with a low-pass (frequency-domain) map of the image itself.
+
+    AMT's journal extension (FAMT, Gui et al., arXiv 2211.15362 v3, 2024) adds frequency-domain
+    guidance to the attention because "attention alone could sometimes focus on inappropriate
+    areas"; its formula was not in the sources available here, so this source follows its idea
+    with a published saliency of the same kind: :func:`lowpass_saliency` (a Gaussian low-pass in
+    the FFT domain, then each pixel's distance from the image's mean colour, Achanta et al.
+    2009), averaged over each patch. The map is ``(1 - weight) * attention + weight *
+    frequency``, both normalised as the generator's ``map_norm`` asks, so it stays in
+    ``[0, 1]``. With ``attention=None`` the map is the frequency map alone: it reads no
+    weights and needs no [CLS], so any host can use it, and it costs one FFT per image.
+
+    The low-pass reads the refresh view as the data preprocessor gives it (normalised RGB),
+    not a perceptual colour space (Achanta et al. use Lab).
+
+    Args:
+        attention (dict | str, optional): The attention source blended in, as
+            ``AttentionRefreshHook.map_source`` takes it. Defaults to ``'CLSAttentionMap'``
+            (the last block's [CLS] attention); None: the frequency map alone.
+        weight (float): The frequency map's share, in (0, 1]; must be 1 without ``attention``.
+            Defaults to 0.5.
+        cutoff (float): The Gaussian low-pass's standard deviation as a fraction of the
+            Nyquist frequency, in (0, 1]. Defaults to 0.25.
+    """
+
+    def __init__(self,
+                 attention: Union[None, str, Dict] = DEFAULT_SOURCE,
+                 weight: float = 0.5,
+                 cutoff: float = 0.25) -> None:
+        name = 'FrequencyGuidedMap'
+        for key, value in (('weight', weight), ('cutoff', cutoff)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+                raise ValueError(f'{MAP_SOURCE_KEY}.{key}={value!r} of {name} must be a number '
+                                 'in (0, 1]')
+        if attention is None and weight != 1:
+            raise ValueError(f'{MAP_SOURCE_KEY}.weight={weight} of {name} must be 1 with '
+                             'attention=None (the frequency map alone)')
+        self.attention = None if attention is None else build_map_source(attention)
+        if isinstance(self.attention, FrequencyGuidedMap):
+            raise ValueError(f'{MAP_SOURCE_KEY}.attention of {name} must be an attention '
+                             'source, not another FrequencyGuidedMap')
+        super().__init__(
+            attention=None if self.attention is None else self.attention.cfg,
+            weight=float(weight),
+            cutoff=float(cutoff))
+        self.weight, self.cutoff = float(weight), float(cutoff)
+
+    def check(self, backbone: nn.Module) -> None:
+        if self.attention is not None:
+            self.attention.check(backbone)
+
+    def check_model(self, model: nn.Module) -> None:
+        if self.attention is not None:
+            self.attention.check_model(model)
+
+    def frequency_map(self, x: torch.Tensor, patch: Sequence[int], norm: str) -> torch.Tensor:
+        """``(B, h, w)`` the normalised low-pass map of ``x`` on the patch grid."""
+        B, _, H, W = x.shape
+        cells = F.avg_pool2d(lowpass_saliency(x, self.cutoff)[:, None], tuple(patch))
+        return normalize_attention(cells.reshape(B, 1, -1),
+                                   norm).reshape(B, H // patch[0], W // patch[1])
+
+    def _blend(self, attention: Optional[torch.Tensor], x: torch.Tensor, patch: Sequence[int],
+               norm: str) -> torch.Tensor:
+        freq = self.frequency_map(x, patch, norm)
+        if attention is None:
+            return freq
+        return ((1 - self.weight) * attention.float() + self.weight * freq).clamp_(0, 1)
+
+    @torch.no_grad()
+    def maps(self, model: nn.Module, x: torch.Tensor, norm: str = 'minmax') -> torch.Tensor:
+        attention = None if self.attention is None else self.attention.maps(model, x, norm)
+        return self._blend(attention, x, model.backbone.patch_embed.projection.stride, norm)
+
+    @torch.no_grad()
+    def __call__(self, backbone: nn.Module, x: torch.Tensor, norm: str = 'minmax') -> torch.Tensor:
+        attention = None if self.attention is None else self.attention(backbone, x, norm)
+        return self._blend(attention, x, backbone.patch_embed.projection.stride, norm)
+
+    def rows(self, backbone: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        raise TypeError('FrequencyGuidedMap blends two normalised maps: call it, or maps(model, '
+                        'x), not rows()')
+
+
 def build_map_source(cfg: Union[None, str, Dict, MapSource] = None) -> MapSource:
     """A map source from a config, a registered type name, a bank record or None (the default).
 
@@ -343,4 +451,5 @@ def build_map_source(cfg: Union[None, str, Dict, MapSource] = None) -> MapSource
         raise ValueError(f'{MAP_SOURCE_KEY}={cfg!r} of {cls.__name__}: {err}') from None
 
 
-SHIPPED_SOURCES = ('CLSAttentionMap', 'PatchAttentionMap', 'ReconstructionLossMap')
+SHIPPED_SOURCES = ('CLSAttentionMap', 'PatchAttentionMap', 'ReconstructionLossMap',
+                   'FrequencyGuidedMap')
