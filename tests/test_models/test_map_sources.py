@@ -205,7 +205,7 @@ def test_reconstruction_loss_refuses_what_it_cannot_read():
 
 
 def _square_on_grain(seed=0, B=2, size=32, noise=1.0):
-    """A bright 8x8 square at the top-left cell of a 4x4 patch grid, per-pixel grain elsewhere."""
+    """A bright 8x8 square filling patch (1, 2) of a 4x4 grid, per-pixel grain everywhere."""
     g = torch.Generator().manual_seed(seed)
     img = noise * torch.randn(B, 3, size, size, generator=g)
     img[:, :, 8:16, 16:24] += 3.0  # the patch at row 1, column 2

@@ -320,7 +320,7 @@ def lowpass_saliency(x: torch.Tensor, cutoff: float) -> torch.Tensor:
     salient region detection", CVPR 2009). Grain, sensor noise and fine texture are cut by the
     low-pass; a region whose large-scale colour differs from the image's average scores high.
     """
-    B, C, H, W = x.shape
+    H, W = x.shape[-2:]
     x = x.float()
     fy = torch.fft.fftfreq(H, device=x.device)[:, None]
     fx = torch.fft.fftfreq(W, device=x.device)[None, :]
