@@ -59,12 +59,16 @@ def neighbour_r2(targets: torch.Tensor,
 
 
 def norm_pixel_targets(images: torch.Tensor, patch: int) -> torch.Tensor:
-    """MAE's ``norm_pix`` target: each patch's pixels normalised by the patch's own mean and
-    std, ``(N, L, patch * patch * C)``."""
-    n, c = images.shape[:2]
-    p = images.unfold(2, patch, patch).unfold(3, patch, patch)  # (N, C, h, w, p, p)
-    p = p.permute(0, 2, 3, 1, 4, 5).reshape(n, -1, c * patch * patch)
-    return (p - p.mean(-1, keepdim=True)) / (p.var(-1, keepdim=True) + 1e-6)**.5
+    """MAE's ``norm_pix`` target, ``(N, L, patch * patch * C)``: mmpretrain's own
+    ``MAEPretrainHead.construct_target`` (each patch's pixels, ``(p, p, C)`` order, normalised by
+    the patch's own mean and std)."""
+    from mmpretrain.models.heads import MAEPretrainHead
+    head = MAEPretrainHead(
+        loss=dict(type='PixelReconstructionLoss', criterion='L2'),
+        norm_pix=True,
+        patch_size=patch,
+        in_channels=images.shape[1])
+    return head.construct_target(images)
 
 
 MEAN = (123.675, 116.28, 103.53)

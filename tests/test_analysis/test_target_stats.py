@@ -34,8 +34,8 @@ def test_norm_pixel_targets_are_mae_norm_pix():
     x = torch.randn(2, 3, 8, 8)
     t = norm_pixel_targets(x, 4)
     assert t.shape == (2, 4, 48)
-    # patch (0, 1) of image 1, channel-major as the unfold gives it
-    patch = x[1, :, 0:4, 4:8].reshape(-1)
+    # patch (0, 1) of image 1, pixel-major with the channel last, as mmpretrain's MAE head
+    patch = x[1, :, 0:4, 4:8].permute(1, 2, 0).reshape(-1)
     torch.testing.assert_close(t[1, 1], (patch - patch.mean()) / (patch.var() + 1e-6)**.5)
 
 
