@@ -8,25 +8,16 @@
 #   python tools/dataset_converters/digits_to_folders.py data/digits
 _base_ = './mae-amt_vit-tiny-p8_1xb32-40e_digits.py'
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAttentionMap'),
+# The base's pipeline (loading, the aligned crop and flip), its AMTMaskGenerator turned into MAE's
+# masking with AttG's loss weights: nothing thrown, 0.75 masked at random (throw_mode='next' and
+# no ramp keep the draw of the measured runs), the weights packed for the loss.
+train_pipeline = _base_.train_pipeline[:-2] + [
     dict(
-        type='AMTRandomResizedCrop',
-        scale={{_base_.img_size}},
-        crop_ratio_range=(0.35, 1.0),
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='AMTRandomFlip', prob=0.5),
-    dict(
-        type='AMTMaskGenerator',
-        input_size={{_base_.img_size}},
-        mask_patch_size={{_base_.patch_size}},
-        model_patch_size={{_base_.patch_size}},
-        mask_ratio=0.75,
+        _base_.train_pipeline[-2],
         throw_ratio=0.0,
-        random_mask_ratio=0.75,
+        throw_mode='next',
         mask_power=0.0,
+        ramp_refreshes=0,
         loss_weight_temperature=1.0),
     dict(type='PackInputs', algorithm_keys=['patch_weight']),
 ]
